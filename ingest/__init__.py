@@ -1,0 +1,1 @@
+"""Ingest: pull CRM records, apply policies, chunk, embed and write the index."""

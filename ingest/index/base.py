@@ -1,0 +1,79 @@
+"""The IndexStore protocol and the backend-neutral filter and hit models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
+
+from ingest.models import RecordRef, RecordType
+
+
+class IndexFilter(BaseModel):
+    """What a search may see. tenant_id is mandatory; everything else narrows further."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    purpose: str | None = None
+    acl_user: str | None = None  # owner match ...
+    acl_teams: tuple[str, ...] = ()  # ... or team match; both None/empty = no ACL narrowing
+    enforce_acl: bool = True
+    record_types: tuple[RecordType, ...] = ()
+    account_ids: tuple[str, ...] = ()
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    exclude_record_keys: tuple[str, ...] = ()
+
+
+class IndexPoint(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+
+
+class Hit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class IndexStore(Protocol):
+    @property
+    def backend(self) -> str: ...
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None: ...
+
+    def delete_record(self, ref: RecordRef) -> int:
+        """Delete every chunk of the record; returns how many there were."""
+        ...
+
+    def delete_chunks_from(self, ref: RecordRef, first_index: int) -> int:
+        """Delete chunks with chunk_index >= first_index (a record that shrank)."""
+        ...
+
+    def set_record_payload(self, ref: RecordRef, payload: dict[str, Any]) -> int: ...
+
+    def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]: ...
+
+    def get(self, point_id: str) -> Hit | None: ...
+
+    def record_chunks(self, ref: RecordRef) -> list[Hit]: ...
+
+    def count(self, *, tenant_id: str | None = None, ref: RecordRef | None = None) -> int: ...
+
+    def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]: ...
+
+    def flush(self) -> None:
+        """Make every write so far durable."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,172 @@
+"""IndexStore on qdrant-edge: Qdrant's in-process engine (one shard directory, WAL + segments).
+
+One process owns a shard directory. Writes are serialised by a lock; searches run concurrently.
+`optimize()` (HNSW build) is never called here: it holds the GIL for minutes at scale; plain
+segments answer filtered searches in milliseconds at our sizes (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+from numpy.typing import NDArray
+
+from ingest import payload as P
+from ingest.errors import StoreError, StoreLockedError
+from ingest.index.base import Hit, IndexFilter, IndexPoint
+from ingest.index.filters import (
+    Condition,
+    DateRange,
+    FilterSpec,
+    IntRange,
+    Match,
+    MatchAnyOf,
+    record_spec,
+    search_spec,
+    tenant_spec,
+)
+from ingest.models import RecordRef
+
+
+def _condition(cond: Condition) -> Any:
+    if isinstance(cond, Match):
+        return qe.FieldCondition(key=cond.key, match=qe.MatchValue(cond.value))
+    if isinstance(cond, MatchAnyOf):
+        return qe.FieldCondition(key=cond.key, match=qe.MatchAny(list(cond.values)))
+    if isinstance(cond, DateRange):
+        return qe.FieldCondition(key=cond.key, range=qe.RangeDateTime(gte=cond.gte, lte=cond.lte))
+    return qe.FieldCondition(key=cond.key, range=qe.RangeFloat(gte=float(cond.gte)))
+
+
+def to_edge_filter(spec: FilterSpec | None) -> Any:
+    if spec is None:
+        return None
+    return qe.Filter(
+        must=[_condition(c) for c in spec.must] or None,
+        should=[_condition(c) for c in spec.should] or None,
+        must_not=[_condition(c) for c in spec.must_not] or None,
+    )
+
+
+class EdgeIndexStore:
+    backend = "edge"
+
+    def __init__(self, path: Path, dimension: int) -> None:
+        self._path = path
+        self._dimension = dimension
+        self._write_lock = threading.Lock()
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            if any(path.iterdir()):
+                self._shard = qe.EdgeShard.load(str(path))
+            else:
+                self._shard = qe.EdgeShard.create(str(path), self._config())
+                self._create_indexes()
+        except Exception as exc:
+            text = str(exc).lower()
+            if "lock" in text or "wal" in text:
+                raise StoreLockedError(
+                    f"index directory {path} is in use by another process; "
+                    "run writes through that process (admin API) or stop it first"
+                ) from exc
+            raise StoreError(f"cannot open index at {path}: {type(exc).__name__}") from exc
+        if self._shard.info().points_count == 0 and not self._shard.info().payload_schema:
+            self._create_indexes()
+
+    def _config(self) -> Any:
+        return qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=self._dimension, distance=qe.Distance.Cosine),
+        )
+
+    def _create_indexes(self) -> None:
+        for key in P.KEYWORD_INDEXES:
+            params = qe.KeywordIndexParams(is_tenant=True) if key == P.TENANT_ID else qe.PayloadSchemaType.Keyword
+            self._shard.update(qe.UpdateOperation.create_field_index(key, params))
+        for key in P.INTEGER_INDEXES:
+            self._shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
+        for key in P.DATETIME_INDEXES:
+            self._shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Datetime))
+
+    def indexed_fields(self) -> list[str]:
+        return sorted(self._shard.info().payload_schema)
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        if not points:
+            return
+        batch = [qe.Point(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.upsert_points(batch))
+
+    def _count(self, spec: FilterSpec | None) -> int:
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
+
+    def _delete(self, spec: FilterSpec) -> int:
+        with self._write_lock:
+            n = self._count(spec)
+            if n:
+                self._shard.update(qe.UpdateOperation.delete_points_by_filter(to_edge_filter(spec)))
+        return n
+
+    def delete_record(self, ref: RecordRef) -> int:
+        return self._delete(record_spec(ref))
+
+    def delete_chunks_from(self, ref: RecordRef, first_index: int) -> int:
+        return self._delete(record_spec(ref, first_index=first_index))
+
+    def set_record_payload(self, ref: RecordRef, payload: dict[str, Any]) -> int:
+        spec = record_spec(ref)
+        with self._write_lock:
+            n = self._count(spec)
+            if n:
+                self._shard.update(qe.UpdateOperation.set_payload_by_filter(to_edge_filter(spec), payload))
+        return n
+
+    def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]:
+        request = qe.SearchRequest(
+            query=qe.Query.Nearest([float(x) for x in vector]),
+            limit=limit,
+            filter=to_edge_filter(search_spec(where)),
+            with_payload=True,
+            with_vector=False,
+        )
+        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in self._shard.search(request)]
+
+    def get(self, point_id: str) -> Hit | None:
+        found = self._shard.retrieve([point_id], with_payload=True, with_vector=False)
+        if not found:
+            return None
+        return Hit(id=str(found[0].id), score=0.0, payload=dict(found[0].payload or {}))
+
+    def _scroll(self, spec: FilterSpec | None, batch: int = 512) -> list[Hit]:
+        hits: list[Hit] = []
+        offset: Any = None
+        flt = to_edge_filter(spec)
+        while True:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(offset=offset, limit=batch, filter=flt, with_payload=True, with_vector=False)
+            )
+            hits.extend(Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records)
+            if offset is None:
+                return hits
+
+    def record_chunks(self, ref: RecordRef) -> list[Hit]:
+        return sorted(self._scroll(record_spec(ref)), key=lambda h: int(h.payload[P.CHUNK_INDEX]))
+
+    def count(self, *, tenant_id: str | None = None, ref: RecordRef | None = None) -> int:
+        return self._count(record_spec(ref) if ref is not None else tenant_spec(tenant_id))
+
+    def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]:
+        return [h.payload for h in self._scroll(tenant_spec(tenant_id), batch)]
+
+    def flush(self) -> None:
+        with self._write_lock:
+            self._shard.flush()
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._shard.close()

@@ -1,0 +1,154 @@
+"""IndexStore through qdrant-client: a Qdrant server (production) or the client's local mode
+(":memory:", used to run the same store tests without a server)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from ingest import payload as P
+from ingest.errors import StoreError
+from ingest.index.base import Hit, IndexFilter, IndexPoint
+from ingest.index.filters import (
+    Condition,
+    DateRange,
+    FilterSpec,
+    IntRange,
+    Match,
+    MatchAnyOf,
+    record_spec,
+    search_spec,
+    tenant_spec,
+)
+from ingest.models import RecordRef
+
+
+def _condition(cond: Condition) -> qm.FieldCondition:
+    if isinstance(cond, Match):
+        return qm.FieldCondition(key=cond.key, match=qm.MatchValue(value=cond.value))
+    if isinstance(cond, MatchAnyOf):
+        return qm.FieldCondition(key=cond.key, match=qm.MatchAny(any=list(cond.values)))
+    if isinstance(cond, DateRange):
+        return qm.FieldCondition(key=cond.key, range=qm.DatetimeRange(gte=cond.gte, lte=cond.lte))
+    assert isinstance(cond, IntRange)
+    return qm.FieldCondition(key=cond.key, range=qm.Range(gte=cond.gte))
+
+
+def to_qdrant_filter(spec: FilterSpec | None) -> qm.Filter | None:
+    if spec is None:
+        return None
+    return qm.Filter(
+        must=[_condition(c) for c in spec.must] or None,  # type: ignore[arg-type]
+        should=[_condition(c) for c in spec.should] or None,  # type: ignore[arg-type]
+        must_not=[_condition(c) for c in spec.must_not] or None,  # type: ignore[arg-type]
+    )
+
+
+class QdrantIndexStore:
+    backend = "qdrant"
+
+    def __init__(self, client: QdrantClient, collection: str, dimension: int) -> None:
+        self._client = client
+        self._collection = collection
+        try:
+            if not client.collection_exists(collection):
+                client.create_collection(
+                    collection,
+                    vectors_config=qm.VectorParams(size=dimension, distance=qm.Distance.COSINE),
+                )
+                self._create_indexes()
+        except Exception as exc:
+            raise StoreError(f"cannot prepare collection {collection}: {type(exc).__name__}") from exc
+
+    def _create_indexes(self) -> None:
+        for key in P.KEYWORD_INDEXES:
+            schema: Any = (
+                qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True)
+                if key == P.TENANT_ID
+                else qm.PayloadSchemaType.KEYWORD
+            )
+            self._client.create_payload_index(self._collection, key, field_schema=schema)
+        for key in P.INTEGER_INDEXES:
+            self._client.create_payload_index(self._collection, key, field_schema=qm.PayloadSchemaType.INTEGER)
+        for key in P.DATETIME_INDEXES:
+            self._client.create_payload_index(self._collection, key, field_schema=qm.PayloadSchemaType.DATETIME)
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        if points:
+            self._client.upsert(
+                self._collection,
+                points=[qm.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points],
+                wait=True,
+            )
+
+    def _count(self, spec: FilterSpec | None) -> int:
+        return int(self._client.count(self._collection, count_filter=to_qdrant_filter(spec), exact=True).count)
+
+    def _delete(self, spec: FilterSpec) -> int:
+        n = self._count(spec)
+        if n:
+            flt = to_qdrant_filter(spec)
+            assert flt is not None
+            self._client.delete(self._collection, points_selector=qm.FilterSelector(filter=flt), wait=True)
+        return n
+
+    def delete_record(self, ref: RecordRef) -> int:
+        return self._delete(record_spec(ref))
+
+    def delete_chunks_from(self, ref: RecordRef, first_index: int) -> int:
+        return self._delete(record_spec(ref, first_index=first_index))
+
+    def set_record_payload(self, ref: RecordRef, payload: dict[str, Any]) -> int:
+        spec = record_spec(ref)
+        n = self._count(spec)
+        if n:
+            flt = to_qdrant_filter(spec)
+            assert flt is not None
+            self._client.set_payload(self._collection, payload=payload, points=flt, wait=True)
+        return n
+
+    def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]:
+        result = self._client.query_points(
+            self._collection,
+            query=[float(x) for x in vector],
+            query_filter=to_qdrant_filter(search_spec(where)),
+            limit=limit,
+            with_payload=True,
+        )
+        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in result.points]
+
+    def get(self, point_id: str) -> Hit | None:
+        found = self._client.retrieve(self._collection, ids=[point_id], with_payload=True)
+        return Hit(id=str(found[0].id), score=0.0, payload=dict(found[0].payload or {})) if found else None
+
+    def _scroll(self, spec: FilterSpec | None, batch: int = 512) -> list[Hit]:
+        hits: list[Hit] = []
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(
+                self._collection, scroll_filter=to_qdrant_filter(spec), limit=batch, offset=offset,
+                with_payload=True,
+            )
+            hits.extend(Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records)
+            if offset is None:
+                return hits
+
+    def record_chunks(self, ref: RecordRef) -> list[Hit]:
+        return sorted(self._scroll(record_spec(ref)), key=lambda h: int(h.payload[P.CHUNK_INDEX]))
+
+    def count(self, *, tenant_id: str | None = None, ref: RecordRef | None = None) -> int:
+        return self._count(record_spec(ref) if ref is not None else tenant_spec(tenant_id))
+
+    def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]:
+        return [h.payload for h in self._scroll(tenant_spec(tenant_id), batch)]
+
+    def flush(self) -> None:
+        """Writes use wait=True: acknowledged writes are already durable in the server's WAL."""
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,1 @@
+"""CRM sources: one module per source kind, all behind the Source protocol."""

@@ -1,0 +1,155 @@
+"""Drop-folder source: JSONL exports of CRM records (the embedded default).
+
+Each `*.jsonl` file under the folder holds one JSON object per line: a record following the
+data contract (ingest/contract.py) or a tombstone `{"record_id": ..., "deleted": true,
+"updated_at": ...}`. Incremental by keyset cursor (updated_at, record_id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from ingest.config import FileSourceConfig
+from ingest.contract import raw_digest, validate_record
+from ingest.errors import SourceError
+from ingest.models import Cursor, Page, RecordFailure, RecordRef, SourceRecord, Tombstone
+
+_aware = TypeAdapter(datetime)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    records: list[SourceRecord]
+    tombstones: list[Tombstone]
+    failures: list[RecordFailure]
+
+
+class FileSource:
+    kind: ClassVar[str] = "file"
+
+    def __init__(self, config: FileSourceConfig) -> None:
+        self._config = config
+
+    @property
+    def name(self) -> str:
+        return self._config.name
+
+    @property
+    def tenant_id(self) -> str:
+        return self._config.tenant_id
+
+    def _files(self) -> list[Path]:
+        folder = self._config.path
+        if not folder.is_dir():
+                raise SourceError(f"source {self.name}: drop folder does not exist")
+        return sorted(folder.glob("*.jsonl"))
+
+    def _tombstone(self, raw: dict[str, object], locator: str) -> Tombstone | RecordFailure:
+        rid = raw.get("record_id")
+        try:
+            if not isinstance(rid, str) or not rid:
+                raise ValueError("record_id")
+            deleted_at = _aware.validate_python(raw.get("updated_at"))
+            if deleted_at.tzinfo is None:
+                raise ValueError("updated_at")
+        except (ValidationError, ValueError):
+            return RecordFailure(
+                source=self.name,
+                locator=locator,
+                record_id=rid if isinstance(rid, str) else None,
+                reason="tombstone: needs record_id and a timezone-aware updated_at",
+                raw_sha256=raw_digest(raw),
+            )
+        ref = RecordRef(tenant_id=self.tenant_id, source=self.name, record_id=rid)
+        return Tombstone(ref=ref, deleted_at=deleted_at)
+
+    def _scan(self) -> _Scan:
+        scan = _Scan([], [], [])
+        cfg = self._config
+        for path in self._files():
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    locator = f"{path.name}:{lineno}"
+                    try:
+                        raw = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        scan.failures.append(
+                            RecordFailure(
+                                source=self.name,
+                                locator=locator,
+                                record_id=None,
+                                reason=f"invalid JSON at column {exc.colno}: {exc.msg}",
+                                raw_sha256=raw_digest(line),
+                            )
+                        )
+                        continue
+                    if isinstance(raw, dict) and raw.get("deleted") is True:
+                        item = self._tombstone(raw, locator)
+                        if isinstance(item, Tombstone):
+                            scan.tombstones.append(item)
+                        else:
+                            scan.failures.append(item)
+                        continue
+                    result = validate_record(
+                        raw, tenant_id=cfg.tenant_id, source=cfg.name, system=cfg.system, locator=locator
+                    )
+                    if isinstance(result, SourceRecord):
+                        scan.records.append(result)
+                    else:
+                        scan.failures.append(result)
+        return scan
+
+    def _latest(self, scan: _Scan) -> dict[str, SourceRecord | Tombstone]:
+        """Latest event per record id (a later line or timestamp wins; a tombstone is an event)."""
+        latest: dict[str, SourceRecord | Tombstone] = {}
+        for item in [*scan.records, *scan.tombstones]:
+            rid, ts = _key(item)
+            prev = latest.get(rid)
+            if prev is None or ts >= _key(prev)[1]:
+                latest[rid] = item
+        return latest
+
+    def pages(self, *, cursor: Cursor | None) -> Iterator[Page]:
+        scan = self._scan()
+        items = sorted(self._latest(scan).values(), key=lambda it: (_key(it)[1], _key(it)[0]))
+        if cursor is not None and cursor.watermark is not None:
+            mark = (_aware.validate_python(cursor.watermark), cursor.last_id or "")
+            items = [it for it in items if (_key(it)[1], _key(it)[0]) > mark]
+        failures = tuple(scan.failures)
+        size = self._config.page_size
+        if not items:
+            if failures:
+                yield Page(records=(), failures=failures, next_cursor=cursor or Cursor())
+            return
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            last_id, last_ts = _key(batch[-1])
+            yield Page(
+                records=tuple(it for it in batch if isinstance(it, SourceRecord)),
+                deletions=tuple(it for it in batch if isinstance(it, Tombstone)),
+                failures=failures if start == 0 else (),
+                next_cursor=Cursor(watermark=last_ts.isoformat(), last_id=last_id),
+            )
+
+    def get(self, record_id: str) -> SourceRecord | None:
+        item = self._latest(self._scan()).get(record_id)
+        return item if isinstance(item, SourceRecord) else None
+
+    def live_ids(self) -> Iterator[str]:
+        latest = self._latest(self._scan())
+        yield from sorted(rid for rid, item in latest.items() if isinstance(item, SourceRecord))
+
+
+def _key(item: SourceRecord | Tombstone) -> tuple[str, datetime]:
+    if isinstance(item, SourceRecord):
+        return item.record_id, item.updated_at
+    return item.ref.record_id, item.deleted_at

@@ -1,0 +1,151 @@
+"""Typed, frozen models of policy documents and policy decisions."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    REVOKED = "revoked"
+    DENIED = "denied"
+
+
+# ---------------------------------------------------------------- consent policy document
+
+
+class PurposeRule(Frozen):
+    description: str = ""
+    allowed_by: tuple[str, ...] = Field(min_length=1)
+
+
+class ConsentPolicyDoc(Frozen):
+    kind: Literal["consent"]
+    version: str = Field(min_length=1)
+    purposes: dict[str, PurposeRule] = Field(min_length=1)
+    blocking_tags: tuple[str, ...] = ()
+
+    @field_validator("purposes")
+    @classmethod
+    def _purpose_names(cls, value: dict[str, PurposeRule]) -> dict[str, PurposeRule]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{1,63}", name):
+                raise ValueError(f"purpose name {name!r} must match [a-z][a-z0-9_]{{1,63}}")
+        return value
+
+
+class Admit(Frozen):
+    """The record may be indexed; chunks are usable only for these purposes."""
+
+    decision: Literal["admit"] = "admit"
+    purposes: tuple[str, ...]
+    granted_tags: tuple[str, ...]
+    policy_version: str
+
+
+class Exclude(Frozen):
+    """The record must not be indexed (and must be purged if it was)."""
+
+    decision: Literal["exclude"] = "exclude"
+    reason: Literal["consent_missing", "consent_revoked", "consent_denied", "blocked_tag", "no_purpose"]
+    policy_version: str
+
+
+ConsentDecision = Admit | Exclude
+
+
+# -------------------------------------------------------------- redaction policy document
+
+
+class PatternRule(Frozen):
+    name: str = Field(min_length=1)
+    entity: str = Field(pattern=r"^[A-Z][A-Z0-9_]+$")
+    regex: str = Field(min_length=1)
+    score: float = Field(gt=0, le=1)
+    context: tuple[str, ...] = ()
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regex: {exc}") from exc
+        return value
+
+
+class KnownContactsRule(Frozen):
+    enabled: bool = True
+    entity: str = "PERSON"
+    score: float = Field(default=0.95, gt=0, le=1)
+    min_token_length: int = Field(default=3, ge=2)
+
+
+class RedactionPolicyDoc(Frozen):
+    kind: Literal["redaction"]
+    version: str = Field(min_length=1)
+    language: str = "en"
+    spacy_model: str = Field(min_length=1)
+    default_threshold: float = Field(ge=0, le=1)
+    entities: tuple[str, ...] = Field(min_length=1)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    patterns: tuple[PatternRule, ...] = ()
+    known_contacts: KnownContactsRule = KnownContactsRule()
+    allow_list: tuple[str, ...] = ()  # exact terms never redacted (product / vendor names NER mistakes)
+    replacement: str = "<{entity}>"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RedactionPolicyDoc:
+        unknown = set(self.thresholds) - set(self.entities)
+        if unknown:
+            raise ValueError(f"thresholds for entities that are not redacted: {sorted(unknown)}")
+        for rule in self.patterns:
+            if rule.entity not in self.entities:
+                raise ValueError(f"pattern {rule.name!r} emits {rule.entity}, which is not in entities")
+        if self.known_contacts.enabled and self.known_contacts.entity not in self.entities:
+            raise ValueError("known_contacts.entity must be in entities")
+        if "{entity}" not in self.replacement:
+            raise ValueError("replacement must contain '{entity}'")
+        return self
+
+    def threshold(self, entity: str) -> float:
+        return self.thresholds.get(entity, self.default_threshold)
+
+
+# ------------------------------------------------------------------- redaction results
+
+
+class RedactedSpan(Frozen):
+    """Where something was redacted. Carries offsets and type, never the original value."""
+
+    entity_type: str
+    start: int  # offsets in the original text
+    end: int
+    out_start: int  # offsets of the replacement marker in the redacted text
+    out_end: int
+    score: float
+    detector: str
+
+
+class Redaction(Frozen):
+    text: str
+    spans: tuple[RedactedSpan, ...]
+    policy_version: str
+    detector_version: str
+
+    def counts(self, out_start: int = 0, out_end: int | None = None) -> dict[str, int]:
+        """Entity type -> count of markers inside [out_start, out_end) of the redacted text."""
+        end = len(self.text) if out_end is None else out_end
+        result: dict[str, int] = {}
+        for span in self.spans:
+            if span.out_start >= out_start and span.out_end <= end:
+                result[span.entity_type] = result.get(span.entity_type, 0) + 1
+        return dict(sorted(result.items()))

@@ -1,0 +1,211 @@
+"""PII redaction with Presidio, configured from the redaction policy (policies/redaction.yaml).
+
+Runs fully offline: the spaCy model comes from an installed package and tldextract (used by
+Presidio's e-mail recognizer) is pinned to its bundled public-suffix snapshot.
+Results carry entity types and offsets, never the original values.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from policies.errors import PolicyFileError
+from policies.loader import DEFAULT_POLICY_DIR, load_policy_file
+from policies.models import RedactedSpan, Redaction, RedactionPolicyDoc
+
+
+class Redactor(Protocol):
+    @property
+    def policy_version(self) -> str: ...
+
+    @property
+    def detector_version(self) -> str: ...
+
+    def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction: ...
+
+
+def load_redaction_policy(path: Path | None = None) -> RedactionPolicyDoc:
+    return load_policy_file(path or DEFAULT_POLICY_DIR / "redaction.yaml", RedactionPolicyDoc)
+
+
+def _pin_tldextract_offline() -> None:
+    """Presidio's e-mail recognizer calls tldextract, which fetches the public suffix list
+    from the internet on first use. Use the snapshot bundled in the wheel instead."""
+    import tldextract.tldextract as tld
+
+    tld.TLD_EXTRACTOR.suffix_list_urls = ()
+    tld.TLD_EXTRACTOR.fallback_to_snapshot = True
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def name_variants(names: Sequence[str], min_token_length: int) -> list[str]:
+    """Full names plus their individual tokens (first / last names) long enough to be safe."""
+    variants: set[str] = set()
+    for name in names:
+        clean = " ".join(name.split())
+        if not clean:
+            continue
+        variants.add(clean)
+        for token in re.split(r"[\s\-']+", clean):
+            if len(token) >= min_token_length and token[0].isalpha():
+                variants.add(token)
+    # longest first so "Maria Gonzalez" wins over "Maria" in the alternation
+    return sorted(variants, key=lambda v: (-len(v), v))
+
+
+def merge_spans(candidates: Sequence[tuple[int, int, str, float, str]]) -> list[tuple[int, int, str, float, str]]:
+    """Merge overlapping detections into disjoint spans.
+
+    Overlaps are united (the safer choice: nothing of either detection survives); the merged span
+    takes the entity type of the longer (then higher-scoring) detection, so an e-mail address that
+    contains a known first name stays an EMAIL_ADDRESS.
+    """
+    ordered = sorted(candidates, key=lambda c: (c[0], -c[1]))
+    merged: list[tuple[int, int, str, float, str]] = []
+    for start, end, entity, score, detector in ordered:
+        if merged and start < merged[-1][1]:
+            p_start, p_end, p_entity, p_score, p_detector = merged[-1]
+            keep_new = (end - start, score) > (p_end - p_start, p_score)
+            merged[-1] = (
+                p_start,
+                max(p_end, end),
+                entity if keep_new else p_entity,
+                max(score, p_score),
+                detector if keep_new else p_detector,
+            )
+        else:
+            merged.append((start, end, entity, score, detector))
+    return merged
+
+
+def apply_spans(
+    text: str, spans: Sequence[tuple[int, int, str, float, str]], replacement: str
+) -> tuple[str, tuple[RedactedSpan, ...]]:
+    out: list[str] = []
+    result: list[RedactedSpan] = []
+    cursor = 0
+    length = 0
+    for start, end, entity, score, detector in spans:
+        out.append(text[cursor:start])
+        length += start - cursor
+        marker = replacement.format(entity=entity)
+        out.append(marker)
+        result.append(
+            RedactedSpan(
+                entity_type=entity,
+                start=start,
+                end=end,
+                out_start=length,
+                out_end=length + len(marker),
+                score=round(score, 3),
+                detector=detector,
+            )
+        )
+        length += len(marker)
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out), tuple(result)
+
+
+class PresidioRedactor:
+    """Presidio AnalyzerEngine + policy-defined pattern recognizers + known-contacts deny list."""
+
+    def __init__(self, policy: RedactionPolicyDoc) -> None:
+        from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        _pin_tldextract_offline()
+        self._policy = policy
+        try:
+            provider = NlpEngineProvider(
+                nlp_configuration={
+                    "nlp_engine_name": "spacy",
+                    "models": [{"lang_code": policy.language, "model_name": policy.spacy_model}],
+                }
+            )
+            nlp_engine = provider.create_engine()
+        except OSError as exc:
+            raise PolicyFileError(
+                f"spaCy model {policy.spacy_model!r} is not installed; install the package that ships it"
+            ) from exc
+        self._engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=[policy.language])
+        for rule in policy.patterns:
+            self._engine.registry.add_recognizer(
+                PatternRecognizer(
+                    supported_entity=rule.entity,
+                    name=rule.name,
+                    patterns=[Pattern(name=rule.name, regex=rule.regex, score=rule.score)],
+                    context=list(rule.context) or None,
+                    supported_language=policy.language,
+                )
+            )
+        self._pattern_recognizer_cls = PatternRecognizer
+        self._detector_version = (
+            f"presidio-analyzer {_version('presidio_analyzer')}; "
+            f"{policy.spacy_model} {_version(policy.spacy_model.replace('_', '-'))}"
+        )
+
+    @classmethod
+    def from_file(cls, path: Path | None = None) -> PresidioRedactor:
+        return cls(load_redaction_policy(path))
+
+    @property
+    def policy_version(self) -> str:
+        return self._policy.version
+
+    @property
+    def detector_version(self) -> str:
+        return self._detector_version
+
+    def _known_contacts_recognizer(self, known_names: Sequence[str]) -> Any:
+        rule = self._policy.known_contacts
+        variants = name_variants(known_names, rule.min_token_length)
+        if not rule.enabled or not variants:
+            return None
+        return self._pattern_recognizer_cls(
+            supported_entity=rule.entity,
+            name="known_contacts",
+            deny_list=variants,
+            deny_list_score=rule.score,
+            supported_language=self._policy.language,
+        )
+
+    def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction:
+        policy = self._policy
+        if not text:
+            return Redaction(
+                text=text, spans=(), policy_version=policy.version, detector_version=self._detector_version
+            )
+        ad_hoc = self._known_contacts_recognizer(known_names)
+        results = self._engine.analyze(
+            text=text,
+            language=policy.language,
+            entities=list(policy.entities),
+            ad_hoc_recognizers=[ad_hoc] if ad_hoc is not None else None,
+            allow_list=list(policy.allow_list) or None,
+        )
+        candidates = [
+            (
+                r.start,
+                r.end,
+                r.entity_type,
+                float(r.score),
+                (r.recognition_metadata or {}).get("recognizer_name", "presidio"),
+            )
+            for r in results
+            if r.entity_type in policy.entities and r.score >= policy.threshold(r.entity_type)
+        ]
+        redacted, spans = apply_spans(text, merge_spans(candidates), policy.replacement)
+        return Redaction(
+            text=redacted, spans=spans, policy_version=policy.version, detector_version=self._detector_version
+        )

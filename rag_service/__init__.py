@@ -1,0 +1,1 @@
+"""HTTP API of crm-rag-refresh: /query for assistants, admin and audit endpoints."""

@@ -1,0 +1,93 @@
+"""create_app(settings): the FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from rag_service.auth import KeyRing
+from rag_service.config import Settings
+from rag_service.limits import BodyLimitMiddleware
+from rag_service.routes import admin, audit, query
+from rag_service.services import Services, build_services
+
+log = logging.getLogger("rag_service.app")
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: a question may carry personal data.
+    return [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors()]
+
+
+def create_app(settings: Settings, *, services: Services | None = None, start_scheduler: bool | None = None) -> FastAPI:
+    """`services` may be injected (tests share one set of loaded models); otherwise built at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        svc = services or build_services(settings)
+        app.state.services = svc
+        run_scheduler = settings.scheduler.enabled if start_scheduler is None else start_scheduler
+        if run_scheduler:
+            svc.start_scheduler()
+        try:
+            yield
+        finally:
+            if owned:
+                svc.close()
+            elif svc.scheduler is not None:
+                svc.scheduler.shutdown()
+
+    app = FastAPI(
+        title="crm-rag-refresh",
+        version="0.1.0",
+        description="Fresh, private, auditable retrieval over CRM content.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keyring = KeyRing(settings.auth.keys)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            content={"detail": _validation_errors(exc)})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", extra={"path": request.url.path, "error_type": type(exc).__name__})
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz(request: Request) -> JSONResponse:
+        svc: Services = request.app.state.services
+        checks: dict[str, str] = {}
+        try:
+            svc.state.ping()
+            checks["state"] = "ok"
+        except Exception as exc:
+            checks["state"] = type(exc).__name__
+        try:
+            svc.index.count()
+            checks["index"] = "ok"
+        except Exception as exc:
+            checks["index"] = type(exc).__name__
+        checks["model"] = "ok" if svc.embedder.dimension > 0 else "not loaded"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+
+    app.include_router(query.router)
+    app.include_router(admin.router)
+    app.include_router(audit.router)
+    return app

@@ -1,0 +1,165 @@
+"""Command line: crm-rag serve | sync | reindex | audit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ingest.models import RunCounts, RunReport
+from rag_service.config import Settings, load_settings
+from rag_service.logs import setup_logging
+
+
+def _progress(started: float) -> object:
+    def report(source: str, counts: RunCounts) -> None:
+        elapsed = time.perf_counter() - started
+        print(
+            f"\r[{source}] pages {counts.pages}  fetched {counts.fetched}  indexed {counts.indexed}  "
+            f"unchanged {counts.unchanged}  excluded {counts.excluded}  quarantined {counts.quarantined}  "
+            f"chunks {counts.chunks_written}  {elapsed:6.1f}s",
+            end="", file=sys.stderr, flush=True,
+        )
+
+    return report
+
+
+def _print_report(report: RunReport) -> None:
+    print(file=sys.stderr)
+    print(json.dumps(report.model_dump(mode="json"), indent=None))
+
+
+def _sync_all(settings: Settings, names: list[str] | None, kind: str) -> int:
+    from rag_service.services import build_services
+
+    services = build_services(settings)
+    failed = 0
+    try:
+        for cfg in settings.sources:
+            if names and cfg.name not in names:
+                continue
+            started = time.perf_counter()
+            report = services.run(cfg.name, kind="reindex" if kind == "reindex" else "sync", actor="cli",
+                                  progress=_progress(started))  # type: ignore[arg-type]
+            _print_report(report)
+            failed += report.status != "succeeded"
+    finally:
+        services.close()
+    return 1 if failed else 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from rag_service.app import create_app
+    from rag_service.services import build_services
+
+    print("loading models and opening the index ...", file=sys.stderr)
+    services = build_services(settings)
+    if args.sync_first:
+        for cfg in settings.sources:
+            started = time.perf_counter()
+            _print_report(services.run(cfg.name, actor="startup", progress=_progress(started)))  # type: ignore[arg-type]
+    app = create_app(settings, services=services, start_scheduler=not args.no_scheduler and settings.scheduler.enabled)
+    host = args.host or settings.api.host
+    port = args.port or settings.api.port
+    print(f"serving on http://{host}:{port}  (OpenAPI docs at /docs)", file=sys.stderr)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    return _sync_all(settings, args.source or None, "sync")
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    if args.record:
+        from rag_service.services import build_services
+
+        if not args.source or len(args.source) != 1:
+            print("--record needs exactly one --source", file=sys.stderr)
+            return 2
+        services = build_services(settings)
+        try:
+            report = services.refresher.reindex_record(services.source(args.source[0]), args.record, actor="cli")
+        finally:
+            services.close()
+        _print_report(report)
+        return 0 if report.status == "succeeded" else 1
+    return _sync_all(settings, args.source or None, "reindex")
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.state import StateStore
+
+    state = StateStore(settings.state.url)
+    try:
+        if args.action == "verify":
+            ok, checked, bad = state.verify_audit_chain()
+            print(json.dumps({"ok": ok, "events_checked": checked, "first_bad_event_id": bad}))
+            return 0 if ok else 1
+        if args.action == "export":
+            out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+            try:
+                for row in reversed(state.list_audit(limit=args.limit)):
+                    out.write(json.dumps(row, default=str) + "\n")
+            finally:
+                if out is not sys.stdout:
+                    out.close()
+            return 0
+        for run in state.list_runs(limit=args.limit):
+            print(json.dumps(run, default=str))
+        return 0
+    finally:
+        state.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm-rag", description=__doc__)
+    parser.add_argument("--config", type=Path, help="YAML config file (default: $CRM_RAG_CONFIG)")
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (and the scheduler)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--sync-first", action="store_true", help="sync every source before serving")
+    serve.add_argument("--no-scheduler", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    sync = sub.add_parser("sync", help="incremental sync of sources (all by default)")
+    sync.add_argument("--source", action="append")
+    sync.set_defaults(func=cmd_sync)
+
+    reindex = sub.add_parser("reindex", help="re-process sources or one record from scratch")
+    reindex.add_argument("--source", action="append")
+    reindex.add_argument("--record", help="one record id (needs one --source)")
+    reindex.set_defaults(func=cmd_reindex)
+
+    audit = sub.add_parser("audit", help="audit log: verify the hash chain, export JSON lines, list runs")
+    audit.add_argument("action", choices=["verify", "export", "runs"])
+    audit.add_argument("--out")
+    audit.add_argument("--limit", type=int, default=100_000)
+    audit.set_defaults(func=cmd_audit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        settings = load_settings(args.config)
+    except Exception as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    code: int = args.func(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

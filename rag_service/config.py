@@ -1,0 +1,153 @@
+"""The one settings tree. Built once (load_settings) and passed in; no module-level instance.
+
+Sources of values, strongest first: environment (CRM_RAG_ prefix, nested with "__"), then the
+YAML config file (--config or CRM_RAG_CONFIG), then defaults. QDRANT_URL / QDRANT_API_KEY
+select the Qdrant server backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from ingest.config import (
+    ChunkingConfig,
+    EmbeddingConfig,
+    IndexConfig,
+    SchedulerConfig,
+    SourceConfig,
+    StateConfig,
+)
+
+Role = Literal["assistant", "admin", "auditor"]
+
+# sha256 of the keys shipped in config/demo.yaml; refused when environment=production
+DEMO_KEY_HASHES = frozenset(
+    hashlib.sha256(k.encode()).hexdigest() for k in ("demo-assistant-key", "demo-admin-key", "demo-auditor-key")
+)
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # keys are stored hashed, never in clear
+    role: Role
+    tenants: tuple[str, ...] = Field(min_length=1)  # "*" = every tenant
+
+
+class AuthConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keys: tuple[ApiKey, ...] = ()
+
+
+class ApiConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=16_384, ge=1024)
+    max_question_chars: int = Field(default=2_000, ge=10)
+    max_top_k: int = Field(default=20, ge=1, le=100)
+    default_top_k: int = Field(default=5, ge=1, le=100)
+    snippet_chars: int = Field(default=300, ge=50)
+
+
+class PolicyPaths(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    consent: Path | None = None  # default: policies/consent.yaml
+    redaction: Path | None = None  # default: policies/redaction.yaml
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CRM_RAG_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    environment: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path("var")
+    api: ApiConfig = ApiConfig()
+    auth: AuthConfig = AuthConfig()
+    policies: PolicyPaths = PolicyPaths()
+    sources: tuple[SourceConfig, ...] = ()
+    chunking: ChunkingConfig = ChunkingConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    index: IndexConfig = IndexConfig()
+    state: StateConfig = StateConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _safe(self) -> Settings:
+        names = [s.name for s in self.sources]
+        if len(names) != len(set(names)):
+            raise ValueError("source names must be unique")
+        if self.api.default_top_k > self.api.max_top_k:
+            raise ValueError("api.default_top_k must not exceed api.max_top_k")
+        if self.environment == "production":
+            if not self.auth.keys:
+                raise ValueError("production needs at least one API key")
+            if any(k.sha256 in DEMO_KEY_HASHES for k in self.auth.keys):
+                raise ValueError("the demo API keys must not be used in production")
+            if self.index.backend == "qdrant" and self.index.qdrant_api_key is None:
+                raise ValueError("production with a Qdrant server needs index.qdrant_api_key")
+        return self
+
+    def source(self, name: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings tree. Relative paths in the YAML file resolve against its folder."""
+    raw_path = config_file or os.environ.get("CRM_RAG_CONFIG")
+    path = Path(raw_path).resolve() if raw_path else None
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(yaml_file=path)
+
+    base = path.parent if path else Path.cwd()
+    settings: Settings = _FromFile(**overrides)
+    updates: dict[str, Any] = {"data_dir": _resolve(settings.data_dir, base)}
+    updates["sources"] = tuple(s.model_copy(update={"path": _resolve(s.path, base)}) for s in settings.sources)
+    index = settings.index
+    qdrant_url = os.environ.get("QDRANT_URL")
+    if qdrant_url:
+        key = os.environ.get("QDRANT_API_KEY")
+        index = index.model_copy(update={"backend": "qdrant", "qdrant_url": qdrant_url,
+                                         "qdrant_api_key": SecretStr(key) if key else index.qdrant_api_key})
+    if "index" not in settings.model_fields_set or index.path == IndexConfig().path:
+        index = index.model_copy(update={"path": updates["data_dir"] / "index"})
+    else:
+        index = index.model_copy(update={"path": _resolve(index.path, base)})
+    updates["index"] = index
+    if settings.state.url == StateConfig().url:
+        updates["state"] = StateConfig(url=f"sqlite:///{updates['data_dir'] / 'state.db'}")
+    policies = settings.policies
+    updates["policies"] = PolicyPaths(
+        consent=_resolve(policies.consent, base) if policies.consent else None,
+        redaction=_resolve(policies.redaction, base) if policies.redaction else None,
+    )
+    return Settings.model_validate({**settings.model_dump(), **updates})

@@ -1,0 +1,101 @@
+"""Admin endpoints: trigger syncs and reindexes, see job runs and the quarantine."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
+
+from ingest.errors import SourceBusyError, UnknownSourceError
+from ingest.state import AuditEvent
+from rag_service.deps import AdminCaller, ServicesDep, check_tenant
+from rag_service.schemas import ReindexRequest, RunAccepted, RunView
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def _source_or_404(services: ServicesDep, name: str, caller: AdminCaller) -> None:
+    try:
+        src = services.source(name)
+    except UnknownSourceError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source") from None
+    check_tenant(caller, src.tenant_id)
+
+
+@router.get("/sources")
+def list_sources(caller: AdminCaller, services: ServicesDep) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for cfg in services.settings.sources:
+        if not caller.may_access(cfg.tenant_id):
+            continue
+        runs = services.state.list_runs(source=cfg.name, limit=1)
+        out.append({"name": cfg.name, "kind": cfg.kind, "tenant_id": cfg.tenant_id,
+                    "interval_seconds": cfg.interval_seconds, "enabled": cfg.enabled,
+                    "last_run": RunView.model_validate(runs[0]).model_dump(mode="json") if runs else None})
+    return out
+
+
+async def _start(services: ServicesDep, caller: AdminCaller, source: str, kind: str, wait: bool,
+                 record_id: str | None = None) -> RunAccepted:
+    run_id = services.state.start_run(source=source, kind=kind, actor=f"admin:{caller.name}")
+    services.state.audit(AuditEvent(actor=f"admin:{caller.name}", action=f"admin_{kind}", source=source,
+                                    record_id=record_id, run_id=run_id))
+    src = services.source(source)
+
+    def job() -> object:
+        if record_id is not None:
+            return services.refresher.reindex_record(src, record_id, actor=f"admin:{caller.name}", run_id=run_id)
+        return services.refresher.run(src, kind="reindex" if kind == "reindex" else "sync",
+                                      actor=f"admin:{caller.name}", run_id=run_id)
+
+    if wait:
+        try:
+            await run_in_threadpool(job)
+        except SourceBusyError:
+            raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
+    else:
+        services.submit(job)  # type: ignore[arg-type]
+    run = services.state.get_run(run_id) or {}
+    return RunAccepted(run_id=run_id, source=source, kind=kind, status=str(run.get("status", "running")))
+
+
+@router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
+async def trigger_sync(name: str, caller: AdminCaller, services: ServicesDep,
+                       wait: Annotated[bool, Query()] = False) -> RunAccepted:
+    _source_or_404(services, name, caller)
+    return await _start(services, caller, name, "sync", wait)
+
+
+@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
+async def reindex(body: ReindexRequest, caller: AdminCaller, services: ServicesDep) -> RunAccepted:
+    _source_or_404(services, body.source, caller)
+    kind = "reindex_record" if body.record_id else "reindex"
+    return await _start(services, caller, body.source, kind, body.wait, body.record_id)
+
+
+def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:
+    src = services.sources.get(source)
+    return src is not None and caller.may_access(src.tenant_id)
+
+
+@router.get("/runs", response_model=list[RunView])
+def list_runs(caller: AdminCaller, services: ServicesDep, source: str | None = None,
+              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[RunView]:
+    rows = services.state.list_runs(source=source, limit=limit)
+    return [RunView.model_validate(r) for r in rows if _visible(services, caller, r["source"])]
+
+
+@router.get("/runs/{run_id}", response_model=RunView)
+def get_run(run_id: str, caller: AdminCaller, services: ServicesDep) -> RunView:
+    row = services.state.get_run(run_id)
+    if row is None or not _visible(services, caller, row["source"]):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such run")
+    return RunView.model_validate(row)
+
+
+@router.get("/quarantine")
+def list_quarantine(caller: AdminCaller, services: ServicesDep, source: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, object]]:
+    rows = services.state.list_quarantine(source=source, limit=limit)
+    return [r for r in rows if _visible(services, caller, str(r["source"]))]

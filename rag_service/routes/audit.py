@@ -1,0 +1,63 @@
+"""Auditor endpoints: per-chunk provenance, all chunks of a record, the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from ingest import payload as P
+from ingest.models import RecordRef
+from rag_service.deps import AuditorCaller, ServicesDep, check_tenant
+from rag_service.schemas import ChunkProvenance
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("/chunks/{chunk_id}", response_model=ChunkProvenance)
+def chunk_provenance(chunk_id: str, caller: AuditorCaller, services: ServicesDep) -> ChunkProvenance:
+    hit = services.index.get(chunk_id) if len(chunk_id) <= 64 else None
+    if hit is None or not caller.may_access(str(hit.payload.get(P.TENANT_ID))):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such chunk")
+    return ChunkProvenance(chunk_id=hit.id, payload=hit.payload)
+
+
+@router.get("/records/{tenant_id}/{source}/{record_id}")
+def record_provenance(tenant_id: str, source: str, record_id: str, caller: AuditorCaller,
+                      services: ServicesDep) -> dict[str, Any]:
+    check_tenant(caller, tenant_id)
+    ref = RecordRef(tenant_id=tenant_id, source=source, record_id=record_id)
+    entry = services.state.ledger_get(ref)
+    chunks = services.index.record_chunks(ref)
+    if entry is None and not chunks:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
+    return {
+        "ledger": entry.model_dump(mode="json") if entry else None,
+        "chunks": [{"chunk_id": h.id, "payload": h.payload} for h in chunks],
+    }
+
+
+@router.get("/events")
+def audit_events(
+    caller: AuditorCaller,
+    services: ServicesDep,
+    action: str | None = None,
+    actor: str | None = None,
+    record_id: str | None = None,
+    tenant_id: str | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    if tenant_id is not None:
+        check_tenant(caller, tenant_id)
+    elif "*" not in caller.tenants:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "tenant_id is required for this API key")
+    return services.state.list_audit(action=action, actor=actor, record_id=record_id, tenant_id=tenant_id,
+                                     since=since, limit=limit)
+
+
+@router.get("/verify")
+def verify_chain(caller: AuditorCaller, services: ServicesDep) -> dict[str, Any]:
+    ok, checked, bad = services.state.verify_audit_chain()
+    return {"ok": ok, "events_checked": checked, "first_bad_event_id": bad}

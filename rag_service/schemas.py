@@ -1,0 +1,94 @@
+"""Request and response models of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+RecordTypeName = Literal["note", "ticket", "transcript"]
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndUser(Strict):
+    """The person the assistant answers for; their CRM identity drives record-level ACL."""
+
+    user_id: str = Field(pattern=_ID)
+    team_ids: list[str] = Field(default_factory=list, max_length=50)
+
+
+class QueryFilters(Strict):
+    record_types: list[RecordTypeName] = Field(default_factory=list, max_length=3)
+    account_ids: list[str] = Field(default_factory=list, max_length=50)
+    updated_from: AwareDatetime | None = None
+    updated_to: AwareDatetime | None = None
+
+
+class QueryRequest(Strict):
+    question: str = Field(min_length=3)
+    tenant_id: str = Field(pattern=_ID)
+    purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    user: EndUser
+    filters: QueryFilters = QueryFilters()
+    top_k: int | None = Field(default=None, ge=1)
+    answer_token_budget: int = Field(default=200, ge=20, le=2000)
+
+
+class Source(BaseModel):
+    n: int
+    chunk_id: str
+    record_id: str
+    record_type: str
+    record_url: str
+    source: str
+    system: str
+    updated_at: str
+    score: float
+    snippet: str
+
+
+class QueryResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+    tenant_id: str
+    purpose: str
+    took_ms: float
+
+
+class RunAccepted(BaseModel):
+    run_id: str
+    source: str
+    kind: str
+    status: str
+
+
+class ReindexRequest(Strict):
+    source: str = Field(pattern=_ID)
+    record_id: str | None = Field(default=None, pattern=_ID)
+    wait: bool = False
+
+
+class RunView(BaseModel):
+    run_id: str
+    source: str
+    kind: str
+    actor: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int]
+    error: str | None
+
+
+class ChunkProvenance(BaseModel):
+    chunk_id: str
+    payload: dict[str, Any]
+
+
+class Problem(BaseModel):
+    detail: str

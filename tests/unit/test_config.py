@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag_service.config import ApiKey, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_config_loads_with_resolved_paths() -> None:
+    s = load_settings(ROOT / "config" / "demo.yaml")
+    assert [x.name for x in s.sources] == ["northwind-files", "contoso-files", "globex-files"]
+    assert all(x.path.is_absolute() and x.path.is_dir() for x in s.sources)
+    assert s.index.backend == "edge"
+    assert s.state.url.startswith("sqlite:///")
+
+
+def test_env_overrides_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_RAG_API__MAX_TOP_K", "7")
+    monkeypatch.setenv("CRM_RAG_API__DEFAULT_TOP_K", "3")
+    assert load_settings(ROOT / "config" / "demo.yaml").api.max_top_k == 7
+
+
+def test_qdrant_url_selects_server_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QDRANT_URL", "http://127.0.0.1:6333")
+    s = load_settings(ROOT / "config" / "demo.yaml")
+    assert s.index.backend == "qdrant" and s.index.qdrant_url == "http://127.0.0.1:6333"
+
+
+def test_production_refuses_demo_keys() -> None:
+    demo = load_settings(ROOT / "config" / "demo.yaml")
+    with pytest.raises(ValueError, match="demo API keys"):
+        Settings.model_validate({**demo.model_dump(), "environment": "production"})
+
+
+def test_production_needs_keys() -> None:
+    with pytest.raises(ValueError, match="at least one API key"):
+        Settings(environment="production")
+
+
+def test_keys_must_be_hashes() -> None:
+    with pytest.raises(ValueError):
+        ApiKey(name="k", sha256="plain-text-key", role="admin", tenants=("*",))
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml")

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ingest.contract import validate_record
+from ingest.models import RecordFailure, SourceRecord
+
+GOOD: dict[str, Any] = {
+    "record_id": "N-1",
+    "record_type": "note",
+    "updated_at": "2026-10-01T10:00:00+00:00",
+    "url": "https://crm.example/notes/N-1",
+    "owner_id": "u-1",
+    "body": "Renewal discussed.",
+    "consent": {"assistant_use": "granted"},
+}
+
+
+def check(raw: Any) -> SourceRecord | RecordFailure:
+    return validate_record(raw, tenant_id="t1", source="s1", system="file", locator="f.jsonl:1")
+
+
+def test_good_record_passes() -> None:
+    rec = check(GOOD)
+    assert isinstance(rec, SourceRecord)
+    assert rec.ref.key == "t1:s1:N-1"
+    assert rec.version == "2026-10-01T10:00:00+00:00"  # falls back to updated_at
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"updated_at": "yesterday"}, "updated_at"),
+        ({"updated_at": "2026-10-01T10:00:00"}, "updated_at"),  # naive timestamps are ambiguous
+        ({"record_type": "memo"}, "record_type"),
+        ({"record_id": ""}, "record_id"),
+        ({"body": "   "}, "body"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"tenant_id": "other"}, "tenant_id"),
+        ({"consent": {"assistant_use": "maybe"}}, "consent"),
+        ({"owner_id": None}, "owner_id"),
+        ({"record_type": "transcript", "turns": []}, "turns"),
+    ],
+)
+def test_contract_violations_are_reported(change: dict[str, Any], reason: str) -> None:
+    result = check({**GOOD, **change})
+    assert isinstance(result, RecordFailure)
+    assert reason in result.reason
+    assert result.locator == "f.jsonl:1"
+
+
+def test_failure_reason_never_echoes_values() -> None:
+    secret = "maria.gonzalez@example.com"
+    result = check({**GOOD, "updated_at": secret})
+    assert isinstance(result, RecordFailure)
+    assert secret not in result.reason
+
+
+def test_non_object_is_a_failure() -> None:
+    result = check(["not", "an", "object"])
+    assert isinstance(result, RecordFailure)
+    assert result.record_id is None

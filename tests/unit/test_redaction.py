@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from policies.redaction import PresidioRedactor, merge_spans, name_variants
+
+
+@pytest.mark.parametrize(
+    ("spans", "expected"),
+    [
+        ([(0, 5, "A", 0.5, "x"), (10, 12, "B", 0.9, "y")], [(0, 5, "A", 0.5, "x"), (10, 12, "B", 0.9, "y")]),
+        ([(0, 30, "EMAIL", 0.9, "e"), (0, 5, "PERSON", 0.95, "k")], [(0, 30, "EMAIL", 0.95, "e")]),
+        ([(0, 10, "A", 0.5, "x"), (5, 20, "B", 0.6, "y")], [(0, 20, "B", 0.6, "y")]),
+    ],
+)
+def test_merge_spans(spans: list[tuple[int, int, str, float, str]], expected: list[object]) -> None:
+    assert merge_spans(spans) == expected
+
+
+def test_name_variants() -> None:
+    assert name_variants(["Maria  Gonzalez", "Al Li"], 3) == ["Maria Gonzalez", "Gonzalez", "Al Li", "Maria"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        ("Email her at dana.whitfield@bluewater.example today.", "EMAIL_ADDRESS", "dana.whitfield@bluewater.example"),
+        ("Call (415) 555-0132 after lunch.", "PHONE_NUMBER", "(415) 555-0132"),
+        ("Her London line is +44 20 7946 0958.", "PHONE_NUMBER", "+44 20 7946 0958"),
+        ("Card 4111 1111 1111 1111 was declined.", "CREDIT_CARD", "4111 1111 1111 1111"),
+        ("Refund to DE89 3704 0044 0532 0130 00 please.", "IBAN_CODE", "DE89 3704 0044 0532 0130 00"),
+        ("Verified with SSN 536-22-8145 on file.", "US_SSN", "536-22-8145"),
+        ("Ship to 42 Elm Street, Springfield.", "STREET_ADDRESS", "42 Elm Street"),
+    ],
+)
+def test_pattern_pii_is_redacted(redactor: PresidioRedactor, text: str, entity: str, value: str) -> None:
+    out = redactor.redact(text)
+    assert value not in out.text
+    assert entity in out.counts()
+
+
+def test_known_contacts_catch_lowercase_names(redactor: PresidioRedactor) -> None:
+    text = "spoke with kwame mensah and later mensah confirmed the order"
+    out = redactor.redact(text, known_names=["Kwame Mensah"])
+    assert "kwame" not in out.text.lower() and "mensah" not in out.text.lower()
+    assert out.counts()["PERSON"] == 2
+    assert all(s.detector == "known_contacts" for s in out.spans)
+
+
+def test_spans_carry_no_values(redactor: PresidioRedactor) -> None:
+    out = redactor.redact("Reach Maria Gonzalez at maria@acme.example", known_names=["Maria Gonzalez"])
+    dumped = out.model_dump_json(exclude={"text"})
+    assert "Maria" not in dumped and "maria@" not in dumped
+    assert out.policy_version.startswith("redaction-")
+
+
+def test_allow_list_keeps_product_names(redactor: PresidioRedactor) -> None:
+    out = redactor.redact("They want single sign-on with Okta.")
+    assert "Okta" in out.text
