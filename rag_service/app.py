@@ -17,6 +17,8 @@ from rag_service.limits import BodyLimitMiddleware
 from rag_service.routes import admin, audit, query
 from rag_service.services import Services, build_services
 
+UNPROCESSABLE = 422  # starlette renamed the constant; the code is what matters
+
 log = logging.getLogger("rag_service.app")
 
 
@@ -57,7 +59,7 @@ def create_app(settings: Settings, *, services: Services | None = None, start_sc
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        return JSONResponse(status_code=UNPROCESSABLE,
                             content={"detail": _validation_errors(exc)})
 
     @app.exception_handler(Exception)

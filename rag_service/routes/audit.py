@@ -12,6 +12,8 @@ from ingest.models import RecordRef
 from rag_service.deps import AuditorCaller, ServicesDep, check_tenant
 from rag_service.schemas import ChunkProvenance
 
+UNPROCESSABLE = 422  # starlette renamed the constant; the code is what matters
+
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
@@ -52,7 +54,7 @@ def audit_events(
     if tenant_id is not None:
         check_tenant(caller, tenant_id)
     elif "*" not in caller.tenants:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "tenant_id is required for this API key")
+        raise HTTPException(UNPROCESSABLE, "tenant_id is required for this API key")
     return services.state.list_audit(action=action, actor=actor, record_id=record_id, tenant_id=tenant_id,
                                      since=since, limit=limit)
 

@@ -13,6 +13,8 @@ from rag_service.answer import Passage, extract_answer
 from rag_service.deps import AssistantCaller, ServicesDep, check_tenant
 from rag_service.schemas import QueryRequest, QueryResponse, Source
 
+UNPROCESSABLE = 422  # starlette renamed the constant; the code is what matters
+
 router = APIRouter(tags=["query"])
 
 
@@ -22,13 +24,13 @@ async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesD
     api = services.settings.api
     check_tenant(caller, body.tenant_id)
     if len(body.question) > api.max_question_chars:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(UNPROCESSABLE,
                             f"question longer than {api.max_question_chars} characters")
     top_k = body.top_k or api.default_top_k
     if top_k > api.max_top_k:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"top_k must be at most {api.max_top_k}")
+        raise HTTPException(UNPROCESSABLE, f"top_k must be at most {api.max_top_k}")
     if not services.consent.knows_purpose(body.purpose):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(UNPROCESSABLE,
                             f"unknown purpose; known: {', '.join(services.consent.purposes)}")
     f = body.filters
     where = IndexFilter(

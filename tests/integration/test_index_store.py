@@ -1,0 +1,87 @@
+"""One IndexStore contract, run against every backend available (edge always, qdrant-client
+local mode always, a Qdrant server when QDRANT_URL is set)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ingest import payload as P
+from ingest.config import IndexConfig
+from ingest.index.base import IndexFilter, IndexPoint, IndexStore
+from ingest.index.factory import open_index_store
+from ingest.models import RecordRef
+
+BACKENDS = ["edge", "qdrant-local"] + (["qdrant-server"] if os.environ.get("QDRANT_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexStore]:
+    if request.param == "edge":
+        cfg = IndexConfig(backend="edge", path=tmp_path / "idx")
+    elif request.param == "qdrant-local":
+        cfg = IndexConfig(backend="qdrant", qdrant_url=":memory:")
+    else:
+        cfg = IndexConfig(backend="qdrant", qdrant_url=os.environ["QDRANT_URL"],
+                          collection=f"test_{tmp_path.name[-20:].replace('-', '_')}")
+    s = open_index_store(cfg, 4)
+    yield s
+    s.close()
+
+
+def point(ref: RecordRef, i: int, vec: list[float], **payload: Any) -> IndexPoint:
+    base = {P.TENANT_ID: ref.tenant_id, P.RECORD_KEY: ref.key, P.RECORD_ID: ref.record_id, P.CHUNK_INDEX: i,
+            P.PURPOSES: ["sales_assistant"], P.ACL_OWNER: "u1", P.ACL_TEAMS: ["t1"], P.RECORD_TYPE: "note",
+            P.SOURCE_UPDATED_AT: "2026-10-01T00:00:00+00:00", P.ACCOUNT_ID: "a1"}
+    return IndexPoint(id=P.point_id(ref, i), vector=vec, payload={**base, **payload})
+
+
+A = RecordRef(tenant_id="t-a", source="s", record_id="r1")
+B = RecordRef(tenant_id="t-b", source="s", record_id="r1")
+Q = np.array([1, 0, 0, 0], dtype=np.float32)
+
+
+def test_tenant_isolation_and_acl(store: IndexStore) -> None:
+    store.upsert([point(A, 0, [1, 0, 0, 0]), point(B, 0, [1, 0, 0, 0])])
+    hits = store.search(Q, where=IndexFilter(tenant_id="t-a", acl_user="u1"), limit=10)
+    assert [h.payload[P.TENANT_ID] for h in hits] == ["t-a"]
+    assert store.search(Q, where=IndexFilter(tenant_id="t-a", acl_user="u2"), limit=10) == []
+    assert len(store.search(Q, where=IndexFilter(tenant_id="t-a", acl_teams=("t1",)), limit=10)) == 1
+    # no identity at all: fail closed
+    assert store.search(Q, where=IndexFilter(tenant_id="t-a"), limit=10) == []
+
+
+def test_purpose_type_account_and_date_filters(store: IndexStore) -> None:
+    store.upsert([point(A, 0, [1, 0, 0, 0])])
+    base = {"tenant_id": "t-a", "acl_user": "u1"}
+    assert store.search(Q, where=IndexFilter(**base, purpose="support_assistant"), limit=5) == []
+    assert len(store.search(Q, where=IndexFilter(**base, purpose="sales_assistant"), limit=5)) == 1
+    assert store.search(Q, where=IndexFilter(**base, record_types=("ticket",)), limit=5) == []
+    assert store.search(Q, where=IndexFilter(**base, account_ids=("a2",)), limit=5) == []
+    from datetime import UTC, datetime
+
+    later = datetime(2026, 11, 1, tzinfo=UTC)
+    assert store.search(Q, where=IndexFilter(**base, updated_from=later), limit=5) == []
+    assert len(store.search(Q, where=IndexFilter(**base, updated_to=later), limit=5)) == 1
+    assert store.search(Q, where=IndexFilter(**base, exclude_record_keys=(A.key,)), limit=5) == []
+
+
+def test_idempotent_upsert_shrink_and_payload_update(store: IndexStore) -> None:
+    pts = [point(A, i, [1, 0, 0, float(i)]) for i in range(4)]
+    store.upsert(pts)
+    store.upsert(pts)
+    assert store.count(ref=A) == 4
+    assert store.delete_chunks_from(A, 2) == 2
+    assert [h.payload[P.CHUNK_INDEX] for h in store.record_chunks(A)] == [0, 1]
+    assert store.set_record_payload(A, {P.ACL_OWNER: "u9"}) == 2
+    assert all(h.payload[P.ACL_OWNER] == "u9" for h in store.record_chunks(A))
+    got = store.get(P.point_id(A, 0))
+    assert got is not None and got.payload[P.RECORD_ID] == "r1"
+    assert store.delete_record(A) == 2
+    assert store.count(tenant_id="t-a") == 0
+    assert store.get(P.point_id(A, 0)) is None
