@@ -30,15 +30,18 @@ class Chunker:
             raise ValueError("overlap_tokens must be smaller than chunk_tokens")
         self._config = config
         self._enc = encoding or load_encoding(config.encoding)
-        common = {
-            "chunk_size": config.chunk_tokens,
-            "chunk_overlap": config.overlap_tokens,
-            "length_function": self.count_tokens,
-            "keep_separator": "end",
-            "strip_whitespace": True,
-        }
-        self._prose = RecursiveCharacterTextSplitter(separators=PROSE_SEPARATORS, **common)
-        self._transcript = RecursiveCharacterTextSplitter(separators=TRANSCRIPT_SEPARATORS, **common)
+        self._prose = self._splitter(PROSE_SEPARATORS)
+        self._transcript = self._splitter(TRANSCRIPT_SEPARATORS)
+
+    def _splitter(self, separators: list[str]) -> RecursiveCharacterTextSplitter:
+        return RecursiveCharacterTextSplitter(
+            separators=separators,
+            chunk_size=self._config.chunk_tokens,
+            chunk_overlap=self._config.overlap_tokens,
+            length_function=self.count_tokens,
+            keep_separator="end",
+            strip_whitespace=True,
+        )
 
     @property
     def signature(self) -> str:

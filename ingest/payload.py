@@ -42,7 +42,17 @@ CHUNKER = "chunker"
 INGEST_RUN_ID = "ingest_run_id"
 INDEXED_AT = "indexed_at"
 
-KEYWORD_INDEXES = (TENANT_ID, SOURCE, RECORD_TYPE, RECORD_ID, RECORD_KEY, ACCOUNT_ID, ACL_OWNER, ACL_TEAMS, PURPOSES)
+KEYWORD_INDEXES = (
+    TENANT_ID,
+    SOURCE,
+    RECORD_TYPE,
+    RECORD_ID,
+    RECORD_KEY,
+    ACCOUNT_ID,
+    ACL_OWNER,
+    ACL_TEAMS,
+    PURPOSES,
+)
 INTEGER_INDEXES = (CHUNK_INDEX,)
 DATETIME_INDEXES = (SOURCE_UPDATED_AT,)
 
@@ -51,8 +61,9 @@ def point_id(ref: RecordRef, chunk_index: int) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, f"{ref.key}:{chunk_index}"))
 
 
-def access_payload(record: SourceRecord, purposes: tuple[str, ...], granted: tuple[str, ...],
-                   consent_version: str) -> dict[str, Any]:
+def access_payload(
+    record: SourceRecord, purposes: tuple[str, ...], granted: tuple[str, ...], consent_version: str
+) -> dict[str, Any]:
     """The part of the payload that can change without re-embedding (ACL, consent, links)."""
     return {
         RECORD_URL: record.url,

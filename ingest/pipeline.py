@@ -67,8 +67,15 @@ class Refresher:
 
     def fingerprint(self, content_hash: str) -> str:
         p = self._p
-        return _sha([content_hash, p.redactor.policy_version, p.redactor.detector_version,
-                     p.embedder.model_id, p.chunker.signature])
+        return _sha(
+            [
+                content_hash,
+                p.redactor.policy_version,
+                p.redactor.detector_version,
+                p.embedder.model_id,
+                p.chunker.signature,
+            ]
+        )
 
     @staticmethod
     def access(record: SourceRecord, admit: Admit) -> dict[str, Any]:
@@ -91,8 +98,14 @@ class Refresher:
         run_id = run_id or p.state.start_run(source=source.name, kind=kind, actor=actor)
         if not p.state.try_lock(source.name, run_id, p.lock_ttl):
             report = RunReport(
-                run_id=run_id, source=source.name, kind=kind, status="failed", started_at=utcnow(),
-                finished_at=utcnow(), counts={}, error="another sync or reindex of this source is running",
+                run_id=run_id,
+                source=source.name,
+                kind=kind,
+                status="failed",
+                started_at=utcnow(),
+                finished_at=utcnow(),
+                counts={},
+                error="another sync or reindex of this source is running",
             )
             p.state.finish_run(report)
             raise SourceBusyError(report.error)
@@ -102,31 +115,50 @@ class Refresher:
         t0 = time.perf_counter()
         try:
             if kind == "reindex":
-                p.state.audit(AuditEvent(actor=actor, action="reindex_source", source=source.name, run_id=run_id))
+                p.state.audit(
+                    AuditEvent(actor=actor, action="reindex_source", source=source.name, run_id=run_id)
+                )
             cursor = None if kind == "reindex" else p.state.get_cursor(source.name)
             for page in source.pages(cursor=cursor):
-                self._process_page(source, page, run_id=run_id, actor=actor, counts=counts,
-                                   force=(kind == "reindex"))
+                self._process_page(
+                    source, page, run_id=run_id, actor=actor, counts=counts, force=(kind == "reindex")
+                )
                 if progress is not None:
                     progress(source.name, counts)
         except Exception as exc:  # the run fails visibly; the cursor stays at the last durable page
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
-            log.error("run failed", extra={"run_id": run_id, "source": source.name, "error_type": type(exc).__name__})
+            log.error(
+                "run failed",
+                extra={"run_id": run_id, "source": source.name, "error_type": type(exc).__name__},
+            )
         finally:
             p.state.unlock(source.name, run_id)
         report = RunReport(
-            run_id=run_id, source=source.name, kind=kind, status="failed" if error else "succeeded",
-            started_at=started, finished_at=utcnow(), counts=counts.model_dump(), error=error,
+            run_id=run_id,
+            source=source.name,
+            kind=kind,
+            status="failed" if error else "succeeded",
+            started_at=started,
+            finished_at=utcnow(),
+            counts=counts.model_dump(),
+            error=error,
         )
         p.state.finish_run(report)
         log.info(
             "run finished",
-            extra={"run_id": run_id, "source": source.name, "status": report.status,
-                   "seconds": round(time.perf_counter() - t0, 3), **report.counts},
+            extra={
+                "run_id": run_id,
+                "source": source.name,
+                "status": report.status,
+                "seconds": round(time.perf_counter() - t0, 3),
+                **report.counts,
+            },
         )
         return report
 
-    def reindex_record(self, source: Source, record_id: str, *, actor: str, run_id: str | None = None) -> RunReport:
+    def reindex_record(
+        self, source: Source, record_id: str, *, actor: str, run_id: str | None = None
+    ) -> RunReport:
         """Re-read one record from its source and re-process it (re-embedding it)."""
         p = self._p
         run_id = run_id or p.state.start_run(source=source.name, kind="reindex_record", actor=actor)
@@ -137,18 +169,35 @@ class Refresher:
             record = source.get(record_id)
             if record is None:
                 ref = RecordRef(tenant_id=source.tenant_id, source=source.name, record_id=record_id)
-                page = Page(records=(), deletions=(Tombstone(ref=ref, deleted_at=utcnow()),), next_cursor=Cursor())
+                page = Page(
+                    records=(), deletions=(Tombstone(ref=ref, deleted_at=utcnow()),), next_cursor=Cursor()
+                )
             else:
                 page = Page(records=(record,), next_cursor=Cursor())
-            p.state.audit(AuditEvent(actor=actor, action="reindex_record", tenant_id=source.tenant_id,
-                                     source=source.name, record_id=record_id, run_id=run_id))
-            self._process_page(source, page, run_id=run_id, actor=actor, counts=counts, force=True,
-                               save_cursor=False)
+            p.state.audit(
+                AuditEvent(
+                    actor=actor,
+                    action="reindex_record",
+                    tenant_id=source.tenant_id,
+                    source=source.name,
+                    record_id=record_id,
+                    run_id=run_id,
+                )
+            )
+            self._process_page(
+                source, page, run_id=run_id, actor=actor, counts=counts, force=True, save_cursor=False
+            )
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         report = RunReport(
-            run_id=run_id, source=source.name, kind="reindex_record", status="failed" if error else "succeeded",
-            started_at=started, finished_at=utcnow(), counts=counts.model_dump(), error=error,
+            run_id=run_id,
+            source=source.name,
+            kind="reindex_record",
+            status="failed" if error else "succeeded",
+            started_at=started,
+            finished_at=utcnow(),
+            counts=counts.model_dump(),
+            error=error,
         )
         p.state.finish_run(report)
         return report
@@ -156,8 +205,15 @@ class Refresher:
     # -------------------------------------------------------------- one page
 
     def _process_page(
-        self, source: Source, page: Page, *, run_id: str, actor: str, counts: RunCounts,
-        force: bool, save_cursor: bool = True,
+        self,
+        source: Source,
+        page: Page,
+        *,
+        run_id: str,
+        actor: str,
+        counts: RunCounts,
+        force: bool,
+        save_cursor: bool = True,
     ) -> None:
         p = self._p
         counts.pages += 1
@@ -175,11 +231,27 @@ class Refresher:
             counts.chunks_deleted += removed
             prev = known.get(tomb.ref.key)
             if prev is not None:
-                entries.append(prev.model_copy(update={"status": "deleted", "reason": "source_deleted",
-                                                       "chunk_count": 0, "last_run_id": run_id}))
-            events.append(AuditEvent(actor=actor, action="delete", tenant_id=tomb.ref.tenant_id,
-                                     source=tomb.ref.source, record_id=tomb.ref.record_id, run_id=run_id,
-                                     details={"reason": "source_deleted", "chunks": removed}))
+                entries.append(
+                    prev.model_copy(
+                        update={
+                            "status": "deleted",
+                            "reason": "source_deleted",
+                            "chunk_count": 0,
+                            "last_run_id": run_id,
+                        }
+                    )
+                )
+            events.append(
+                AuditEvent(
+                    actor=actor,
+                    action="delete",
+                    tenant_id=tomb.ref.tenant_id,
+                    source=tomb.ref.source,
+                    record_id=tomb.ref.record_id,
+                    run_id=run_id,
+                    details={"reason": "source_deleted", "chunks": removed},
+                )
+            )
 
         for record in page.records:
             prev = known.get(record.ref.key)
@@ -192,31 +264,86 @@ class Refresher:
                 if removed or (prev is not None and prev.status == "indexed"):
                     counts.purged += 1
                     counts.chunks_deleted += removed
-                    events.append(AuditEvent(actor=actor, action="purge", tenant_id=record.tenant_id,
-                                             source=record.source, record_id=record.record_id, run_id=run_id,
-                                             details={"reason": decision.reason, "chunks": removed,
-                                                      "consent_policy": decision.policy_version}))
-                entries.append(self._entry(record, content_hash, fingerprint, "", "excluded", decision.reason,
-                                           0, decision.policy_version, run_id))
+                    events.append(
+                        AuditEvent(
+                            actor=actor,
+                            action="purge",
+                            tenant_id=record.tenant_id,
+                            source=record.source,
+                            record_id=record.record_id,
+                            run_id=run_id,
+                            details={
+                                "reason": decision.reason,
+                                "chunks": removed,
+                                "consent_policy": decision.policy_version,
+                            },
+                        )
+                    )
+                entries.append(
+                    self._entry(
+                        record,
+                        content_hash,
+                        fingerprint,
+                        "",
+                        "excluded",
+                        decision.reason,
+                        0,
+                        decision.policy_version,
+                        run_id,
+                    )
+                )
                 continue
             access = self.access(record, decision)
             access_hash = _sha(access)
-            if not force and prev is not None and prev.status == "indexed" and prev.fingerprint == fingerprint:
+            if (
+                not force
+                and prev is not None
+                and prev.status == "indexed"
+                and prev.fingerprint == fingerprint
+            ):
                 if prev.access_hash != access_hash:
                     p.index.set_record_payload(record.ref, access)
                     counts.payload_updated += 1
-                    events.append(AuditEvent(actor=actor, action="payload_update", tenant_id=record.tenant_id,
-                                             source=record.source, record_id=record.record_id, run_id=run_id,
-                                             details={"chunks": prev.chunk_count}))
+                    events.append(
+                        AuditEvent(
+                            actor=actor,
+                            action="payload_update",
+                            tenant_id=record.tenant_id,
+                            source=record.source,
+                            record_id=record.record_id,
+                            run_id=run_id,
+                            details={"chunks": prev.chunk_count},
+                        )
+                    )
                 else:
                     counts.unchanged += 1
-                entries.append(self._entry(record, content_hash, fingerprint, access_hash, "indexed", None,
-                                           prev.chunk_count, decision.policy_version, run_id))
+                entries.append(
+                    self._entry(
+                        record,
+                        content_hash,
+                        fingerprint,
+                        access_hash,
+                        "indexed",
+                        None,
+                        prev.chunk_count,
+                        decision.policy_version,
+                        run_id,
+                    )
+                )
                 continue
             redaction = p.redactor.redact(render_text(record), known_names=known_names(record))
             chunks = p.chunker.split(record.ref, record.record_type, redaction)
-            pending.append(_Pending(record, decision, chunks, content_hash, fingerprint, access_hash,
-                                    prev.chunk_count if prev is not None else 0))
+            pending.append(
+                _Pending(
+                    record,
+                    decision,
+                    chunks,
+                    content_hash,
+                    fingerprint,
+                    access_hash,
+                    prev.chunk_count if prev is not None else 0,
+                )
+            )
 
         self._write(pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor)
         p.index.flush()
@@ -229,8 +356,16 @@ class Refresher:
             run_id=run_id,
         )
 
-    def _write(self, pending: list[_Pending], *, run_id: str, counts: RunCounts,
-               entries: list[LedgerEntry], events: list[AuditEvent], actor: str) -> None:
+    def _write(
+        self,
+        pending: list[_Pending],
+        *,
+        run_id: str,
+        counts: RunCounts,
+        entries: list[LedgerEntry],
+        events: list[AuditEvent],
+        actor: str,
+    ) -> None:
         if not pending:
             return
         p = self._p
@@ -243,17 +378,24 @@ class Refresher:
         for item in pending:
             access = self.access(item.record, item.admit)
             for chunk in item.chunks:
-                points.append(IndexPoint(
-                    id=P.point_id(item.record.ref, chunk.chunk_index),
-                    vector=vectors[row].tolist(),
-                    payload=P.chunk_payload(
-                        record=item.record, chunk=chunk, access=access, content_hash=item.content_hash,
-                        redaction_policy_version=p.redactor.policy_version,
-                        detector_version=p.redactor.detector_version,
-                        embedding_model=p.embedder.model_id, chunker=p.chunker.signature,
-                        run_id=run_id, indexed_at=now,
-                    ),
-                ))
+                points.append(
+                    IndexPoint(
+                        id=P.point_id(item.record.ref, chunk.chunk_index),
+                        vector=vectors[row].tolist(),
+                        payload=P.chunk_payload(
+                            record=item.record,
+                            chunk=chunk,
+                            access=access,
+                            content_hash=item.content_hash,
+                            redaction_policy_version=p.redactor.policy_version,
+                            detector_version=p.redactor.detector_version,
+                            embedding_model=p.embedder.model_id,
+                            chunker=p.chunker.signature,
+                            run_id=run_id,
+                            indexed_at=now,
+                        ),
+                    )
+                )
                 row += 1
         p.index.upsert(points)
         written_ids: list[str] = []
@@ -263,26 +405,68 @@ class Refresher:
             counts.indexed += 1
             counts.chunks_written += len(item.chunks)
             written_ids.append(item.record.record_id)
-            entries.append(self._entry(item.record, item.content_hash, item.fingerprint, item.access_hash,
-                                       "indexed", None, len(item.chunks), item.admit.policy_version, run_id))
+            entries.append(
+                self._entry(
+                    item.record,
+                    item.content_hash,
+                    item.fingerprint,
+                    item.access_hash,
+                    "indexed",
+                    None,
+                    len(item.chunks),
+                    item.admit.policy_version,
+                    run_id,
+                )
+            )
         redacted = _sum_counts(c.redaction_counts for item in pending for c in item.chunks)
         first = pending[0].record
-        events.append(AuditEvent(actor=actor, action="index_write", tenant_id=first.tenant_id, source=first.source,
-                                 run_id=run_id, details={"record_ids": written_ids, "chunks": len(points),
-                                                         "redacted": redacted,
-                                                         "redaction_policy": p.redactor.policy_version,
-                                                         "model": p.embedder.model_id}))
+        events.append(
+            AuditEvent(
+                actor=actor,
+                action="index_write",
+                tenant_id=first.tenant_id,
+                source=first.source,
+                run_id=run_id,
+                details={
+                    "record_ids": written_ids,
+                    "chunks": len(points),
+                    "redacted": redacted,
+                    "redaction_policy": p.redactor.policy_version,
+                    "model": p.embedder.model_id,
+                },
+            )
+        )
 
-    def _entry(self, record: SourceRecord, content_hash: str, fingerprint: str, access_hash: str,
-               status: Literal["indexed", "excluded"], reason: str | None, chunk_count: int,
-               consent_version: str, run_id: str) -> LedgerEntry:
+    def _entry(
+        self,
+        record: SourceRecord,
+        content_hash: str,
+        fingerprint: str,
+        access_hash: str,
+        status: Literal["indexed", "excluded"],
+        reason: str | None,
+        chunk_count: int,
+        consent_version: str,
+        run_id: str,
+    ) -> LedgerEntry:
         p = self._p
         return LedgerEntry(
-            tenant_id=record.tenant_id, source=record.source, record_id=record.record_id,
-            record_type=record.record_type, version=record.version, source_updated_at=record.updated_at,
-            content_hash=content_hash, fingerprint=fingerprint, access_hash=access_hash, status=status,
-            reason=reason, chunk_count=chunk_count, redaction_policy=p.redactor.policy_version,
-            consent_policy=consent_version, model_id=p.embedder.model_id, last_run_id=run_id,
+            tenant_id=record.tenant_id,
+            source=record.source,
+            record_id=record.record_id,
+            record_type=record.record_type,
+            version=record.version,
+            source_updated_at=record.updated_at,
+            content_hash=content_hash,
+            fingerprint=fingerprint,
+            access_hash=access_hash,
+            status=status,
+            reason=reason,
+            chunk_count=chunk_count,
+            redaction_policy=p.redactor.policy_version,
+            consent_policy=consent_version,
+            model_id=p.embedder.model_id,
+            last_run_id=run_id,
         )
 
 

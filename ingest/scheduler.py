@@ -24,7 +24,9 @@ class SyncScheduler:
 
     def __init__(self, schedules: Sequence[Schedule], job: Callable[[str], object]) -> None:
         self._schedules = tuple(schedules)
-        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self._scheduler = BackgroundScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        )
         for sched in self._schedules:
             self._scheduler.add_job(
                 job,

@@ -22,7 +22,8 @@ LedgerStatus = Literal["indexed", "excluded", "deleted"]
 metadata = sa.MetaData()
 
 cursors = sa.Table(
-    "cursors", metadata,
+    "cursors",
+    metadata,
     sa.Column("source", sa.String(64), primary_key=True),
     sa.Column("watermark", sa.String(128)),
     sa.Column("last_id", sa.String(256)),
@@ -30,7 +31,8 @@ cursors = sa.Table(
 )
 
 ledger = sa.Table(
-    "record_ledger", metadata,
+    "record_ledger",
+    metadata,
     sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("source", sa.String(64), primary_key=True),
     sa.Column("record_id", sa.String(256), primary_key=True),
@@ -52,7 +54,8 @@ ledger = sa.Table(
 sa.Index("ix_ledger_source_status", ledger.c.source, ledger.c.status)
 
 quarantine = sa.Table(
-    "quarantine", metadata,
+    "quarantine",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("locator", sa.String(512), nullable=False),
@@ -66,7 +69,8 @@ quarantine = sa.Table(
 )
 
 job_runs = sa.Table(
-    "job_runs", metadata,
+    "job_runs",
+    metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
@@ -79,14 +83,16 @@ job_runs = sa.Table(
 )
 
 source_locks = sa.Table(
-    "source_locks", metadata,
+    "source_locks",
+    metadata,
     sa.Column("source", sa.String(64), primary_key=True),
     sa.Column("owner", sa.String(128), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 audit_events = sa.Table(
-    "audit_events", metadata,
+    "audit_events",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
@@ -299,8 +305,14 @@ class StateStore:
             if done.rowcount == 0:
                 conn.execute(
                     sa.insert(quarantine).values(
-                        source=f.source, locator=f.locator, record_id=f.record_id, reason=f.reason,
-                        raw_sha256=f.raw_sha256, first_seen=now, last_seen=now, last_run_id=run_id,
+                        source=f.source,
+                        locator=f.locator,
+                        record_id=f.record_id,
+                        reason=f.reason,
+                        raw_sha256=f.raw_sha256,
+                        first_seen=now,
+                        last_seen=now,
+                        last_run_id=run_id,
                     )
                 )
 
@@ -318,8 +330,13 @@ class StateStore:
         with self._engine.begin() as conn:
             conn.execute(
                 sa.insert(job_runs).values(
-                    run_id=run_id, source=source, kind=kind, actor=actor, status="running",
-                    started_at=utcnow(), counts="{}",
+                    run_id=run_id,
+                    source=source,
+                    kind=kind,
+                    actor=actor,
+                    status="running",
+                    started_at=utcnow(),
+                    counts="{}",
                 )
             )
         return run_id
@@ -330,8 +347,10 @@ class StateStore:
                 sa.update(job_runs)
                 .where(job_runs.c.run_id == report.run_id)
                 .values(
-                    status=report.status, finished_at=report.finished_at,
-                    counts=json.dumps(report.counts, sort_keys=True), error=report.error,
+                    status=report.status,
+                    finished_at=report.finished_at,
+                    counts=json.dumps(report.counts, sort_keys=True),
+                    error=report.error,
                 )
             )
 
@@ -362,19 +381,25 @@ class StateStore:
         """Cross-process mutual exclusion per source (sync vs reindex); expires after ttl."""
         now = utcnow()
         with self._engine.begin() as conn:
-            conn.execute(sa.delete(source_locks).where(source_locks.c.source == source,
-                                                       source_locks.c.expires_at < now))
+            conn.execute(
+                sa.delete(source_locks).where(
+                    source_locks.c.source == source, source_locks.c.expires_at < now
+                )
+            )
             try:
                 with conn.begin_nested():
-                    conn.execute(sa.insert(source_locks).values(source=source, owner=owner, expires_at=now + ttl))
+                    conn.execute(
+                        sa.insert(source_locks).values(source=source, owner=owner, expires_at=now + ttl)
+                    )
             except sa.exc.IntegrityError:
                 return False
         return True
 
     def unlock(self, source: str, owner: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(sa.delete(source_locks).where(source_locks.c.source == source,
-                                                       source_locks.c.owner == owner))
+            conn.execute(
+                sa.delete(source_locks).where(source_locks.c.source == source, source_locks.c.owner == owner)
+            )
 
     # ------------------------------------------------------------------ audit log
 
@@ -386,27 +411,46 @@ class StateStore:
     def _append_audit(conn: Connection, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        last = conn.execute(sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)).first()
+        last = conn.execute(
+            sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
+        ).first()
         prev = last.hash if last else GENESIS
         for event in events:
             ts = utcnow()
             digest = _event_hash(prev, ts, event)
             conn.execute(
                 sa.insert(audit_events).values(
-                    ts=ts, actor=event.actor, action=event.action, tenant_id=event.tenant_id,
-                    source=event.source, record_id=event.record_id, run_id=event.run_id,
-                    details=json.dumps(event.details, sort_keys=True), prev_hash=prev, hash=digest,
+                    ts=ts,
+                    actor=event.actor,
+                    action=event.action,
+                    tenant_id=event.tenant_id,
+                    source=event.source,
+                    record_id=event.record_id,
+                    run_id=event.run_id,
+                    details=json.dumps(event.details, sort_keys=True),
+                    prev_hash=prev,
+                    hash=digest,
                 )
             )
             prev = digest
 
     def list_audit(
-        self, *, action: str | None = None, record_id: str | None = None, actor: str | None = None,
-        tenant_id: str | None = None, since: datetime | None = None, limit: int = 100,
+        self,
+        *,
+        action: str | None = None,
+        record_id: str | None = None,
+        actor: str | None = None,
+        tenant_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
     ) -> list[dict[str, Any]]:
         query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
-        for column, value in ((audit_events.c.action, action), (audit_events.c.record_id, record_id),
-                              (audit_events.c.actor, actor), (audit_events.c.tenant_id, tenant_id)):
+        for column, value in (
+            (audit_events.c.action, action),
+            (audit_events.c.record_id, record_id),
+            (audit_events.c.actor, actor),
+            (audit_events.c.tenant_id, tenant_id),
+        ):
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
@@ -425,8 +469,13 @@ class StateStore:
         with self._engine.connect() as conn:
             for row in conn.execute(sa.select(audit_events).order_by(audit_events.c.id)):
                 event = AuditEvent(
-                    actor=row.actor, action=row.action, tenant_id=row.tenant_id, source=row.source,
-                    record_id=row.record_id, run_id=row.run_id, details=json.loads(row.details),
+                    actor=row.actor,
+                    action=row.action,
+                    tenant_id=row.tenant_id,
+                    source=row.source,
+                    record_id=row.record_id,
+                    run_id=row.run_id,
+                    details=json.loads(row.details),
                 )
                 ts = _aware(row.ts)
                 assert ts is not None

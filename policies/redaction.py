@@ -63,7 +63,9 @@ def name_variants(names: Sequence[str], min_token_length: int) -> list[str]:
     return sorted(variants, key=lambda v: (-len(v), v))
 
 
-def merge_spans(candidates: Sequence[tuple[int, int, str, float, str]]) -> list[tuple[int, int, str, float, str]]:
+def merge_spans(
+    candidates: Sequence[tuple[int, int, str, float, str]],
+) -> list[tuple[int, int, str, float, str]]:
     """Merge overlapping detections into disjoint spans.
 
     Overlaps are united (the safer choice: nothing of either detection survives); the merged span
@@ -145,7 +147,7 @@ class PresidioRedactor:
                     supported_entity=rule.entity,
                     name=rule.name,
                     patterns=[Pattern(name=rule.name, regex=rule.regex, score=rule.score)],
-                    context=list(rule.context) or None,
+                    context=list(rule.context),
                     supported_language=policy.language,
                 )
             )

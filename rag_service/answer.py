@@ -9,8 +9,53 @@ from dataclasses import dataclass
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from has have how i in is it its of on or that the their "
-    "them they this to was we were what when where which who whom why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "them",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 
@@ -25,8 +70,14 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
-def extract_answer(question: str, passages: Sequence[Passage], *, token_budget: int,
-                   count_tokens: Callable[[str], int], max_sentences: int = 3) -> str:
+def extract_answer(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    token_budget: int,
+    count_tokens: Callable[[str], int],
+    max_sentences: int = 3,
+) -> str:
     if not passages:
         return ""
     wanted = content_words(question)

@@ -7,28 +7,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from rag_service.auth import KeyRing
 from rag_service.config import Settings
+from rag_service.deps import UNPROCESSABLE
 from rag_service.limits import BodyLimitMiddleware
 from rag_service.routes import admin, audit, query
 from rag_service.services import Services, build_services
-
-UNPROCESSABLE = 422  # starlette renamed the constant; the code is what matters
 
 log = logging.getLogger("rag_service.app")
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the input back: a question may carry personal data.
-    return [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-            for err in exc.errors()]
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
 
 
-def create_app(settings: Settings, *, services: Services | None = None, start_scheduler: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, services: Services | None = None, start_scheduler: bool | None = None
+) -> FastAPI:
     """`services` may be injected (tests share one set of loaded models); otherwise built at startup."""
 
     @asynccontextmanager
@@ -59,8 +62,7 @@ def create_app(settings: Settings, *, services: Services | None = None, start_sc
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=UNPROCESSABLE,
-                            content={"detail": _validation_errors(exc)})
+        return JSONResponse(status_code=UNPROCESSABLE, content={"detail": _validation_errors(exc)})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,18 +9,21 @@ import time
 from pathlib import Path
 
 from ingest.models import RunCounts, RunReport
+from ingest.pipeline import Progress
 from rag_service.config import Settings, load_settings
 from rag_service.logs import setup_logging
 
 
-def _progress(started: float) -> object:
+def _progress(started: float) -> Progress:
     def report(source: str, counts: RunCounts) -> None:
         elapsed = time.perf_counter() - started
         print(
             f"\r[{source}] pages {counts.pages}  fetched {counts.fetched}  indexed {counts.indexed}  "
             f"unchanged {counts.unchanged}  excluded {counts.excluded}  quarantined {counts.quarantined}  "
             f"chunks {counts.chunks_written}  {elapsed:6.1f}s",
-            end="", file=sys.stderr, flush=True,
+            end="",
+            file=sys.stderr,
+            flush=True,
         )
 
     return report
@@ -41,8 +44,12 @@ def _sync_all(settings: Settings, names: list[str] | None, kind: str) -> int:
             if names and cfg.name not in names:
                 continue
             started = time.perf_counter()
-            report = services.run(cfg.name, kind="reindex" if kind == "reindex" else "sync", actor="cli",
-                                  progress=_progress(started))  # type: ignore[arg-type]
+            report = services.run(
+                cfg.name,
+                kind="reindex" if kind == "reindex" else "sync",
+                actor="cli",
+                progress=_progress(started),
+            )
             _print_report(report)
             failed += report.status != "succeeded"
     finally:
@@ -61,8 +68,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.sync_first:
         for cfg in settings.sources:
             started = time.perf_counter()
-            _print_report(services.run(cfg.name, actor="startup", progress=_progress(started)))  # type: ignore[arg-type]
-    app = create_app(settings, services=services, start_scheduler=not args.no_scheduler and settings.scheduler.enabled)
+            _print_report(services.run(cfg.name, actor="startup", progress=_progress(started)))
+    app = create_app(
+        settings, services=services, start_scheduler=not args.no_scheduler and settings.scheduler.enabled
+    )
     host = args.host or settings.api.host
     port = args.port or settings.api.port
     print(f"serving on http://{host}:{port}  (OpenAPI docs at /docs)", file=sys.stderr)
@@ -86,7 +95,9 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         services = build_services(settings)
         try:
-            report = services.refresher.reindex_record(services.source(args.source[0]), args.record, actor="cli")
+            report = services.refresher.reindex_record(
+                services.source(args.source[0]), args.record, actor="cli"
+            )
         finally:
             services.close()
         _print_report(report)

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from ingest.config import (
     ChunkingConfig,
@@ -28,7 +33,8 @@ Role = Literal["assistant", "admin", "auditor"]
 
 # sha256 of the keys shipped in config/demo.yaml; refused when environment=production
 DEMO_KEY_HASHES = frozenset(
-    hashlib.sha256(k.encode()).hexdigest() for k in ("demo-assistant-key", "demo-admin-key", "demo-auditor-key")
+    hashlib.sha256(k.encode()).hexdigest()
+    for k in ("demo-assistant-key", "demo-admin-key", "demo-auditor-key")
 )
 
 
@@ -131,13 +137,20 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     base = path.parent if path else Path.cwd()
     settings: Settings = _FromFile(**overrides)
     updates: dict[str, Any] = {"data_dir": _resolve(settings.data_dir, base)}
-    updates["sources"] = tuple(s.model_copy(update={"path": _resolve(s.path, base)}) for s in settings.sources)
+    updates["sources"] = tuple(
+        s.model_copy(update={"path": _resolve(s.path, base)}) for s in settings.sources
+    )
     index = settings.index
     qdrant_url = os.environ.get("QDRANT_URL")
     if qdrant_url:
         key = os.environ.get("QDRANT_API_KEY")
-        index = index.model_copy(update={"backend": "qdrant", "qdrant_url": qdrant_url,
-                                         "qdrant_api_key": SecretStr(key) if key else index.qdrant_api_key})
+        index = index.model_copy(
+            update={
+                "backend": "qdrant",
+                "qdrant_url": qdrant_url,
+                "qdrant_api_key": SecretStr(key) if key else index.qdrant_api_key,
+            }
+        )
     if "index" not in settings.model_fields_set or index.path == IndexConfig().path:
         index = index.model_copy(update={"path": updates["data_dir"] / "index"})
     else:

@@ -12,6 +12,8 @@ from rag_service.auth import Caller, KeyRing
 from rag_service.config import Role, Settings
 from rag_service.services import Services
 
+UNPROCESSABLE = 422  # starlette renamed its constant for this code; the number is what matters
+
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
@@ -41,8 +43,11 @@ def require(*roles: Role) -> Callable[..., Caller]:
     ) -> Caller:
         caller = ring.authenticate(key)
         if caller is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown API key",
-                                headers={"WWW-Authenticate": "APIKey"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing or unknown API key",
+                headers={"WWW-Authenticate": "APIKey"},
+            )
         if caller.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint needs role {' or '.join(roles)}")
         return caller

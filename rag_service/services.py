@@ -40,7 +40,9 @@ class Services:
     sources: dict[str, Source]
     refresher: Refresher
     scheduler: SyncScheduler | None = None
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync"))
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync")
+    )
     _closed: threading.Event = field(default_factory=threading.Event)
 
     def source(self, name: str) -> Source:
@@ -49,8 +51,14 @@ class Services:
         except KeyError:
             raise UnknownSourceError(f"no source named {name!r}") from None
 
-    def run(self, name: str, *, kind: Literal["sync", "reindex"] = "sync", actor: str = "scheduler",
-            progress: Progress | None = None) -> RunReport:
+    def run(
+        self,
+        name: str,
+        *,
+        kind: Literal["sync", "reindex"] = "sync",
+        actor: str = "scheduler",
+        progress: Progress | None = None,
+    ) -> RunReport:
         return self.refresher.run(self.source(name), kind=kind, actor=actor, progress=progress)
 
     def submit(self, fn: Callable[[], RunReport]) -> Future[RunReport]:
@@ -63,7 +71,9 @@ class Services:
             try:
                 self.run(name, actor="scheduler")
             except Exception as exc:  # a busy source is fine: the next tick retries
-                log.warning("scheduled sync skipped", extra={"source": name, "error_type": type(exc).__name__})
+                log.warning(
+                    "scheduled sync skipped", extra={"source": name, "error_type": type(exc).__name__}
+                )
 
         self.scheduler = SyncScheduler(schedules, job)
         self.scheduler.start()
@@ -79,8 +89,9 @@ class Services:
         self.state.close()
 
 
-def build_services(settings: Settings, *, embedder: Embedder | None = None,
-                   redactor: Redactor | None = None) -> Services:
+def build_services(
+    settings: Settings, *, embedder: Embedder | None = None, redactor: Redactor | None = None
+) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     consent = ConsentPolicy.from_file(settings.policies.consent)
     redactor = redactor or PresidioRedactor.from_file(settings.policies.redaction)
@@ -89,11 +100,23 @@ def build_services(settings: Settings, *, embedder: Embedder | None = None,
     state = StateStore(settings.state.url)
     index = open_index_store(settings.index, embedder.dimension)
     parts = PipelineParts(
-        state=state, index=index, embedder=embedder, redactor=redactor, consent=consent, chunker=chunker,
+        state=state,
+        index=index,
+        embedder=embedder,
+        redactor=redactor,
+        consent=consent,
+        chunker=chunker,
         lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     return Services(
-        settings=settings, state=state, index=index, embedder=embedder, redactor=redactor, consent=consent,
-        chunker=chunker, sources=sources, refresher=Refresher(parts),
+        settings=settings,
+        state=state,
+        index=index,
+        embedder=embedder,
+        redactor=redactor,
+        consent=consent,
+        chunker=chunker,
+        sources=sources,
+        refresher=Refresher(parts),
     )

@@ -21,31 +21,114 @@ TENANTS = {
     "globex": {"name": "Globex Telecom", "crm": "https://crm.globex.example"},
 }
 ACCOUNTS = [
-    ("Harbor Freight Lines", "harborfreight.example"), ("Bluewater Clinics", "bluewater.example"),
-    ("Kestrel Aerospace", "kestrel.example"), ("Maple Grove Schools", "maplegrove.example"),
-    ("Orion Retail Group", "orionretail.example"), ("Pinecrest Insurance", "pinecrest.example"),
-    ("Quantum Biolabs", "quantumbio.example"), ("Redwood Hotels", "redwoodhotels.example"),
+    ("Harbor Freight Lines", "harborfreight.example"),
+    ("Bluewater Clinics", "bluewater.example"),
+    ("Kestrel Aerospace", "kestrel.example"),
+    ("Maple Grove Schools", "maplegrove.example"),
+    ("Orion Retail Group", "orionretail.example"),
+    ("Pinecrest Insurance", "pinecrest.example"),
+    ("Quantum Biolabs", "quantumbio.example"),
+    ("Redwood Hotels", "redwoodhotels.example"),
 ]
-FIRST = ["Maria", "James", "Priya", "Chen", "Fatima", "Lukas", "Sofia", "Kwame", "Elena", "Tomasz",
-         "Aisha", "Diego", "Hannah", "Yuki", "Olumide", "Ingrid", "Rahul", "Camille", "Mateo", "Zoe"]
-LAST = ["Gonzalez", "OConnor", "Natarajan", "Wei", "Haddad", "Fischer", "Rossi", "Mensah", "Petrova",
-        "Kowalski", "Rahman", "Alvarez", "Schmidt", "Tanaka", "Adeyemi", "Lindqvist", "Mehta", "Dubois",
-        "Herrera", "Whitfield"]
+FIRST = [
+    "Maria",
+    "James",
+    "Priya",
+    "Chen",
+    "Fatima",
+    "Lukas",
+    "Sofia",
+    "Kwame",
+    "Elena",
+    "Tomasz",
+    "Aisha",
+    "Diego",
+    "Hannah",
+    "Yuki",
+    "Olumide",
+    "Ingrid",
+    "Rahul",
+    "Camille",
+    "Mateo",
+    "Zoe",
+]
+LAST = [
+    "Gonzalez",
+    "OConnor",
+    "Natarajan",
+    "Wei",
+    "Haddad",
+    "Fischer",
+    "Rossi",
+    "Mensah",
+    "Petrova",
+    "Kowalski",
+    "Rahman",
+    "Alvarez",
+    "Schmidt",
+    "Tanaka",
+    "Adeyemi",
+    "Lindqvist",
+    "Mehta",
+    "Dubois",
+    "Herrera",
+    "Whitfield",
+]
 PREFIX = {"note": "N", "ticket": "T", "transcript": "C"}
-STREETS = ["Elm Street", "Harbor Boulevard", "Maple Avenue", "Mission Street", "Lakeview Drive",
-           "Oak Lane", "Cedar Court", "Sunset Road"]
+STREETS = [
+    "Elm Street",
+    "Harbor Boulevard",
+    "Maple Avenue",
+    "Mission Street",
+    "Lakeview Drive",
+    "Oak Lane",
+    "Cedar Court",
+    "Sunset Road",
+]
 CITIES = ["Springfield", "Portland", "Denver", "Boston", "Austin", "Chicago", "Seattle", "Atlanta"]
 
 # Distinct topics: each is planted in exactly one record per tenant (canaries for retrieval tests).
 TOPICS = [
-    ("sso", "asked for SAML single sign-on with Okta before the renewal", "Which customer asked for SAML single sign-on with Okta?"),
-    ("firmware", "reported that the warehouse scanner firmware 4.2 crashes while syncing pallet labels", "Who has scanner firmware 4.2 crashing during pallet label sync?"),
-    ("gdpr", "needs a data processing addendum signed by their EU legal team", "Which account needs a data processing addendum for EU legal?"),
-    ("invoice", "was double charged on the March invoice and wants a credit note", "Which customer was double charged on the March invoice?"),
-    ("latency", "sees API latency spikes above two seconds every night at 2am during batch exports", "Who is seeing nightly API latency spikes during batch exports?"),
-    ("pilot", "wants a 90 day pilot for the fleet telematics module in three depots", "Which account wants a pilot of the fleet telematics module?"),
-    ("churn", "is evaluating a competitor because of the missing Spanish language support", "Which customer might churn over missing Spanish language support?"),
-    ("export", "cannot export audit reports to CSV since the last release", "Who cannot export audit reports to CSV?"),
+    (
+        "sso",
+        "asked for SAML single sign-on with Okta before the renewal",
+        "Which customer asked for SAML single sign-on with Okta?",
+    ),
+    (
+        "firmware",
+        "reported that the warehouse scanner firmware 4.2 crashes while syncing pallet labels",
+        "Who has scanner firmware 4.2 crashing during pallet label sync?",
+    ),
+    (
+        "gdpr",
+        "needs a data processing addendum signed by their EU legal team",
+        "Which account needs a data processing addendum for EU legal?",
+    ),
+    (
+        "invoice",
+        "was double charged on the March invoice and wants a credit note",
+        "Which customer was double charged on the March invoice?",
+    ),
+    (
+        "latency",
+        "sees API latency spikes above two seconds every night at 2am during batch exports",
+        "Who is seeing nightly API latency spikes during batch exports?",
+    ),
+    (
+        "pilot",
+        "wants a 90 day pilot for the fleet telematics module in three depots",
+        "Which account wants a pilot of the fleet telematics module?",
+    ),
+    (
+        "churn",
+        "is evaluating a competitor because of the missing Spanish language support",
+        "Which customer might churn over missing Spanish language support?",
+    ),
+    (
+        "export",
+        "cannot export audit reports to CSV since the last release",
+        "Who cannot export audit reports to CSV?",
+    ),
 ]
 NOTE_FILLERS = [
     "Discussed rollout timeline and next steps with the project team.",
@@ -238,8 +321,15 @@ def main() -> None:
                     ]
                     for i, (who, text) in enumerate(script):
                         sid, sname, role = speakers[who]
-                        turns.append({"speaker_id": sid, "speaker_name": sname, "role": role, "text": text,
-                                      "start_ms": i * 14_000})
+                        turns.append(
+                            {
+                                "speaker_id": sid,
+                                "speaker_name": sname,
+                                "role": role,
+                                "text": text,
+                                "start_ms": i * 14_000,
+                            }
+                        )
                     title = f"Call: {account} check-in"
                 record: dict[str, object] = {
                     "record_id": rid,
@@ -252,8 +342,13 @@ def main() -> None:
                     "account_id": f"acct-{domain.split('.')[0]}",
                     "owner_id": owner,
                     "team_ids": teams[owner],
-                    "contacts": [{"contact_id": f"c-{first.lower()}-{last.lower()}", "name": f"{first} {last}",
-                                  "email": email}],
+                    "contacts": [
+                        {
+                            "contact_id": f"c-{first.lower()}-{last.lower()}",
+                            "name": f"{first} {last}",
+                            "email": email,
+                        }
+                    ],
                     "consent": consent,
                 }
                 if rtype == "transcript":
@@ -262,8 +357,12 @@ def main() -> None:
                     record["body"] = " ".join(body_parts)
                 lines[bucket].append(record)
                 records_truth[f"{tenant}:{rid}"] = {
-                    "consent": consent_class, "pii": pii, "owner_id": owner, "team_ids": teams[owner],
-                    "topic": topic[0] if topic else None, "record_type": rtype,
+                    "consent": consent_class,
+                    "pii": pii,
+                    "owner_id": owner,
+                    "team_ids": teams[owner],
+                    "topic": topic[0] if topic else None,
+                    "record_type": rtype,
                 }
         for key, rid in topic_slots.items():
             question = next(t[2] for t in TOPICS if t[0] == key)
@@ -274,12 +373,16 @@ def main() -> None:
             '{"record_id": "N-bad-0002", "record_type": "memo", "updated_at": "2026-10-01T10:00:00+00:00", "url": "https://x.example/2", "owner_id": "u", "body": "x"}',
             '{"record_type": "note", "updated_at": "2026-10-01T10:00:00+00:00", "body": "no id"}',
             '{"record_id": "T-bad-0004", "record_type": "transcript", "updated_at": "2026-10-01T10:00:00+00:00", "url": "https://x.example/4", "owner_id": "u", "turns": []}',
-            '{"record_id": "N-bad-0005", "record_type": "note", "updated_at": "2026-10-01T10:00:00', 
+            '{"record_id": "N-bad-0005", "record_type": "note", "updated_at": "2026-10-01T10:00:00',
         ]
         g.truth["malformed"][tenant] = len(bad)  # type: ignore[index]
         # one tombstone per tenant: the first ticket was deleted in the CRM later on
         deleted_id = f"T-{tenant[:3]}-0001"
-        tomb = {"record_id": deleted_id, "deleted": True, "updated_at": (clock + timedelta(hours=2)).isoformat()}
+        tomb = {
+            "record_id": deleted_id,
+            "deleted": True,
+            "updated_at": (clock + timedelta(hours=2)).isoformat(),
+        }
         g.truth["tombstones"][tenant] = [deleted_id]  # type: ignore[index]
         for bucket, recs in lines.items():
             with (out_dir / f"{bucket}.jsonl").open("w", encoding="utf-8") as fh:
@@ -293,7 +396,7 @@ def main() -> None:
     g.truth["canaries"] = canaries
     (ROOT / "truth.json").write_text(json.dumps(g.truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     total = len(records_truth)
-    print(f"wrote {total} records, {sum(g.truth['malformed'].values())} malformed, {len(canaries)} canaries")  # type: ignore[union-attr]
+    print(f"wrote {total} records, {sum(g.truth['malformed'].values())} malformed, {len(canaries)} canaries")  # type: ignore[attr-defined,union-attr]
 
 
 if __name__ == "__main__":

@@ -42,9 +42,7 @@ def truth() -> dict[str, Any]:
 def make_settings(base: Path, data_copy: Path, **extra: Any) -> Settings:
     """Demo config pointed at a private copy of the data and a private data dir."""
     settings = load_settings(ROOT / "config" / "demo.yaml")
-    sources = tuple(
-        s.model_copy(update={"path": data_copy / s.tenant_id}) for s in settings.sources
-    )
+    sources = tuple(s.model_copy(update={"path": data_copy / s.tenant_id}) for s in settings.sources)
     return Settings.model_validate(
         {
             **settings.model_dump(),
@@ -58,8 +56,11 @@ def make_settings(base: Path, data_copy: Path, **extra: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def demo_services(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder,
-                  redactor: PresidioRedactor) -> Iterator[Services]:
+def demo_services(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: SentenceTransformerEmbedder,
+    redactor: PresidioRedactor,
+) -> Iterator[Services]:
     base = tmp_path_factory.mktemp("demo")
     data = base / "crm"
     shutil.copytree(DEMO / "crm", data)

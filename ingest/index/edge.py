@@ -23,7 +23,6 @@ from ingest.index.filters import (
     Condition,
     DateRange,
     FilterSpec,
-    IntRange,
     Match,
     MatchAnyOf,
     record_spec,
@@ -85,7 +84,9 @@ class EdgeIndexStore:
 
     def _create_indexes(self) -> None:
         for key in P.KEYWORD_INDEXES:
-            params = qe.KeywordIndexParams(is_tenant=True) if key == P.TENANT_ID else qe.PayloadSchemaType.Keyword
+            params = (
+                qe.KeywordIndexParams(is_tenant=True) if key == P.TENANT_ID else qe.PayloadSchemaType.Keyword
+            )
             self._shard.update(qe.UpdateOperation.create_field_index(key, params))
         for key in P.INTEGER_INDEXES:
             self._shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
@@ -134,7 +135,10 @@ class EdgeIndexStore:
             with_payload=True,
             with_vector=False,
         )
-        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in self._shard.search(request)]
+        return [
+            Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
+            for p in self._shard.search(request)
+        ]
 
     def get(self, point_id: str) -> Hit | None:
         found = self._shard.retrieve([point_id], with_payload=True, with_vector=False)

@@ -74,9 +74,13 @@ class QdrantIndexStore:
             )
             self._client.create_payload_index(self._collection, key, field_schema=schema)
         for key in P.INTEGER_INDEXES:
-            self._client.create_payload_index(self._collection, key, field_schema=qm.PayloadSchemaType.INTEGER)
+            self._client.create_payload_index(
+                self._collection, key, field_schema=qm.PayloadSchemaType.INTEGER
+            )
         for key in P.DATETIME_INDEXES:
-            self._client.create_payload_index(self._collection, key, field_schema=qm.PayloadSchemaType.DATETIME)
+            self._client.create_payload_index(
+                self._collection, key, field_schema=qm.PayloadSchemaType.DATETIME
+            )
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         if points:
@@ -87,7 +91,9 @@ class QdrantIndexStore:
             )
 
     def _count(self, spec: FilterSpec | None) -> int:
-        return int(self._client.count(self._collection, count_filter=to_qdrant_filter(spec), exact=True).count)
+        return int(
+            self._client.count(self._collection, count_filter=to_qdrant_filter(spec), exact=True).count
+        )
 
     def _delete(self, spec: FilterSpec) -> int:
         n = self._count(spec)
@@ -131,7 +137,10 @@ class QdrantIndexStore:
         offset: Any = None
         while True:
             records, offset = self._client.scroll(
-                self._collection, scroll_filter=to_qdrant_filter(spec), limit=batch, offset=offset,
+                self._collection,
+                scroll_filter=to_qdrant_filter(spec),
+                limit=batch,
+                offset=offset,
                 with_payload=True,
             )
             hits.extend(Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records)

@@ -48,7 +48,7 @@ class FileSource:
     def _files(self) -> list[Path]:
         folder = self._config.path
         if not folder.is_dir():
-                raise SourceError(f"source {self.name}: drop folder does not exist")
+            raise SourceError(f"source {self.name}: drop folder does not exist")
         return sorted(folder.glob("*.jsonl"))
 
     def _tombstone(self, raw: dict[str, object], locator: str) -> Tombstone | RecordFailure:
@@ -111,7 +111,8 @@ class FileSource:
     def _latest(self, scan: _Scan) -> dict[str, SourceRecord | Tombstone]:
         """Latest event per record id (a later line or timestamp wins; a tombstone is an event)."""
         latest: dict[str, SourceRecord | Tombstone] = {}
-        for item in [*scan.records, *scan.tombstones]:
+        items: list[SourceRecord | Tombstone] = [*scan.records, *scan.tombstones]
+        for item in items:
             rid, ts = _key(item)
             prev = latest.get(rid)
             if prev is None or ts >= _key(prev)[1]:

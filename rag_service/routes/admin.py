@@ -30,30 +30,55 @@ def list_sources(caller: AdminCaller, services: ServicesDep) -> list[dict[str, o
         if not caller.may_access(cfg.tenant_id):
             continue
         runs = services.state.list_runs(source=cfg.name, limit=1)
-        out.append({"name": cfg.name, "kind": cfg.kind, "tenant_id": cfg.tenant_id,
-                    "interval_seconds": cfg.interval_seconds, "enabled": cfg.enabled,
-                    "last_run": RunView.model_validate(runs[0]).model_dump(mode="json") if runs else None})
+        out.append(
+            {
+                "name": cfg.name,
+                "kind": cfg.kind,
+                "tenant_id": cfg.tenant_id,
+                "interval_seconds": cfg.interval_seconds,
+                "enabled": cfg.enabled,
+                "last_run": RunView.model_validate(runs[0]).model_dump(mode="json") if runs else None,
+            }
+        )
     return out
 
 
-async def _start(services: ServicesDep, caller: AdminCaller, source: str, kind: str, wait: bool,
-                 record_id: str | None = None) -> RunAccepted:
+async def _start(
+    services: ServicesDep,
+    caller: AdminCaller,
+    source: str,
+    kind: str,
+    wait: bool,
+    record_id: str | None = None,
+) -> RunAccepted:
     run_id = services.state.start_run(source=source, kind=kind, actor=f"admin:{caller.name}")
-    services.state.audit(AuditEvent(actor=f"admin:{caller.name}", action=f"admin_{kind}", source=source,
-                                    record_id=record_id, run_id=run_id))
+    services.state.audit(
+        AuditEvent(
+            actor=f"admin:{caller.name}",
+            action=f"admin_{kind}",
+            source=source,
+            record_id=record_id,
+            run_id=run_id,
+        )
+    )
     src = services.source(source)
 
     def job() -> object:
         if record_id is not None:
-            return services.refresher.reindex_record(src, record_id, actor=f"admin:{caller.name}", run_id=run_id)
-        return services.refresher.run(src, kind="reindex" if kind == "reindex" else "sync",
-                                      actor=f"admin:{caller.name}", run_id=run_id)
+            return services.refresher.reindex_record(
+                src, record_id, actor=f"admin:{caller.name}", run_id=run_id
+            )
+        return services.refresher.run(
+            src, kind="reindex" if kind == "reindex" else "sync", actor=f"admin:{caller.name}", run_id=run_id
+        )
 
     if wait:
         try:
             await run_in_threadpool(job)
         except SourceBusyError:
-            raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "a sync or reindex of this source is running"
+            ) from None
     else:
         services.submit(job)  # type: ignore[arg-type]
     run = services.state.get_run(run_id) or {}
@@ -61,8 +86,9 @@ async def _start(services: ServicesDep, caller: AdminCaller, source: str, kind: 
 
 
 @router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
-async def trigger_sync(name: str, caller: AdminCaller, services: ServicesDep,
-                       wait: Annotated[bool, Query()] = False) -> RunAccepted:
+async def trigger_sync(
+    name: str, caller: AdminCaller, services: ServicesDep, wait: Annotated[bool, Query()] = False
+) -> RunAccepted:
     _source_or_404(services, name, caller)
     return await _start(services, caller, name, "sync", wait)
 
@@ -80,8 +106,12 @@ def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:
 
 
 @router.get("/runs", response_model=list[RunView])
-def list_runs(caller: AdminCaller, services: ServicesDep, source: str | None = None,
-              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[RunView]:
+def list_runs(
+    caller: AdminCaller,
+    services: ServicesDep,
+    source: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[RunView]:
     rows = services.state.list_runs(source=source, limit=limit)
     return [RunView.model_validate(r) for r in rows if _visible(services, caller, r["source"])]
 
@@ -95,7 +125,11 @@ def get_run(run_id: str, caller: AdminCaller, services: ServicesDep) -> RunView:
 
 
 @router.get("/quarantine")
-def list_quarantine(caller: AdminCaller, services: ServicesDep, source: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, object]]:
+def list_quarantine(
+    caller: AdminCaller,
+    services: ServicesDep,
+    source: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, object]]:
     rows = services.state.list_quarantine(source=source, limit=limit)
     return [r for r in rows if _visible(services, caller, str(r["source"]))]

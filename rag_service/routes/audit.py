@@ -9,10 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from ingest import payload as P
 from ingest.models import RecordRef
-from rag_service.deps import AuditorCaller, ServicesDep, check_tenant
+from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
 from rag_service.schemas import ChunkProvenance
-
-UNPROCESSABLE = 422  # starlette renamed the constant; the code is what matters
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -26,8 +24,9 @@ def chunk_provenance(chunk_id: str, caller: AuditorCaller, services: ServicesDep
 
 
 @router.get("/records/{tenant_id}/{source}/{record_id}")
-def record_provenance(tenant_id: str, source: str, record_id: str, caller: AuditorCaller,
-                      services: ServicesDep) -> dict[str, Any]:
+def record_provenance(
+    tenant_id: str, source: str, record_id: str, caller: AuditorCaller, services: ServicesDep
+) -> dict[str, Any]:
     check_tenant(caller, tenant_id)
     ref = RecordRef(tenant_id=tenant_id, source=source, record_id=record_id)
     entry = services.state.ledger_get(ref)
@@ -55,8 +54,9 @@ def audit_events(
         check_tenant(caller, tenant_id)
     elif "*" not in caller.tenants:
         raise HTTPException(UNPROCESSABLE, "tenant_id is required for this API key")
-    return services.state.list_audit(action=action, actor=actor, record_id=record_id, tenant_id=tenant_id,
-                                     since=since, limit=limit)
+    return services.state.list_audit(
+        action=action, actor=actor, record_id=record_id, tenant_id=tenant_id, since=since, limit=limit
+    )
 
 
 @router.get("/verify")

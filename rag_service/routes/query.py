@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from ingest import payload as P
 from ingest.index.base import IndexFilter
 from rag_service.answer import Passage, extract_answer
-from rag_service.deps import AssistantCaller, ServicesDep, check_tenant
+from rag_service.deps import UNPROCESSABLE, AssistantCaller, ServicesDep, check_tenant
 from rag_service.schemas import QueryRequest, QueryResponse, Source
-
-UNPROCESSABLE = 422  # starlette renamed the constant; the code is what matters
 
 router = APIRouter(tags=["query"])
 
@@ -24,14 +22,12 @@ async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesD
     api = services.settings.api
     check_tenant(caller, body.tenant_id)
     if len(body.question) > api.max_question_chars:
-        raise HTTPException(UNPROCESSABLE,
-                            f"question longer than {api.max_question_chars} characters")
+        raise HTTPException(UNPROCESSABLE, f"question longer than {api.max_question_chars} characters")
     top_k = body.top_k or api.default_top_k
     if top_k > api.max_top_k:
         raise HTTPException(UNPROCESSABLE, f"top_k must be at most {api.max_top_k}")
     if not services.consent.knows_purpose(body.purpose):
-        raise HTTPException(UNPROCESSABLE,
-                            f"unknown purpose; known: {', '.join(services.consent.purposes)}")
+        raise HTTPException(UNPROCESSABLE, f"unknown purpose; known: {', '.join(services.consent.purposes)}")
     f = body.filters
     where = IndexFilter(
         tenant_id=body.tenant_id,
@@ -74,6 +70,9 @@ async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesD
         count_tokens=services.chunker.count_tokens,
     )
     return QueryResponse(
-        answer=answer, sources=[src for src, _ in retrieved], tenant_id=body.tenant_id, purpose=body.purpose,
+        answer=answer,
+        sources=[src for src, _ in retrieved],
+        tenant_id=body.tenant_id,
+        purpose=body.purpose,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

@@ -31,10 +31,22 @@ def raw_record(tenant: str, rid: str) -> dict[str, Any]:
     raise KeyError(rid)
 
 
-def ask(client: TestClient, question: str, tenant: str, purpose: str, user: str = "nobody",
-        teams: list[str] | None = None, **extra: Any) -> Any:
-    body = {"question": question, "tenant_id": tenant, "purpose": purpose,
-            "user": {"user_id": user, "team_ids": teams or []}, **extra}
+def ask(
+    client: TestClient,
+    question: str,
+    tenant: str,
+    purpose: str,
+    user: str = "nobody",
+    teams: list[str] | None = None,
+    **extra: Any,
+) -> Any:
+    body = {
+        "question": question,
+        "tenant_id": tenant,
+        "purpose": purpose,
+        "user": {"user_id": user, "team_ids": teams or []},
+        **extra,
+    }
     return client.post("/query", json=body, headers=headers("assistant"))
 
 
@@ -42,8 +54,14 @@ def test_canary_questions_find_their_records(client: TestClient, truth: dict[str
     found_top1 = 0
     for canary in truth["canaries"]:
         raw = raw_record(canary["tenant_id"], canary["record_id"])
-        resp = ask(client, canary["question"], canary["tenant_id"], purpose_for(raw["consent"]),
-                   user=raw["owner_id"], teams=raw["team_ids"])
+        resp = ask(
+            client,
+            canary["question"],
+            canary["tenant_id"],
+            purpose_for(raw["consent"]),
+            user=raw["owner_id"],
+            teams=raw["team_ids"],
+        )
         assert resp.status_code == 200, resp.text
         data = resp.json()
         ids = [s["record_id"] for s in data["sources"]]
@@ -72,8 +90,14 @@ def test_tenant_and_acl_and_purpose_filters(client: TestClient, truth: dict[str,
     # purpose not covered by the record's consent: not returned
     if set(raw["consent"]) == {"sales_ai"} or set(raw["consent"]) == {"support_ai"}:
         wrong = "support_assistant" if "sales_ai" in raw["consent"] else "sales_assistant"
-        resp = ask(client, canary["question"], canary["tenant_id"], wrong, user=raw["owner_id"],
-                   teams=raw["team_ids"])
+        resp = ask(
+            client,
+            canary["question"],
+            canary["tenant_id"],
+            wrong,
+            user=raw["owner_id"],
+            teams=raw["team_ids"],
+        )
         assert canary["record_id"] not in [s["record_id"] for s in resp.json()["sources"]]
 
 
@@ -82,7 +106,9 @@ def test_excluded_records_never_surface(client: TestClient, truth: dict[str, Any
     for tenant in ("northwind", "contoso", "globex"):
         teams = [f"team-{tenant}-sales", f"team-{tenant}-support"]
         for purpose in ("sales_assistant", "support_assistant"):
-            resp = ask(client, "account note call ticket renewal invoice", tenant, purpose, teams=teams, top_k=20)
+            resp = ask(
+                client, "account note call ticket renewal invoice", tenant, purpose, teams=teams, top_k=20
+            )
             ids = {s["record_id"] for s in resp.json()["sources"]}
             assert ids and not (ids & excluded)
 
@@ -102,8 +128,12 @@ def test_excluded_records_never_surface(client: TestClient, truth: dict[str, Any
     ],
 )
 def test_roles(client: TestClient, role: str | None, path: str, method: str, expected: int) -> None:
-    body = {"question": "hello there", "tenant_id": "northwind", "purpose": "sales_assistant",
-            "user": {"user_id": "u"}}
+    body = {
+        "question": "hello there",
+        "tenant_id": "northwind",
+        "purpose": "sales_assistant",
+        "user": {"user_id": "u"},
+    }
     kwargs: dict[str, Any] = {"headers": headers(role) if role else {}}
     if method == "post":
         kwargs["json"] = body
@@ -129,8 +159,13 @@ def test_wrong_key_is_rejected(client: TestClient) -> None:
     ],
 )
 def test_bad_queries_get_clear_4xx(client: TestClient, change: dict[str, Any], status: int) -> None:
-    body = {"question": "renewal status", "tenant_id": "northwind", "purpose": "sales_assistant",
-            "user": {"user_id": "u"}, **change}
+    body = {
+        "question": "renewal status",
+        "tenant_id": "northwind",
+        "purpose": "sales_assistant",
+        "user": {"user_id": "u"},
+        **change,
+    }
     body = {k: v for k, v in body.items() if v is not None}
     resp = client.post("/query", json=body, headers=headers("assistant"))
     assert resp.status_code == status
@@ -139,16 +174,24 @@ def test_bad_queries_get_clear_4xx(client: TestClient, change: dict[str, Any], s
 
 def test_errors_do_not_echo_input(client: TestClient) -> None:
     secret = "maria.gonzalez@example.com"
-    body = {"question": secret, "tenant_id": "northwind", "purpose": "sales_assistant", "user": {"user_id": "u"},
-            "top_k": secret}
+    body = {
+        "question": secret,
+        "tenant_id": "northwind",
+        "purpose": "sales_assistant",
+        "user": {"user_id": "u"},
+        "top_k": secret,
+    }
     resp = client.post("/query", json=body, headers=headers("assistant"))
     assert resp.status_code == 422
     assert secret not in resp.text
 
 
 def test_oversized_body_is_413(client: TestClient) -> None:
-    resp = client.post("/query", content=b"{" + b" " * 40_000 + b"}", headers={**headers("assistant"),
-                                                                               "content-type": "application/json"})
+    resp = client.post(
+        "/query",
+        content=b"{" + b" " * 40_000 + b"}",
+        headers={**headers("assistant"), "content-type": "application/json"},
+    )
     assert resp.status_code == 413
 
 
@@ -174,9 +217,11 @@ def test_admin_sync_and_runs(client: TestClient) -> None:
 
 def test_admin_reindex_record(client: TestClient, truth: dict[str, Any]) -> None:
     canary = truth["canaries"][1]
-    resp = client.post("/admin/reindex", json={"source": f"{canary['tenant_id']}-files",
-                                               "record_id": canary["record_id"], "wait": True},
-                       headers=headers("admin"))
+    resp = client.post(
+        "/admin/reindex",
+        json={"source": f"{canary['tenant_id']}-files", "record_id": canary["record_id"], "wait": True},
+        headers=headers("admin"),
+    )
     assert resp.status_code == 202 and resp.json()["status"] == "succeeded"
     run = client.get(f"/admin/runs/{resp.json()['run_id']}", headers=headers("admin")).json()
     assert run["counts"]["indexed"] == 1 and run["counts"]["embedded"] >= 1
@@ -185,19 +230,31 @@ def test_admin_reindex_record(client: TestClient, truth: dict[str, Any]) -> None
 def test_auditor_provenance(client: TestClient, truth: dict[str, Any]) -> None:
     canary = truth["canaries"][2]
     raw = raw_record(canary["tenant_id"], canary["record_id"])
-    resp = ask(client, canary["question"], canary["tenant_id"], purpose_for(raw["consent"]),
-               user=raw["owner_id"], teams=raw["team_ids"])
+    resp = ask(
+        client,
+        canary["question"],
+        canary["tenant_id"],
+        purpose_for(raw["consent"]),
+        user=raw["owner_id"],
+        teams=raw["team_ids"],
+    )
     source = next(s for s in resp.json()["sources"] if s["record_id"] == canary["record_id"])
     prov = client.get(f"/audit/chunks/{source['chunk_id']}", headers=headers("auditor"))
     assert prov.status_code == 200
     payload = prov.json()["payload"]
     assert payload["record_id"] == canary["record_id"] and payload["record_url"] == raw["url"]
     assert payload["redaction"]["policy_version"].startswith("redaction-")
-    rec = client.get(f"/audit/records/{canary['tenant_id']}/{canary['tenant_id']}-files/{canary['record_id']}",
-                     headers=headers("auditor")).json()
+    rec = client.get(
+        f"/audit/records/{canary['tenant_id']}/{canary['tenant_id']}-files/{canary['record_id']}",
+        headers=headers("auditor"),
+    ).json()
     assert rec["ledger"]["status"] == "indexed"
     assert len(rec["chunks"]) == rec["ledger"]["chunk_count"]
-    assert client.get("/audit/chunks/00000000-0000-0000-0000-000000000000",
-                      headers=headers("auditor")).status_code == 404
+    assert (
+        client.get(
+            "/audit/chunks/00000000-0000-0000-0000-000000000000", headers=headers("auditor")
+        ).status_code
+        == 404
+    )
     verify = client.get("/audit/verify", headers=headers("auditor")).json()
     assert verify["ok"] is True and verify["events_checked"] > 0

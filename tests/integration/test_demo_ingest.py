@@ -25,8 +25,12 @@ def test_initial_load_counts(demo_services: Services, truth: dict[str, Any]) -> 
     excluded = sum(r.counts["excluded"] for r in reports)
     tombstones = sum(len(v) for v in truth["tombstones"].values())
     assert fetched == len(truth["records"]) - tombstones
-    granted = sum(1 for k, r in truth["records"].items() if r["consent"] == "granted"
-                  and k.split(":")[1] not in {t for v in truth["tombstones"].values() for t in v})
+    granted = sum(
+        1
+        for k, r in truth["records"].items()
+        if r["consent"] == "granted"
+        and k.split(":")[1] not in {t for v in truth["tombstones"].values() for t in v}
+    )
     assert indexed == granted
     assert excluded == fetched - granted
     assert sum(r.counts["quarantined"] for r in reports) == sum(truth["malformed"].values())
@@ -56,7 +60,8 @@ def test_state_and_audit_hold_no_pii(demo_services: Services, truth: dict[str, A
     planted = {v.lower() for r in truth["records"].values() for v in r["pii"]}
     with demo_services.state.engine.connect() as conn:
         dump = "\n".join(
-            str(row) for table in ("record_ledger", "quarantine", "job_runs", "audit_events")
+            str(row)
+            for table in ("record_ledger", "quarantine", "job_runs", "audit_events")
             for row in conn.exec_driver_sql(f"SELECT * FROM {table}")  # noqa: S608 (fixed table names)
         ).lower()
     assert not [v for v in planted if v in dump]
@@ -73,10 +78,30 @@ def test_only_consented_records_are_indexed(demo_services: Services, truth: dict
 
 
 def test_every_chunk_has_full_provenance(demo_services: Services) -> None:
-    required = {P.TENANT_ID, P.SOURCE, P.SYSTEM, P.RECORD_TYPE, P.RECORD_ID, P.RECORD_URL, P.RECORD_VERSION,
-                P.SOURCE_UPDATED_AT, P.CONTENT_HASH, P.CHUNK_INDEX, P.CHAR_START, P.CHAR_END, P.TEXT, P.ACL_OWNER,
-                P.ACL_TEAMS, P.CONSENT_TAGS, P.PURPOSES, P.CONSENT_POLICY_VERSION, P.REDACTION, P.EMBEDDING_MODEL,
-                P.INGEST_RUN_ID, P.INDEXED_AT}
+    required = {
+        P.TENANT_ID,
+        P.SOURCE,
+        P.SYSTEM,
+        P.RECORD_TYPE,
+        P.RECORD_ID,
+        P.RECORD_URL,
+        P.RECORD_VERSION,
+        P.SOURCE_UPDATED_AT,
+        P.CONTENT_HASH,
+        P.CHUNK_INDEX,
+        P.CHAR_START,
+        P.CHAR_END,
+        P.TEXT,
+        P.ACL_OWNER,
+        P.ACL_TEAMS,
+        P.CONSENT_TAGS,
+        P.PURPOSES,
+        P.CONSENT_POLICY_VERSION,
+        P.REDACTION,
+        P.EMBEDDING_MODEL,
+        P.INGEST_RUN_ID,
+        P.INDEXED_AT,
+    }
     payloads = _payloads(demo_services)
     assert payloads
     for p in payloads:

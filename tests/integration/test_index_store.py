@@ -27,17 +27,29 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexStore
     elif request.param == "qdrant-local":
         cfg = IndexConfig(backend="qdrant", qdrant_url=":memory:")
     else:
-        cfg = IndexConfig(backend="qdrant", qdrant_url=os.environ["QDRANT_URL"],
-                          collection=f"test_{tmp_path.name[-20:].replace('-', '_')}")
+        cfg = IndexConfig(
+            backend="qdrant",
+            qdrant_url=os.environ["QDRANT_URL"],
+            collection=f"test_{tmp_path.name[-20:].replace('-', '_')}",
+        )
     s = open_index_store(cfg, 4)
     yield s
     s.close()
 
 
 def point(ref: RecordRef, i: int, vec: list[float], **payload: Any) -> IndexPoint:
-    base = {P.TENANT_ID: ref.tenant_id, P.RECORD_KEY: ref.key, P.RECORD_ID: ref.record_id, P.CHUNK_INDEX: i,
-            P.PURPOSES: ["sales_assistant"], P.ACL_OWNER: "u1", P.ACL_TEAMS: ["t1"], P.RECORD_TYPE: "note",
-            P.SOURCE_UPDATED_AT: "2026-10-01T00:00:00+00:00", P.ACCOUNT_ID: "a1"}
+    base = {
+        P.TENANT_ID: ref.tenant_id,
+        P.RECORD_KEY: ref.key,
+        P.RECORD_ID: ref.record_id,
+        P.CHUNK_INDEX: i,
+        P.PURPOSES: ["sales_assistant"],
+        P.ACL_OWNER: "u1",
+        P.ACL_TEAMS: ["t1"],
+        P.RECORD_TYPE: "note",
+        P.SOURCE_UPDATED_AT: "2026-10-01T00:00:00+00:00",
+        P.ACCOUNT_ID: "a1",
+    }
     return IndexPoint(id=P.point_id(ref, i), vector=vec, payload={**base, **payload})
 
 

@@ -16,10 +16,16 @@ from rag_service.services import Services, build_services
 from tests.conftest import make_settings
 
 BASE = {
-    "record_type": "note", "url": "https://crm.example/n/1", "owner_id": "u-1", "team_ids": ["team-a"],
-    "consent": {"assistant_use": "granted"}, "contacts": [{"contact_id": "c1", "name": "Ingrid Lindqvist"}],
+    "record_type": "note",
+    "url": "https://crm.example/n/1",
+    "owner_id": "u-1",
+    "team_ids": ["team-a"],
+    "consent": {"assistant_use": "granted"},
+    "contacts": [{"contact_id": "c1", "name": "Ingrid Lindqvist"}],
 }
-LONG = " ".join(f"Paragraph {i}: the rollout of the billing module continues across depots." for i in range(60))
+LONG = " ".join(
+    f"Paragraph {i}: the rollout of the billing module continues across depots." for i in range(60)
+)
 
 
 def write(folder: Path, records: list[dict[str, Any]]) -> None:
@@ -32,29 +38,43 @@ def small(tmp_path: Path, embedder: Any, redactor: Any) -> Iterator[tuple[Servic
     folder = tmp_path / "crm" / "acme"
     write(folder, [])
     settings = make_settings(tmp_path / "var", tmp_path / "crm")
-    settings = settings.model_copy(update={"sources": (
-        FileSourceConfig(name="acme-files", tenant_id="acme", path=folder, page_size=2),)})
+    settings = settings.model_copy(
+        update={"sources": (FileSourceConfig(name="acme-files", tenant_id="acme", path=folder, page_size=2),)}
+    )
     services = build_services(settings, embedder=embedder, redactor=redactor)
     yield services, folder
     services.close()
 
 
 def rec(rid: str, ts: str, **kw: Any) -> dict[str, Any]:
-    return {**BASE, "record_id": rid, "updated_at": ts, "body": kw.pop("body", "Short note about renewal."), **kw}
+    return {
+        **BASE,
+        "record_id": rid,
+        "updated_at": ts,
+        "body": kw.pop("body", "Short note about renewal."),
+        **kw,
+    }
 
 
 def test_edit_shrink_acl_change_revoke_delete(small: tuple[Services, Path]) -> None:
     services, folder = small
     ref = RecordRef(tenant_id="acme", source="acme-files", record_id="N-1")
-    write(folder, [rec("N-1", "2026-10-01T10:00:00+00:00", body=LONG), rec("N-2", "2026-10-01T11:00:00+00:00")])
+    write(
+        folder, [rec("N-1", "2026-10-01T10:00:00+00:00", body=LONG), rec("N-2", "2026-10-01T11:00:00+00:00")]
+    )
     r1 = services.run("acme-files", actor="t")
     assert r1.counts["indexed"] == 2 and r1.counts["pages"] == 1
     long_chunks = services.index.count(ref=ref)
     assert long_chunks > 3
 
     # edited and shrunk: all old chunks replaced, none left past the new end
-    write(folder, [rec("N-1", "2026-10-02T10:00:00+00:00", body="Now a short note.", version="2"),
-                   rec("N-2", "2026-10-01T11:00:00+00:00")])
+    write(
+        folder,
+        [
+            rec("N-1", "2026-10-02T10:00:00+00:00", body="Now a short note.", version="2"),
+            rec("N-2", "2026-10-01T11:00:00+00:00"),
+        ],
+    )
     r2 = services.run("acme-files", actor="t")
     assert r2.counts["indexed"] == 1 and r2.counts["embedded"] == 1
     chunks = services.index.record_chunks(ref)
@@ -63,16 +83,39 @@ def test_edit_shrink_acl_change_revoke_delete(small: tuple[Services, Path]) -> N
     assert r2.counts["chunks_deleted"] == long_chunks - 1
 
     # ACL-only change: payload updated, nothing embedded
-    write(folder, [rec("N-1", "2026-10-03T10:00:00+00:00", body="Now a short note.", version="3",
-                       owner_id="u-2", team_ids=["team-b"]), rec("N-2", "2026-10-01T11:00:00+00:00")])
+    write(
+        folder,
+        [
+            rec(
+                "N-1",
+                "2026-10-03T10:00:00+00:00",
+                body="Now a short note.",
+                version="3",
+                owner_id="u-2",
+                team_ids=["team-b"],
+            ),
+            rec("N-2", "2026-10-01T11:00:00+00:00"),
+        ],
+    )
     r3 = services.run("acme-files", actor="t")
     assert r3.counts["embedded"] == 0 and r3.counts["payload_updated"] == 1
     payload = services.index.record_chunks(ref)[0].payload
     assert payload[P.ACL_OWNER] == "u-2" and payload[P.ACL_TEAMS] == ["team-b"]
 
     # consent revoked: purged with an audit event
-    write(folder, [rec("N-1", "2026-10-04T10:00:00+00:00", body="Now a short note.", version="4",
-                       consent={"assistant_use": "revoked"}), rec("N-2", "2026-10-01T11:00:00+00:00")])
+    write(
+        folder,
+        [
+            rec(
+                "N-1",
+                "2026-10-04T10:00:00+00:00",
+                body="Now a short note.",
+                version="4",
+                consent={"assistant_use": "revoked"},
+            ),
+            rec("N-2", "2026-10-01T11:00:00+00:00"),
+        ],
+    )
     r4 = services.run("acme-files", actor="t")
     assert r4.counts["purged"] == 1
     assert services.index.count(ref=ref) == 0
@@ -81,9 +124,19 @@ def test_edit_shrink_acl_change_revoke_delete(small: tuple[Services, Path]) -> N
     assert services.state.ledger_get(ref).status == "excluded"  # type: ignore[union-attr]
 
     # tombstone: N-2 deleted at the source
-    write(folder, [rec("N-1", "2026-10-04T10:00:00+00:00", body="Now a short note.", version="4",
-                       consent={"assistant_use": "revoked"}),
-                   {"record_id": "N-2", "deleted": True, "updated_at": "2026-10-05T00:00:00+00:00"}])
+    write(
+        folder,
+        [
+            rec(
+                "N-1",
+                "2026-10-04T10:00:00+00:00",
+                body="Now a short note.",
+                version="4",
+                consent={"assistant_use": "revoked"},
+            ),
+            {"record_id": "N-2", "deleted": True, "updated_at": "2026-10-05T00:00:00+00:00"},
+        ],
+    )
     r5 = services.run("acme-files", actor="t")
     assert r5.counts["deleted"] == 1
     assert services.index.count(tenant_id="acme") == 0

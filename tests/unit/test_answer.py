@@ -9,11 +9,16 @@ def count(text: str) -> int:
 
 def test_answer_cites_the_passage_it_quotes() -> None:
     passages = [
-        Passage(n=1, text="The customer wants SAML single sign-on with Okta before renewal. Weather was nice today.",
-                score=0.6),
+        Passage(
+            n=1,
+            text="The customer wants SAML single sign-on with Okta before renewal. Weather was nice today.",
+            score=0.6,
+        ),
         Passage(n=2, text="Invoices for March were sent to the finance team on time.", score=0.3),
     ]
-    answer = extract_answer("Who wants SAML single sign-on with Okta?", passages, token_budget=100, count_tokens=count)
+    answer = extract_answer(
+        "Who wants SAML single sign-on with Okta?", passages, token_budget=100, count_tokens=count
+    )
     assert answer.startswith("The customer wants SAML single sign-on with Okta before renewal. [1]")
     assert "[3]" not in answer
 

@@ -34,13 +34,24 @@ def test_offsets_point_into_the_text_and_tokens_fit(chunker: Chunker) -> None:
 
 def test_transcript_turns_stay_together(chunker: Chunker) -> None:
     turns = tuple(
-        Turn(speaker_id=f"sp{i % 2}", speaker_name="", role="rep" if i % 2 == 0 else "customer",
-             text=f"Turn {i}: we discussed the shipment schedule and the next invoice in detail.")
+        Turn(
+            speaker_id=f"sp{i % 2}",
+            speaker_name="",
+            role="rep" if i % 2 == 0 else "customer",
+            text=f"Turn {i}: we discussed the shipment schedule and the next invoice in detail.",
+        )
         for i in range(20)
     )
     record = SourceRecord(
-        tenant_id="t", source="s", system="file", record_type="transcript", record_id="r",
-        url="https://x.example/r", version="1", updated_at="2026-01-01T00:00:00+00:00", turns=turns,
+        tenant_id="t",
+        source="s",
+        system="file",
+        record_type="transcript",
+        record_id="r",
+        url="https://x.example/r",
+        version="1",
+        updated_at="2026-01-01T00:00:00+00:00",
+        turns=turns,
         acl=Acl(owner_id="u"),
     )
     text = render_text(record)
@@ -48,19 +59,36 @@ def test_transcript_turns_stay_together(chunker: Chunker) -> None:
     assert len(chunks) > 1
     for c in chunks:
         for line in c.text.split("\n"):
-            assert line.startswith(("S1 rep:", "S2 customer:")), "a chunk must start and end on turn boundaries"
+            assert line.startswith(("S1 rep:", "S2 customer:")), (
+                "a chunk must start and end on turn boundaries"
+            )
 
 
 def test_redaction_counts_are_per_chunk(chunker: Chunker) -> None:
-    text = "Call <PERSON> today. " + "Filler words about the roadmap and the budget. " * 30 + "Mail <EMAIL_ADDRESS> now."
+    text = (
+        "Call <PERSON> today. "
+        + "Filler words about the roadmap and the budget. " * 30
+        + "Mail <EMAIL_ADDRESS> now."
+    )
     first = text.index("<PERSON>")
     last = text.index("<EMAIL_ADDRESS>")
     spans = (
-        RedactedSpan(entity_type="PERSON", start=0, end=0, out_start=first, out_end=first + 8, score=1, detector="x"),
-        RedactedSpan(entity_type="EMAIL_ADDRESS", start=0, end=0, out_start=last, out_end=last + 15, score=1,
-                     detector="x"),
+        RedactedSpan(
+            entity_type="PERSON", start=0, end=0, out_start=first, out_end=first + 8, score=1, detector="x"
+        ),
+        RedactedSpan(
+            entity_type="EMAIL_ADDRESS",
+            start=0,
+            end=0,
+            out_start=last,
+            out_end=last + 15,
+            score=1,
+            detector="x",
+        ),
     )
-    chunks = chunker.split(REF, "note", Redaction(text=text, spans=spans, policy_version="p", detector_version="d"))
+    chunks = chunker.split(
+        REF, "note", Redaction(text=text, spans=spans, policy_version="p", detector_version="d")
+    )
     assert chunks[0].redaction_counts == {"PERSON": 1}
     assert chunks[-1].redaction_counts == {"EMAIL_ADDRESS": 1}
 

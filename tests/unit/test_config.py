@@ -41,7 +41,7 @@ def test_production_needs_keys() -> None:
 
 
 def test_keys_must_be_hashes() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sha256"):
         ApiKey(name="k", sha256="plain-text-key", role="admin", tenants=("*",))
 
 

@@ -36,6 +36,8 @@ def test_models_load_with_network_blocked() -> None:
         """
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": ""}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OFFLINE-OK" in proc.stdout

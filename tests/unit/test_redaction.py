@@ -24,7 +24,11 @@ def test_name_variants() -> None:
 @pytest.mark.parametrize(
     ("text", "entity", "value"),
     [
-        ("Email her at dana.whitfield@bluewater.example today.", "EMAIL_ADDRESS", "dana.whitfield@bluewater.example"),
+        (
+            "Email her at dana.whitfield@bluewater.example today.",
+            "EMAIL_ADDRESS",
+            "dana.whitfield@bluewater.example",
+        ),
         ("Call (415) 555-0132 after lunch.", "PHONE_NUMBER", "(415) 555-0132"),
         ("Her London line is +44 20 7946 0958.", "PHONE_NUMBER", "+44 20 7946 0958"),
         ("Card 4111 1111 1111 1111 was declined.", "CREDIT_CARD", "4111 1111 1111 1111"),
