@@ -38,12 +38,15 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     shutil.copytree(ROOT / "demo" / "crm", tmp / "crm")
     base = load_settings(ROOT / "config" / "demo.yaml")
-    settings = Settings.model_validate({
-        **base.model_dump(), "data_dir": tmp / "var",
-        "sources": tuple(s.model_copy(update={"path": tmp / "crm" / s.tenant_id}) for s in base.sources),
-        "index": base.index.model_copy(update={"path": tmp / "var" / "index"}),
-        "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
-    })
+    settings = Settings.model_validate(
+        {
+            **base.model_dump(),
+            "data_dir": tmp / "var",
+            "sources": tuple(s.model_copy(update={"path": tmp / "crm" / s.tenant_id}) for s in base.sources),
+            "index": base.index.model_copy(update={"path": tmp / "var" / "index"}),
+            "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
+        }
+    )
     t0 = time.perf_counter()
     services = build_services(settings)
     load_s = time.perf_counter() - t0
@@ -65,7 +68,9 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     app = create_app(settings, services=services, start_scheduler=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -74,12 +79,17 @@ def main() -> None:
     questions = [c["question"] for c in truth["canaries"]] + ["renewal budget", "dashboard does not load"]
     latencies: list[float] = []
     server_ms: list[float] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "demo-assistant-key"}) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "demo-assistant-key"}
+    ) as client:
         for i in range(args.queries):
             tenant = ("northwind", "contoso", "globex")[i % 3]
-            body = {"question": questions[i % len(questions)], "tenant_id": tenant,
-                    "purpose": ("sales_assistant", "support_assistant")[i % 2],
-                    "user": {"user_id": "u", "team_ids": [f"team-{tenant}-sales", f"team-{tenant}-support"]}}
+            body = {
+                "question": questions[i % len(questions)],
+                "tenant_id": tenant,
+                "purpose": ("sales_assistant", "support_assistant")[i % 2],
+                "user": {"user_id": "u", "team_ids": [f"team-{tenant}-sales", f"team-{tenant}-support"]},
+            }
             t0 = time.perf_counter()
             resp = client.post("/query", json=body)
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -90,11 +100,17 @@ def main() -> None:
     services.close()
     shutil.rmtree(tmp, ignore_errors=True)
     result = {
-        "records_fetched": fetched, "chunks": chunks, "model_and_policy_load_s": round(load_s, 2),
-        "initial_ingest_s": round(ingest_s, 2), "records_per_s": round(fetched / ingest_s, 1),
-        "unchanged_resync_s": round(resync_s, 2), "resync_vs_initial": round(resync_s / ingest_s, 3),
-        "query_n": len(latencies), "query_p50_ms": round(statistics.median(latencies), 1),
-        "query_p95_ms": round(pct(latencies, 0.95), 1), "query_p99_ms": round(pct(latencies, 0.99), 1),
+        "records_fetched": fetched,
+        "chunks": chunks,
+        "model_and_policy_load_s": round(load_s, 2),
+        "initial_ingest_s": round(ingest_s, 2),
+        "records_per_s": round(fetched / ingest_s, 1),
+        "unchanged_resync_s": round(resync_s, 2),
+        "resync_vs_initial": round(resync_s / ingest_s, 3),
+        "query_n": len(latencies),
+        "query_p50_ms": round(statistics.median(latencies), 1),
+        "query_p95_ms": round(pct(latencies, 0.95), 1),
+        "query_p99_ms": round(pct(latencies, 0.99), 1),
         "server_took_p50_ms": round(statistics.median(server_ms), 1),
     }
     print(json.dumps(result, indent=1))

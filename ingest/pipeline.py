@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ingest import payload as P
@@ -97,18 +97,9 @@ class Refresher:
         p = self._p
         run_id = run_id or p.state.start_run(source=source.name, kind=kind, actor=actor)
         if not p.state.try_lock(source.name, run_id, p.lock_ttl):
-            report = RunReport(
-                run_id=run_id,
-                source=source.name,
-                kind=kind,
-                status="failed",
-                started_at=utcnow(),
-                finished_at=utcnow(),
-                counts={},
-                error="another sync or reindex of this source is running",
-            )
-            p.state.finish_run(report)
-            raise SourceBusyError(report.error)
+            busy = "another sync or reindex of this source is running"
+            self._finish(run_id, source.name, kind, utcnow(), RunCounts(), busy)
+            raise SourceBusyError(busy)
         started = utcnow()
         counts = RunCounts()
         error: str | None = None
@@ -133,17 +124,7 @@ class Refresher:
             )
         finally:
             p.state.unlock(source.name, run_id)
-        report = RunReport(
-            run_id=run_id,
-            source=source.name,
-            kind=kind,
-            status="failed" if error else "succeeded",
-            started_at=started,
-            finished_at=utcnow(),
-            counts=counts.model_dump(),
-            error=error,
-        )
-        p.state.finish_run(report)
+        report = self._finish(run_id, source.name, kind, started, counts, error)
         log.info(
             "run finished",
             extra={
@@ -189,17 +170,28 @@ class Refresher:
             )
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return self._finish(run_id, source.name, "reindex_record", started, counts, error)
+
+    def _finish(
+        self,
+        run_id: str,
+        source: str,
+        kind: Literal["sync", "reindex", "reindex_record"],
+        started: datetime,
+        counts: RunCounts,
+        error: str | None,
+    ) -> RunReport:
         report = RunReport(
             run_id=run_id,
-            source=source.name,
-            kind="reindex_record",
+            source=source,
+            kind=kind,
             status="failed" if error else "succeeded",
             started_at=started,
             finished_at=utcnow(),
             counts=counts.model_dump(),
             error=error,
         )
-        p.state.finish_run(report)
+        self._p.state.finish_run(report)
         return report
 
     # -------------------------------------------------------------- one page
