@@ -87,8 +87,12 @@ def extract_answer(
             if len(content_words(sentence)) < 4:  # titles, greetings
                 continue
             overlap = len(wanted & content_words(sentence)) / max(1, len(wanted))
-            scored.append((p.score * (0.35 + overlap), p.n, order, sentence))
+            scored.append(
+                (p.score * (0.35 + overlap), p.n, order, sentence) if overlap else (0.0, p.n, order, sentence)
+            )
     scored.sort(key=lambda s: -s[0])
+    relevant = [s for s in scored if s[0] > 0]
+    scored = relevant or scored[:1]  # nothing overlaps the question: the best passage's best sentence
     picked: list[tuple[int, int, str]] = []
     used = 0
     for _, n, order, sentence in scored:

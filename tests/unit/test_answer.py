@@ -31,3 +31,18 @@ def test_budget_limits_the_answer() -> None:
 
 def test_no_passages_no_answer() -> None:
     assert extract_answer("anything here at all", [], token_budget=100, count_tokens=count) == ""
+
+
+def test_sentences_unrelated_to_the_question_are_left_out() -> None:
+    passages = [
+        Passage(
+            n=1,
+            text="Account note: Harbor Freight Lines quarterly. "
+            "Harbor asked for SAML single sign-on with Okta.",
+            score=0.6,
+        ),
+    ]
+    answer = extract_answer(
+        "Who asked for SAML single sign-on?", passages, token_budget=100, count_tokens=count
+    )
+    assert answer == "Harbor asked for SAML single sign-on with Okta. [1]"
