@@ -133,6 +133,7 @@ class RunCounts(BaseModel):
     unchanged: int = 0
     payload_updated: int = 0
     excluded: int = 0
+    suppressed: int = 0  # erased records the source still holds
     purged: int = 0
     deleted: int = 0
     quarantined: int = 0

@@ -21,6 +21,7 @@ from ingest.embedding import Embedder
 from ingest.errors import SourceBusyError
 from ingest.index.base import IndexPoint, IndexStore
 from ingest.models import Chunk, Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
+from ingest.privacy import PrivacyLedger, Suppression
 from ingest.render import known_names, render_text
 from ingest.sources.base import Source
 from ingest.state import AuditEvent, LedgerEntry, StateStore, utcnow
@@ -41,6 +42,7 @@ class PipelineParts:
     redactor: Redactor
     consent: ConsentPolicy
     chunker: Chunker
+    privacy: PrivacyLedger
     lock_ttl: timedelta = timedelta(hours=1)
 
 
@@ -245,9 +247,18 @@ class Refresher:
                 )
             )
 
+        suppressed = p.privacy.for_refs([r.ref for r in page.records])
+        linked: list[SourceRecord] = []
         for record in page.records:
             prev = known.get(record.ref.key)
-            decision = p.consent.decide(record.consent)
+            suppression = suppressed.get(record.ref.key)
+            if suppression is not None and suppression.reason == "erasure":
+                # erased: never re-indexed, whatever the source still holds
+                counts.suppressed += 1
+                counts.chunks_deleted += p.index.delete_record(record.ref)
+                continue
+            linked.append(record)
+            decision = self._decide(record, suppression)
             content_hash = record.content_hash()
             fingerprint = self.fingerprint(content_hash)
             if isinstance(decision, Exclude):
@@ -346,7 +357,20 @@ class Refresher:
             failures=page.failures,
             events=events,
             run_id=run_id,
+            linked=linked,
         )
+
+    def _decide(self, record: SourceRecord, suppression: Suppression | None) -> Admit | Exclude:
+        """Consent policy, plus a revocation received through the API: it stands until the source
+        shows the record again with consent granted after the revocation."""
+        p = self._p
+        decision = p.consent.decide(record.consent)
+        if suppression is None or isinstance(decision, Exclude):
+            return decision
+        if record.updated_at > suppression.created_at:
+            p.privacy.lift(record.ref)
+            return decision
+        return Exclude(reason="consent_revoked", policy_version=decision.policy_version)
 
     def _write(
         self,

@@ -15,96 +15,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
-from ingest.models import Cursor, RecordFailure, RecordRef, RunReport
+from ingest.models import Cursor, RecordFailure, RecordRef, RunReport, SourceRecord
+from ingest.privacy import write_links
+from ingest.tables import audit_events, cursors, job_runs, ledger, metadata, quarantine, source_locks
 
-LedgerStatus = Literal["indexed", "excluded", "deleted"]
-
-metadata = sa.MetaData()
-
-cursors = sa.Table(
-    "cursors",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("watermark", sa.String(128)),
-    sa.Column("last_id", sa.String(256)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-ledger = sa.Table(
-    "record_ledger",
-    metadata,
-    sa.Column("tenant_id", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("record_id", sa.String(256), primary_key=True),
-    sa.Column("record_type", sa.String(16), nullable=False),
-    sa.Column("version", sa.String(128), nullable=False),
-    sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("access_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("reason", sa.String(64)),
-    sa.Column("chunk_count", sa.Integer, nullable=False, default=0),
-    sa.Column("redaction_policy", sa.String(64)),
-    sa.Column("consent_policy", sa.String(64)),
-    sa.Column("model_id", sa.String(256)),
-    sa.Column("last_run_id", sa.String(64)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-sa.Index("ix_ledger_source_status", ledger.c.source, ledger.c.status)
-
-quarantine = sa.Table(
-    "quarantine",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("source", sa.String(64), nullable=False),
-    sa.Column("locator", sa.String(512), nullable=False),
-    sa.Column("record_id", sa.String(256)),
-    sa.Column("reason", sa.String(1024), nullable=False),
-    sa.Column("raw_sha256", sa.String(64), nullable=False),
-    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("last_run_id", sa.String(64)),
-    sa.UniqueConstraint("source", "locator", "raw_sha256", name="uq_quarantine_item"),
-)
-
-job_runs = sa.Table(
-    "job_runs",
-    metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("counts", sa.Text, nullable=False, default="{}"),
-    sa.Column("error", sa.String(1024)),
-)
-
-source_locks = sa.Table(
-    "source_locks",
-    metadata,
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("owner", sa.String(128), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-audit_events = sa.Table(
-    "audit_events",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("tenant_id", sa.String(64)),
-    sa.Column("source", sa.String(64)),
-    sa.Column("record_id", sa.String(256)),
-    sa.Column("run_id", sa.String(64)),
-    sa.Column("details", sa.Text, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-)
+LedgerStatus = Literal["indexed", "excluded", "deleted", "erased"]
 
 GENESIS = "0" * 64
 
@@ -280,6 +195,7 @@ class StateStore:
         failures: Sequence[RecordFailure],
         events: Sequence[AuditEvent],
         run_id: str,
+        linked: Sequence[SourceRecord] = (),
     ) -> None:
         """One transaction: ledger rows, quarantine, audit events and (last) the cursor.
         Called only after the page's index writes are durable."""
@@ -287,8 +203,23 @@ class StateStore:
             self._upsert_ledger(conn, entries)
             self._quarantine(conn, failures, run_id)
             self._append_audit(conn, events)
+            for record in linked:
+                write_links(conn, record)
             if cursor is not None:
                 self._save_cursor(conn, source, cursor)
+
+    def mark_ledger(self, refs: Sequence[RecordRef], *, status: LedgerStatus, reason: str) -> None:
+        with self._engine.begin() as conn:
+            for ref in refs:
+                conn.execute(
+                    sa.update(ledger)
+                    .where(
+                        ledger.c.tenant_id == ref.tenant_id,
+                        ledger.c.source == ref.source,
+                        ledger.c.record_id == ref.record_id,
+                    )
+                    .values(status=status, reason=reason, chunk_count=0, updated_at=utcnow())
+                )
 
     # ------------------------------------------------------------------ quarantine
 

@@ -92,3 +92,15 @@ class ChunkProvenance(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class ErasureRequest(Strict):
+    tenant_id: str = Field(pattern=_ID)
+    contact_id: str | None = Field(default=None, pattern=_ID)
+    email: str | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class RevokeRequest(Strict):
+    tenant_id: str = Field(pattern=_ID)
+    source: str = Field(pattern=_ID)
+    record_id: str = Field(pattern=_ID)

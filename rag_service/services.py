@@ -12,11 +12,13 @@ from typing import Literal
 
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
+from ingest.erasure import replay_suppressions
 from ingest.errors import UnknownSourceError
 from ingest.index.base import IndexStore
 from ingest.index.factory import open_index_store
 from ingest.models import RunReport
 from ingest.pipeline import PipelineParts, Progress, Refresher
+from ingest.privacy import PrivacyLedger
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
@@ -39,6 +41,7 @@ class Services:
     chunker: Chunker
     sources: dict[str, Source]
     refresher: Refresher
+    privacy: PrivacyLedger
     scheduler: SyncScheduler | None = None
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync")
@@ -99,6 +102,10 @@ def build_services(
     chunker = Chunker(settings.chunking)
     state = StateStore(settings.state.url)
     index = open_index_store(settings.index, embedder.dimension)
+    privacy = PrivacyLedger(state.engine)
+    replayed = replay_suppressions(privacy, index)  # an old index restored: erased stays erased
+    if replayed:
+        log.warning("suppressed chunks removed at startup", extra={"chunks": replayed})
     parts = PipelineParts(
         state=state,
         index=index,
@@ -106,6 +113,7 @@ def build_services(
         redactor=redactor,
         consent=consent,
         chunker=chunker,
+        privacy=privacy,
         lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
@@ -119,4 +127,5 @@ def build_services(
         chunker=chunker,
         sources=sources,
         refresher=Refresher(parts),
+        privacy=privacy,
     )

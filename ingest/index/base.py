@@ -50,6 +50,11 @@ class IndexStore(Protocol):
     @property
     def backend(self) -> str: ...
 
+    @property
+    def location(self) -> str:
+        """Which collection / shard this is (named in receipts)."""
+        ...
+
     def upsert(self, points: Sequence[IndexPoint]) -> None: ...
 
     def delete_record(self, ref: RecordRef) -> int:

@@ -93,6 +93,10 @@ class EdgeIndexStore:
         for key in P.DATETIME_INDEXES:
             self._shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Datetime))
 
+    @property
+    def location(self) -> str:
+        return f"edge:{self._path.name}"
+
     def indexed_fields(self) -> list[str]:
         return sorted(self._shard.info().payload_schema)
 

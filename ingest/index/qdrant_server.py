@@ -82,6 +82,10 @@ class QdrantIndexStore:
                 self._collection, key, field_schema=qm.PayloadSchemaType.DATETIME
             )
 
+    @property
+    def location(self) -> str:
+        return f"qdrant:{self._collection}"
+
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         if points:
             self._client.upsert(

@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
 
+from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, UnknownSourceError
+from ingest.models import RecordRef
+from ingest.privacy import Receipt
 from ingest.state import AuditEvent
-from rag_service.deps import AdminCaller, ServicesDep, check_tenant
-from rag_service.schemas import ReindexRequest, RunAccepted, RunView
+from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
+from rag_service.schemas import ErasureRequest, ReindexRequest, RevokeRequest, RunAccepted, RunView
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -133,3 +136,38 @@ def list_quarantine(
 ) -> list[dict[str, object]]:
     rows = services.state.list_quarantine(source=source, limit=limit)
     return [r for r in rows if _visible(services, caller, str(r["source"]))]
+
+
+@router.post("/erasure", status_code=status.HTTP_201_CREATED, response_model=Receipt)
+async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
+    """Right to be forgotten for one contact: every chunk of every linked record, all sources."""
+    check_tenant(caller, body.tenant_id)
+    if not body.contact_id and not body.email:
+        raise HTTPException(UNPROCESSABLE, "give contact_id or email")
+
+    def run() -> Receipt:
+        return erase_contact(
+            services.state,
+            services.privacy,
+            services.index,
+            tenant_id=body.tenant_id,
+            contact_id=body.contact_id,
+            email=body.email,
+            actor=f"admin:{caller.name}",
+        )
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/consent/revoke", status_code=status.HTTP_201_CREATED, response_model=Receipt)
+async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
+    """Consent revoked for one record: excluded from queries at once, then purged everywhere."""
+    check_tenant(caller, body.tenant_id)
+    ref = RecordRef(tenant_id=body.tenant_id, source=body.source, record_id=body.record_id)
+
+    def run() -> Receipt:
+        return revoke_record(
+            services.state, services.privacy, services.index, ref=ref, actor=f"admin:{caller.name}"
+        )
+
+    return await run_in_threadpool(run)

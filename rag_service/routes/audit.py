@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from ingest import payload as P
 from ingest.models import RecordRef
+from ingest.privacy import Receipt
 from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
 from rag_service.schemas import ChunkProvenance
 
@@ -63,3 +64,25 @@ def audit_events(
 def verify_chain(caller: AuditorCaller, services: ServicesDep) -> dict[str, Any]:
     ok, checked, bad = services.state.verify_audit_chain()
     return {"ok": ok, "events_checked": checked, "first_bad_event_id": bad}
+
+
+@router.get("/receipts", response_model=list[Receipt])
+def list_receipts(
+    caller: AuditorCaller,
+    services: ServicesDep,
+    tenant_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Receipt]:
+    if tenant_id is not None:
+        check_tenant(caller, tenant_id)
+    elif "*" not in caller.tenants:
+        raise HTTPException(UNPROCESSABLE, "tenant_id is required for this API key")
+    return services.privacy.list_receipts(tenant_id, limit)
+
+
+@router.get("/receipts/{receipt_id}", response_model=Receipt)
+def get_receipt(receipt_id: str, caller: AuditorCaller, services: ServicesDep) -> Receipt:
+    receipt = services.privacy.get_receipt(receipt_id)
+    if receipt is None or not caller.may_access(receipt.tenant_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such receipt")
+    return receipt

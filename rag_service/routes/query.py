@@ -42,7 +42,11 @@ async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesD
 
     def retrieve() -> list[tuple[Source, str]]:
         vector = services.embedder.embed_query(body.question)
-        hits = services.index.search(vector, where=where, limit=top_k)
+        # erased / revoked records are excluded even while their chunks are being purged
+        blocked = services.privacy.suppressed_keys(body.tenant_id)
+        hits = services.index.search(
+            vector, where=where.model_copy(update={"exclude_record_keys": blocked}), limit=top_k
+        )
         return [
             (
                 Source(

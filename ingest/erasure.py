@@ -1,0 +1,121 @@
+"""Erasure (right to be forgotten) and consent revocation: suppress first, purge, verify, receipt.
+
+Order matters: the suppression is committed before any chunk is deleted, so queries exclude the
+records at once and a concurrent sync cannot re-index them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from ingest.index.base import IndexStore
+from ingest.models import RecordRef
+from ingest.privacy import PrivacyLedger, Receipt, SuppressionReason, email_key
+from ingest.state import AuditEvent, StateStore, utcnow
+
+
+def _purge(
+    state: StateStore,
+    privacy: PrivacyLedger,
+    index: IndexStore,
+    *,
+    kind: str,
+    reason: SuppressionReason,
+    tenant_id: str,
+    subject: str,
+    refs: Sequence[RecordRef],
+    actor: str,
+) -> Receipt:
+    started = time.perf_counter()
+    receipt_id = uuid.uuid4().hex
+    now = utcnow()
+    privacy.suppress(refs, reason, receipt_id, now)
+    deleted = sum(index.delete_record(ref) for ref in refs)
+    index.flush()
+    remaining = sum(index.count(ref=ref) for ref in refs)
+    state.mark_ledger(refs, status="erased" if reason == "erasure" else "excluded", reason=reason)
+    receipt = Receipt(
+        receipt_id=receipt_id,
+        kind="erasure" if kind == "erasure" else "consent_revocation",
+        tenant_id=tenant_id,
+        subject=subject,
+        actor=actor,
+        created_at=now,
+        records=[r.key for r in refs],
+        chunks_deleted=deleted,
+        collections=[index.location],
+        remaining_hits=remaining,
+        verified=remaining == 0,
+        seconds_to_zero_hits=round(time.perf_counter() - started, 4),
+    )
+    privacy.save_receipt(receipt)
+    state.audit(
+        AuditEvent(
+            actor=actor,
+            action=kind,
+            tenant_id=tenant_id,
+            details={
+                "receipt_id": receipt_id,
+                "records": len(refs),
+                "chunks_deleted": deleted,
+                "remaining_hits": remaining,
+            },
+        )
+    )
+    return receipt
+
+
+def erase_contact(
+    state: StateStore,
+    privacy: PrivacyLedger,
+    index: IndexStore,
+    *,
+    tenant_id: str,
+    contact_id: str | None,
+    email: str | None,
+    actor: str,
+) -> Receipt:
+    keys = [f"id:{contact_id}"] if contact_id else []
+    if email:
+        keys.append(email_key(email))
+    if not keys:
+        raise ValueError("an erasure needs a contact id or an e-mail address")
+    refs = privacy.records_for_contact(tenant_id, keys)
+    subject = keys[-1] if email else keys[0]
+    return _purge(
+        state,
+        privacy,
+        index,
+        kind="erasure",
+        reason="erasure",
+        tenant_id=tenant_id,
+        subject=subject,
+        refs=refs,
+        actor=actor,
+    )
+
+
+def revoke_record(
+    state: StateStore, privacy: PrivacyLedger, index: IndexStore, *, ref: RecordRef, actor: str
+) -> Receipt:
+    return _purge(
+        state,
+        privacy,
+        index,
+        kind="consent_revocation",
+        reason="consent_revoked",
+        tenant_id=ref.tenant_id,
+        subject=ref.key,
+        refs=[ref],
+        actor=actor,
+    )
+
+
+def replay_suppressions(privacy: PrivacyLedger, index: IndexStore) -> int:
+    """Delete any chunk of a suppressed record (after restoring an old index or a rebuild)."""
+    removed = sum(index.delete_record(s.ref) for s in privacy.all())
+    if removed:
+        index.flush()
+    return removed

@@ -1,0 +1,128 @@
+"""Tables of the state store (SQLAlchemy Core). One metadata for every table we own."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("watermark", sa.String(128)),
+    sa.Column("last_id", sa.String(256)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+ledger = sa.Table(
+    "record_ledger",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(256), primary_key=True),
+    sa.Column("record_type", sa.String(16), nullable=False),
+    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("access_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(64)),
+    sa.Column("chunk_count", sa.Integer, nullable=False, default=0),
+    sa.Column("redaction_policy", sa.String(64)),
+    sa.Column("consent_policy", sa.String(64)),
+    sa.Column("model_id", sa.String(256)),
+    sa.Column("last_run_id", sa.String(64)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_ledger_source_status", ledger.c.source, ledger.c.status)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("locator", sa.String(512), nullable=False),
+    sa.Column("record_id", sa.String(256)),
+    sa.Column("reason", sa.String(1024), nullable=False),
+    sa.Column("raw_sha256", sa.String(64), nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_run_id", sa.String(64)),
+    sa.UniqueConstraint("source", "locator", "raw_sha256", name="uq_quarantine_item"),
+)
+
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("counts", sa.Text, nullable=False, default="{}"),
+    sa.Column("error", sa.String(1024)),
+)
+
+source_locks = sa.Table(
+    "source_locks",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(64)),
+    sa.Column("source", sa.String(64)),
+    sa.Column("record_id", sa.String(256)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    # a record that must never be indexed or returned: erased (forever) or consent revoked
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("record_key", sa.String(512), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.String(256), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),  # erasure | consent_revoked
+    sa.Column("receipt_id", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+record_contacts = sa.Table(
+    "record_contacts",
+    metadata,
+    # which contacts a record is linked to (contact id, or sha256 of the lower-cased e-mail)
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("contact_key", sa.String(128), primary_key=True),
+    sa.Column("record_key", sa.String(512), primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.String(256), nullable=False),
+)
+
+receipts = sa.Table(
+    "receipts",
+    metadata,
+    sa.Column("receipt_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # erasure | consent_revocation
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(128), nullable=False),  # hashed subject, never the value
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # JSON: ids, counts, collections, verification
+)

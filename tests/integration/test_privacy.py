@@ -1,0 +1,216 @@
+"""Erasure and consent revocation: immediate exclusion, purge everywhere, receipts, no comeback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ingest.config import FileSourceConfig
+from ingest.models import RecordRef
+from rag_service.app import create_app
+from rag_service.config import Settings
+from rag_service.services import Services, build_services
+from tests.conftest import headers, make_settings
+
+TEAM = ["team-a"]
+
+
+def note(rid: str, ts: str, body: str, contacts: list[dict[str, str]], **kw: Any) -> dict[str, Any]:
+    return {
+        "record_id": rid,
+        "record_type": "note",
+        "updated_at": ts,
+        "url": f"https://crm.example/{rid}",
+        "owner_id": "u-1",
+        "team_ids": TEAM,
+        "consent": {"assistant_use": "granted"},
+        "contacts": contacts,
+        "body": body,
+        **kw,
+    }
+
+
+def write(folder: Path, records: list[dict[str, Any]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+ANA_BY_ID = [{"contact_id": "c-ana", "name": "Ana Lindqvist"}]
+ANA_BY_MAIL = [{"contact_id": "zd-991", "name": "Ana L", "email": "Ana.Lindqvist@Example.org"}]
+OTHER = [{"contact_id": "c-bo", "name": "Bo Mensah"}]
+
+
+def notes_a() -> list[dict[str, Any]]:
+    return [
+        note(
+            "N-1", "2026-10-01T10:00:00+00:00", "Warehouse robots need a firmware patch for lidar.", ANA_BY_ID
+        ),
+        note("N-2", "2026-10-01T11:00:00+00:00", "Quarterly review of the lidar rollout went well.", OTHER),
+    ]
+
+
+def notes_b() -> list[dict[str, Any]]:
+    return [
+        note("T-7", "2026-10-02T09:00:00+00:00", "Ticket: lidar calibration fails on robot 7.", ANA_BY_MAIL)
+    ]
+
+
+def settings_for(tmp: Path) -> Settings:
+    base = make_settings(tmp / "var", tmp / "crm")
+    return base.model_copy(
+        update={
+            "sources": (
+                FileSourceConfig(name="acme-notes", tenant_id="acme", path=tmp / "crm" / "a"),
+                FileSourceConfig(
+                    name="acme-tickets", tenant_id="acme", path=tmp / "crm" / "b", system="zendesk"
+                ),
+            )
+        }
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path, embedder: Any, redactor: Any) -> Iterator[tuple[Services, TestClient, Path]]:
+    write(tmp_path / "crm" / "a", notes_a())
+    write(tmp_path / "crm" / "b", notes_b())
+    services = build_services(settings_for(tmp_path), embedder=embedder, redactor=redactor)
+    for name in services.sources:
+        assert services.run(name, actor="t").status == "succeeded"
+    app = create_app(services.settings, services=services, start_scheduler=False)
+    with TestClient(app) as client:
+        yield services, client, tmp_path
+    services.close()
+
+
+def ask(client: TestClient, question: str = "lidar firmware calibration robots") -> set[str]:
+    resp = client.post(
+        "/query",
+        headers=headers("assistant"),
+        json={
+            "question": question,
+            "tenant_id": "acme",
+            "purpose": "sales_assistant",
+            "user": {"user_id": "u-9", "team_ids": TEAM},
+            "top_k": 10,
+        },
+    )
+    assert resp.status_code == 200, resp.text
+    return {s["record_id"] for s in resp.json()["sources"]}
+
+
+def test_erasure_across_sources_with_receipt_and_no_comeback(
+    tmp_path: Path, embedder: Any, redactor: Any
+) -> None:
+    write(tmp_path / "crm" / "a", notes_a())
+    write(tmp_path / "crm" / "b", notes_b())
+    settings = settings_for(tmp_path)
+    first = build_services(settings, embedder=embedder, redactor=redactor)
+    for name in first.sources:
+        first.run(name, actor="t")
+    first.close()
+    backup = tmp_path / "index-backup"  # an old copy of the index, taken before the erasure
+    shutil.copytree(settings.index.path, backup)
+
+    services = build_services(settings, embedder=embedder, redactor=redactor)
+    with TestClient(create_app(settings, services=services, start_scheduler=False)) as client:
+        assert ask(client) == {"N-1", "N-2", "T-7"}
+        resp = client.post(
+            "/admin/erasure",
+            headers=headers("admin"),
+            json={"tenant_id": "acme", "contact_id": "c-ana", "email": "ana.lindqvist@example.org"},
+        )
+        assert resp.status_code == 201, resp.text
+        receipt = resp.json()
+        assert receipt["verified"] is True
+        assert receipt["remaining_hits"] == 0
+        assert sorted(receipt["records"]) == ["acme:acme-notes:N-1", "acme:acme-tickets:T-7"]
+        assert receipt["chunks_deleted"] >= 2
+        assert "lindqvist" not in json.dumps(receipt).lower()
+        assert ask(client) == {"N-2"}
+        got = client.get(f"/audit/receipts/{receipt['receipt_id']}", headers=headers("auditor"))
+        assert got.status_code == 200
+        assert got.json()["records"] == receipt["records"]
+        assert (
+            client.get(f"/audit/receipts/{receipt['receipt_id']}", headers=headers("admin")).status_code
+            == 403
+        )
+
+        # the CRM still holds the records and edits one: a later sync must not bring them back
+        write(
+            tmp_path / "crm" / "a",
+            [
+                note("N-1", "2026-10-05T10:00:00+00:00", "Edited: lidar patch shipped.", ANA_BY_ID),
+                notes_a()[1],
+            ],
+        )
+        report = services.run("acme-notes", actor="t")
+        assert report.counts["suppressed"] == 1
+        assert report.counts["embedded"] == 0
+        assert ask(client) == {"N-2"}
+    services.close()
+
+    # restoring the pre-erasure index: the startup replay removes the erased records again
+    shutil.rmtree(settings.index.path)
+    shutil.copytree(backup, settings.index.path)
+    restored = build_services(settings, embedder=embedder, redactor=redactor)
+    try:
+        count = restored.index.count
+        assert count(ref=RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")) == 0
+        assert count(ref=RecordRef(tenant_id="acme", source="acme-tickets", record_id="T-7")) == 0
+        assert count(ref=RecordRef(tenant_id="acme", source="acme-notes", record_id="N-2")) > 0
+    finally:
+        restored.close()
+
+
+def test_revocation_is_excluded_before_the_purge_finishes(env: tuple[Services, TestClient, Path]) -> None:
+    services, client, tmp = env
+    assert "N-1" in ask(client)
+    entered, release = threading.Event(), threading.Event()
+    original = services.index.delete_record
+
+    def slow_delete(ref: RecordRef) -> int:
+        entered.set()
+        release.wait(30)
+        return original(ref)
+
+    services.index.delete_record = slow_delete  # type: ignore[method-assign]
+    result: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: result.update(
+            client.post(
+                "/admin/consent/revoke",
+                headers=headers("admin"),
+                json={"tenant_id": "acme", "source": "acme-notes", "record_id": "N-1"},
+            ).json()
+        )
+    )
+    worker.start()
+    assert entered.wait(30)
+    try:
+        # chunks still in the index, yet the query must not return them
+        assert services.index.count(ref=RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")) > 0
+        assert "N-1" not in ask(client)
+    finally:
+        release.set()
+        worker.join(30)
+        services.index.delete_record = original  # type: ignore[method-assign]
+    assert result["verified"] is True and result["kind"] == "consent_revocation"
+    assert result["seconds_to_zero_hits"] < 30
+
+    # same version synced again: stays excluded; consent granted later at the CRM: back in
+    services.state.reset_cursor("acme-notes")
+    services.run("acme-notes", actor="t")
+    assert "N-1" not in ask(client)
+    write(
+        tmp / "crm" / "a",
+        [note("N-1", "2030-01-01T00:00:00+00:00", "Lidar patch re-approved.", ANA_BY_ID), notes_a()[1]],
+    )
+    services.run("acme-notes", actor="t")
+    assert "N-1" in ask(client, "lidar patch re-approved")
