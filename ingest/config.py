@@ -57,3 +57,8 @@ class StateConfig(Section):
 class SchedulerConfig(Section):
     enabled: bool = True
     lock_ttl_seconds: int = Field(default=3600, ge=30)
+
+
+class ReconcileConfig(Section):
+    interval_seconds: int = Field(default=3600, ge=30)
+    max_delete_share: float = Field(default=0.15, gt=0, le=1)

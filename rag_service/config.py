@@ -24,6 +24,7 @@ from ingest.config import (
     ChunkingConfig,
     EmbeddingConfig,
     IndexConfig,
+    ReconcileConfig,
     SchedulerConfig,
     SourceConfig,
     StateConfig,
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     index: IndexConfig = IndexConfig()
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,12 +14,13 @@ from typing import Literal
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
 from ingest.erasure import replay_suppressions
-from ingest.errors import UnknownSourceError
+from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.index.base import IndexStore
 from ingest.index.factory import open_index_store
 from ingest.models import RunReport
 from ingest.pipeline import PipelineParts, Progress, Refresher
 from ingest.privacy import PrivacyLedger
+from ingest.reconcile import ReconcileReport, reconcile
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
@@ -64,15 +66,39 @@ class Services:
     ) -> RunReport:
         return self.refresher.run(self.source(name), kind=kind, actor=actor, progress=progress)
 
+    def reconcile(self, name: str, *, confirm: bool = False, actor: str = "scheduler") -> ReconcileReport:
+        source = self.source(name)
+        owner = f"reconcile:{uuid.uuid4().hex}"
+        if not self.state.try_lock(name, owner, timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)):
+            raise SourceBusyError("a sync or reindex of this source is running")
+        try:
+            return reconcile(
+                source,
+                self.state,
+                self.index,
+                max_delete_share=self.settings.reconcile.max_delete_share,
+                confirm=confirm,
+                actor=actor,
+                reprocess=lambda rid: self.refresher.reindex_record(source, rid, actor=actor),
+            )
+        finally:
+            self.state.unlock(name, owner)
+
     def submit(self, fn: Callable[[], RunReport]) -> Future[RunReport]:
         return self._pool.submit(fn)
 
     def start_scheduler(self) -> None:
-        schedules = [Schedule(s.name, s.interval_seconds) for s in self.settings.sources if s.enabled]
+        enabled = [s for s in self.settings.sources if s.enabled]
+        every = self.settings.reconcile.interval_seconds
+        schedules = [Schedule(s.name, s.interval_seconds) for s in enabled]
+        schedules += [Schedule(f"reconcile:{s.name}", every) for s in enabled]
 
         def job(name: str) -> None:
             try:
-                self.run(name, actor="scheduler")
+                if name.startswith("reconcile:"):
+                    self.reconcile(name.removeprefix("reconcile:"), actor="scheduler")
+                else:
+                    self.run(name, actor="scheduler")
             except Exception as exc:  # a busy source is fine: the next tick retries
                 log.warning(
                     "scheduled sync skipped", extra={"source": name, "error_type": type(exc).__name__}

@@ -75,6 +75,10 @@ class IndexStore(Protocol):
 
     def count(self, *, tenant_id: str | None = None, ref: RecordRef | None = None) -> int: ...
 
+    def record_chunk_counts(self, tenant_id: str, source: str) -> dict[str, int]:
+        """record_id -> number of chunks the index holds for one source."""
+        ...
+
     def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]: ...
 
     def flush(self) -> None:

@@ -85,3 +85,7 @@ def record_spec(ref: RecordRef, *, first_index: int | None = None) -> FilterSpec
 
 def tenant_spec(tenant_id: str | None) -> FilterSpec | None:
     return None if tenant_id is None else FilterSpec(must=(Match(P.TENANT_ID, tenant_id),))
+
+
+def source_spec(tenant_id: str, source: str) -> FilterSpec:
+    return FilterSpec(must=(Match(P.TENANT_ID, tenant_id), Match(P.SOURCE, source)))

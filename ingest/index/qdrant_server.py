@@ -23,6 +23,7 @@ from ingest.index.filters import (
     MatchAnyOf,
     record_spec,
     search_spec,
+    source_spec,
     tenant_spec,
 )
 from ingest.models import RecordRef
@@ -156,6 +157,13 @@ class QdrantIndexStore:
 
     def count(self, *, tenant_id: str | None = None, ref: RecordRef | None = None) -> int:
         return self._count(record_spec(ref) if ref is not None else tenant_spec(tenant_id))
+
+    def record_chunk_counts(self, tenant_id: str, source: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for hit in self._scroll(source_spec(tenant_id, source)):
+            rid = str(hit.payload[P.RECORD_ID])
+            counts[rid] = counts.get(rid, 0) + 1
+        return counts
 
     def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]:
         return [h.payload for h in self._scroll(tenant_spec(tenant_id), batch)]

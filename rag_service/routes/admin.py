@@ -11,6 +11,7 @@ from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.models import RecordRef
 from ingest.privacy import Receipt
+from ingest.reconcile import ReconcileReport
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
 from rag_service.schemas import ErasureRequest, ReindexRequest, RevokeRequest, RunAccepted, RunView
@@ -171,3 +172,17 @@ async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep
         )
 
     return await run_in_threadpool(run)
+
+
+@router.post("/sources/{name}/reconcile", response_model=ReconcileReport)
+async def reconcile_source(
+    name: str, caller: AdminCaller, services: ServicesDep, confirm: Annotated[bool, Query()] = False
+) -> ReconcileReport:
+    """Compare live ids, ledger and index; delete stale chunks; report completeness. A run that would
+    delete more than reconcile.max_delete_share of the source stops until called with confirm=true."""
+    _source_or_404(services, name, caller)
+    actor = f"admin:{caller.name}"
+    try:
+        return await run_in_threadpool(lambda: services.reconcile(name, confirm=confirm, actor=actor))
+    except SourceBusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
