@@ -26,7 +26,23 @@ class FileSourceConfig(Section):
     enabled: bool = True
 
 
-SourceConfig = Annotated[FileSourceConfig, Field(discriminator="kind")]
+class HttpJsonSourceConfig(Section):
+    """A CRM export API that serves records in our contract (see ingest/sources/http_json.py)."""
+
+    kind: Literal["http_json"] = "http_json"
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+    base_url: str = Field(pattern=r"^https?://")
+    token: SecretStr | None = None
+    system: str = "crm"
+    page_size: int = Field(default=100, ge=1, le=5000)
+    interval_seconds: int = Field(default=300, ge=5)
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    enabled: bool = True
+
+
+SourceConfig = Annotated[FileSourceConfig | HttpJsonSourceConfig, Field(discriminator="kind")]
 
 
 class ChunkingConfig(Section):

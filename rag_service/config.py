@@ -23,6 +23,7 @@ from pydantic_settings import (
 from ingest.config import (
     ChunkingConfig,
     EmbeddingConfig,
+    FileSourceConfig,
     IndexConfig,
     ReconcileConfig,
     SchedulerConfig,
@@ -140,7 +141,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     settings: Settings = _FromFile(**overrides)
     updates: dict[str, Any] = {"data_dir": _resolve(settings.data_dir, base)}
     updates["sources"] = tuple(
-        s.model_copy(update={"path": _resolve(s.path, base)}) for s in settings.sources
+        s.model_copy(update={"path": _resolve(s.path, base)}) if isinstance(s, FileSourceConfig) else s
+        for s in settings.sources
     )
     index = settings.index
     qdrant_url = os.environ.get("QDRANT_URL")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ingest.config import SourceConfig
+from ingest.config import FileSourceConfig, SourceConfig
 from ingest.sources.base import Source
 from ingest.sources.file import FileSource
+from ingest.sources.http_json import HttpJsonSource
 
 
 def build_source(config: SourceConfig) -> Source:
-    if config.kind == "file":
+    if isinstance(config, FileSourceConfig):
         return FileSource(config)
-    raise ValueError(f"unknown source kind {config.kind!r}")
+    return HttpJsonSource(config)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.config import FileSourceConfig
 from rag_service.config import ApiKey, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_config_loads_with_resolved_paths() -> None:
     s = load_settings(ROOT / "config" / "demo.yaml")
     assert [x.name for x in s.sources] == ["northwind-files", "contoso-files", "globex-files"]
-    assert all(x.path.is_absolute() and x.path.is_dir() for x in s.sources)
+    assert all(
+        isinstance(x, FileSourceConfig) and x.path.is_absolute() and x.path.is_dir() for x in s.sources
+    )
     assert s.index.backend == "edge"
     assert s.state.url.startswith("sqlite:///")
 
