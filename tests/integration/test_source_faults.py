@@ -43,6 +43,7 @@ class FakeCrm:
             fault = self.faults.pop(0)
             if isinstance(fault, Exception):
                 raise fault
+            assert isinstance(fault, httpx.Response)
             return fault
         if request.url.path == "/api/records":
             after = (request.url.params.get("updated_after", ""), request.url.params.get("after_id", ""))
