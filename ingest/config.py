@@ -72,7 +72,7 @@ class StateConfig(Section):
 
 class SchedulerConfig(Section):
     enabled: bool = True
-    lock_ttl_seconds: int = Field(default=3600, ge=30)
+    lock_ttl_seconds: int = Field(default=600, ge=30)  # refreshed every page
 
 
 class ReconcileConfig(Section):

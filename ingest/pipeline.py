@@ -24,7 +24,7 @@ from ingest.models import Chunk, Cursor, Page, RecordRef, RunCounts, RunReport, 
 from ingest.privacy import PrivacyLedger, Suppression
 from ingest.render import known_names, render_text
 from ingest.sources.base import Source
-from ingest.state import AuditEvent, LedgerEntry, StateStore, utcnow
+from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
 from policies.consent import ConsentPolicy
 from policies.models import Admit, Exclude
 from policies.redaction import Redactor
@@ -98,7 +98,8 @@ class Refresher:
         `run_id` names a job run already registered with StateStore.start_run (queued by the API)."""
         p = self._p
         run_id = run_id or p.state.start_run(source=source.name, kind=kind, actor=actor)
-        if not p.state.try_lock(source.name, run_id, p.lock_ttl):
+        owner = lock_owner(run_id)
+        if not p.state.try_lock(source.name, owner, p.lock_ttl):
             busy = "another sync or reindex of this source is running"
             self._finish(run_id, source.name, kind, utcnow(), RunCounts(), busy)
             raise SourceBusyError(busy)
@@ -116,6 +117,7 @@ class Refresher:
                 self._process_page(
                     source, page, run_id=run_id, actor=actor, counts=counts, force=(kind == "reindex")
                 )
+                p.state.refresh_lock(source.name, owner, p.lock_ttl)
                 if progress is not None:
                     progress(source.name, counts)
         except Exception as exc:  # the run fails visibly; the cursor stays at the last durable page
@@ -125,7 +127,7 @@ class Refresher:
                 extra={"run_id": run_id, "source": source.name, "error_type": type(exc).__name__},
             )
         finally:
-            p.state.unlock(source.name, run_id)
+            p.state.unlock(source.name, owner)
         report = self._finish(run_id, source.name, kind, started, counts, error)
         log.info(
             "run finished",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -33,6 +35,24 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def lock_owner(tag: str) -> str:
+    """host:pid:tag, so a lock left by a dead process on this host can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}:{tag}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    parts = owner.split(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False  # another host, or not ours to judge: wait for the TTL
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class LedgerEntry(BaseModel):
@@ -309,14 +329,28 @@ class StateStore:
     # ------------------------------------------------------------------ source locks
 
     def try_lock(self, source: str, owner: str, ttl: timedelta) -> bool:
-        """Cross-process mutual exclusion per source (sync vs reindex); expires after ttl."""
+        """Cross-process mutual exclusion per source (sync vs reindex vs reconcile).
+
+        A lock expires after `ttl` unless refreshed (runs refresh it every page). A lock whose
+        owner process died on this host (kill -9, OOM) is taken over at once."""
         now = utcnow()
         with self._engine.begin() as conn:
-            conn.execute(
-                sa.delete(source_locks).where(
-                    source_locks.c.source == source, source_locks.c.expires_at < now
+            held = conn.execute(sa.select(source_locks).where(source_locks.c.source == source)).first()
+            if held is not None and (_aware(held.expires_at) < now or _owner_is_dead(held.owner)):  # type: ignore[operator]
+                conn.execute(
+                    sa.delete(source_locks).where(
+                        source_locks.c.source == source, source_locks.c.owner == held.owner
+                    )
                 )
-            )
+                conn.execute(  # the run that held it never finished: say so
+                    sa.update(job_runs)
+                    .where(job_runs.c.run_id == held.owner.rsplit(":", 1)[-1], job_runs.c.status == "running")
+                    .values(
+                        status="failed",
+                        finished_at=now,
+                        error="interrupted: the process holding the lock died",
+                    )
+                )
             try:
                 with conn.begin_nested():
                     conn.execute(
@@ -325,6 +359,14 @@ class StateStore:
             except sa.exc.IntegrityError:
                 return False
         return True
+
+    def refresh_lock(self, source: str, owner: str, ttl: timedelta) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(source_locks)
+                .where(source_locks.c.source == source, source_locks.c.owner == owner)
+                .values(expires_at=utcnow() + ttl)
+            )
 
     def unlock(self, source: str, owner: str) -> None:
         with self._engine.begin() as conn:

@@ -24,7 +24,7 @@ from ingest.reconcile import ReconcileReport, reconcile
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
-from ingest.state import StateStore
+from ingest.state import StateStore, lock_owner
 from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
@@ -68,7 +68,7 @@ class Services:
 
     def reconcile(self, name: str, *, confirm: bool = False, actor: str = "scheduler") -> ReconcileReport:
         source = self.source(name)
-        owner = f"reconcile:{uuid.uuid4().hex}"
+        owner = lock_owner(f"reconcile:{uuid.uuid4().hex}")
         if not self.state.try_lock(name, owner, timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)):
             raise SourceBusyError("a sync or reindex of this source is running")
         try:

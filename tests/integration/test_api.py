@@ -258,3 +258,39 @@ def test_auditor_provenance(client: TestClient, truth: dict[str, Any]) -> None:
     )
     verify = client.get("/audit/verify", headers=headers("auditor")).json()
     assert verify["ok"] is True and verify["events_checked"] > 0
+
+
+def test_api_keeps_answering_during_a_reindex(client: TestClient, truth: dict[str, Any]) -> None:
+    import threading
+
+    from rag_service.services import Services
+
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    canary = next(c for c in truth["canaries"] if c["tenant_id"] == "globex")
+    raw = raw_record("globex", canary["record_id"])
+    done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def reindex() -> None:
+        result["report"] = services.run("globex-files", kind="reindex", actor="t")
+        done.set()
+
+    worker = threading.Thread(target=reindex)
+    worker.start()
+    answered = 0
+    while not done.is_set():
+        resp = ask(
+            client,
+            canary["question"],
+            "globex",
+            purpose_for(raw["consent"]),
+            user=raw["owner_id"],
+            teams=raw["team_ids"],
+        )
+        assert resp.status_code == 200
+        assert canary["record_id"] in [s["record_id"] for s in resp.json()["sources"]]
+        answered += 1
+    worker.join()
+    assert result["report"].status == "succeeded"
+    assert result["report"].counts["embedded"] > 50
+    assert answered >= 5
