@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from ingest.erasure import revoke_record
 from rag_service.app import create_app
 from rag_service.config import Settings, load_settings
 from rag_service.services import build_services
@@ -29,6 +30,29 @@ ROOT = Path(__file__).resolve().parents[1]
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def touch_one_percent(root: Path) -> int:
+    """Edit 1% of the records (consented ones) in place: new text and a newer updated_at."""
+    files = sorted(root.glob("*/*.jsonl"))
+    total = sum(len(f.read_text().splitlines()) for f in files)
+    want = max(1, total // 100)
+    changed = 0
+    for f in files:
+        lines = f.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if changed >= want or i % 9 != 4 or '"assistant_use": "granted"' not in line:
+                continue
+            rec = json.loads(line)
+            rec["updated_at"] = "2027-01-01T00:00:00+00:00"
+            if "body" in rec:
+                rec["body"] += " Update: the customer signed the renewal today."
+            else:
+                rec["turns"].append({"speaker_id": "sp-rep", "role": "rep", "text": "Renewal signed today."})
+            lines[i] = json.dumps(rec)
+            changed += 1
+        f.write_text("\n".join(lines) + "\n")
+    return changed
 
 
 def main() -> None:
@@ -63,6 +87,20 @@ def main() -> None:
     again = [services.run(s.name, actor="bench") for s in settings.sources]
     resync_s = time.perf_counter() - t0
     assert sum(r.counts["embedded"] for r in again) == 0
+
+    # 1% of records change at the source (new text, newer updated_at): incremental re-sync
+    changed = touch_one_percent(tmp / "crm")
+    t0 = time.perf_counter()
+    delta = [services.run(s.name, actor="bench") for s in settings.sources]
+    delta_s = time.perf_counter() - t0
+
+    # consent revocation: time until the record has zero chunks (and zero query hits)
+    victim = services.state.ledger_for_source(settings.sources[0].name, "indexed")[0]
+    t0 = time.perf_counter()
+    receipt = revoke_record(services.state, services.privacy, services.index, ref=victim.ref, actor="bench")
+    revoke_s = time.perf_counter() - t0
+    assert receipt.verified
+    assert services.index.count(ref=victim.ref) == 0
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -107,6 +145,12 @@ def main() -> None:
         "records_per_s": round(fetched / ingest_s, 1),
         "unchanged_resync_s": round(resync_s, 2),
         "resync_vs_initial": round(resync_s / ingest_s, 3),
+        "changed_records": changed,
+        "one_percent_resync_s": round(delta_s, 2),
+        "one_percent_vs_initial": round(delta_s / ingest_s, 3),
+        "one_percent_indexed_records": sum(r.counts["indexed"] for r in delta),
+        "one_percent_embedded_chunks": sum(r.counts["embedded"] for r in delta),
+        "revocation_to_zero_hits_ms": round(revoke_s * 1000, 1),
         "query_n": len(latencies),
         "query_p50_ms": round(statistics.median(latencies), 1),
         "query_p95_ms": round(pct(latencies, 0.95), 1),

@@ -1,4 +1,4 @@
-"""Command line: crm-rag serve | sync | reindex | audit."""
+"""Command line: crm-rag serve | sync | reindex | reconcile | audit."""
 
 from __future__ import annotations
 
@@ -105,6 +105,24 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     return _sync_all(settings, args.source or None, "reindex")
 
 
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from rag_service.services import build_services
+
+    services = build_services(settings)
+    worst = 0
+    try:
+        for cfg in settings.sources:
+            if args.source and cfg.name not in args.source:
+                continue
+            report = services.reconcile(cfg.name, confirm=args.confirm, actor="cli")
+            print(json.dumps(report.model_dump(mode="json")))
+            if report.status == "needs_confirmation":
+                worst = 3
+    finally:
+        services.close()
+    return worst
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.state import StateStore
 
@@ -151,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--source", action="append")
     reindex.add_argument("--record", help="one record id (needs one --source)")
     reindex.set_defaults(func=cmd_reindex)
+
+    recon = sub.add_parser("reconcile", help="remove stale chunks, report index completeness")
+    recon.add_argument("--source", action="append")
+    recon.add_argument("--confirm", action="store_true", help="allow deleting more than max_delete_share")
+    recon.set_defaults(func=cmd_reconcile)
 
     audit = sub.add_parser("audit", help="audit log: verify the hash chain, export JSON lines, list runs")
     audit.add_argument("action", choices=["verify", "export", "runs"])
