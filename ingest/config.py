@@ -77,4 +77,5 @@ class SchedulerConfig(Section):
 
 class ReconcileConfig(Section):
     interval_seconds: int = Field(default=3600, ge=30)
-    max_delete_share: float = Field(default=0.15, gt=0, le=1)
+    max_delete_share: float = Field(default=0.15, gt=0, le=1)  # per run: tombstones and reconcile
+    guard_min_records: int = Field(default=20, ge=0)  # smaller sources are not guarded

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ingest import payload as P
 from ingest.chunking import Chunker
 from ingest.embedding import Embedder
-from ingest.errors import SourceBusyError
+from ingest.errors import IngestError, SourceBusyError
 from ingest.index.base import IndexPoint, IndexStore
 from ingest.models import Chunk, Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.privacy import PrivacyLedger, Suppression
@@ -44,6 +44,48 @@ class PipelineParts:
     chunker: Chunker
     privacy: PrivacyLedger
     lock_ttl: timedelta = timedelta(hours=1)
+    max_delete_share: float = 0.15
+    guard_min_records: int = 20
+
+
+class MassDeletionError(IngestError):
+    """A run would delete more than the allowed share of a source; an admin must confirm."""
+
+
+class _DeletionGuard:
+    """Stops a run before the page that would push its deletions past max_delete_share."""
+
+    def __init__(self, parts: PipelineParts, source: str, *, allow: bool) -> None:
+        self._p = parts
+        self._source = source
+        self._allow = allow
+        self._base = len(parts.state.ledger_for_source(source, "indexed"))
+        self._deleted = 0
+
+    def check(self, page: Page, *, actor: str, run_id: str) -> None:
+        self._deleted += len(page.deletions)
+        p = self._p
+        if self._allow or self._base < p.guard_min_records:
+            return
+        share = self._deleted / self._base
+        if share > p.max_delete_share:
+            p.state.audit(
+                AuditEvent(
+                    actor=actor,
+                    action="mass_deletion_blocked",
+                    source=self._source,
+                    run_id=run_id,
+                    details={
+                        "tombstones": self._deleted,
+                        "share": round(share, 4),
+                        "limit": p.max_delete_share,
+                    },
+                )
+            )
+            raise MassDeletionError(
+                f"this run would delete {self._deleted} of {self._base} records ({share:.0%}); "
+                "an admin must confirm (sync with confirm_deletions)"
+            )
 
 
 def _sha(obj: Any) -> str:
@@ -93,6 +135,7 @@ class Refresher:
         actor: str = "scheduler",
         progress: Progress | None = None,
         run_id: str | None = None,
+        allow_mass_delete: bool = False,
     ) -> RunReport:
         """Sync (incremental from the saved cursor) or reindex (from scratch, re-embedding all).
         `run_id` names a job run already registered with StateStore.start_run (queued by the API)."""
@@ -113,7 +156,9 @@ class Refresher:
                     AuditEvent(actor=actor, action="reindex_source", source=source.name, run_id=run_id)
                 )
             cursor = None if kind == "reindex" else p.state.get_cursor(source.name)
+            guard = _DeletionGuard(p, source.name, allow=allow_mass_delete)
             for page in source.pages(cursor=cursor):
+                guard.check(page, actor=actor, run_id=run_id)
                 self._process_page(
                     source, page, run_id=run_id, actor=actor, counts=counts, force=(kind == "reindex")
                 )

@@ -141,6 +141,8 @@ def build_services(
         chunker=chunker,
         privacy=privacy,
         lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
+        max_delete_share=settings.reconcile.max_delete_share,
+        guard_min_records=settings.reconcile.guard_min_records,
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     return Services(

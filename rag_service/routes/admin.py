@@ -54,6 +54,7 @@ async def _start(
     kind: str,
     wait: bool,
     record_id: str | None = None,
+    confirm_deletions: bool = False,
 ) -> RunAccepted:
     run_id = services.state.start_run(source=source, kind=kind, actor=f"admin:{caller.name}")
     services.state.audit(
@@ -63,6 +64,7 @@ async def _start(
             source=source,
             record_id=record_id,
             run_id=run_id,
+            details={"confirm_deletions": confirm_deletions},
         )
     )
     src = services.source(source)
@@ -73,7 +75,11 @@ async def _start(
                 src, record_id, actor=f"admin:{caller.name}", run_id=run_id
             )
         return services.refresher.run(
-            src, kind="reindex" if kind == "reindex" else "sync", actor=f"admin:{caller.name}", run_id=run_id
+            src,
+            kind="reindex" if kind == "reindex" else "sync",
+            actor=f"admin:{caller.name}",
+            run_id=run_id,
+            allow_mass_delete=confirm_deletions,
         )
 
     if wait:
@@ -91,10 +97,16 @@ async def _start(
 
 @router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
 async def trigger_sync(
-    name: str, caller: AdminCaller, services: ServicesDep, wait: Annotated[bool, Query()] = False
+    name: str,
+    caller: AdminCaller,
+    services: ServicesDep,
+    wait: Annotated[bool, Query()] = False,
+    confirm_deletions: Annotated[bool, Query()] = False,
 ) -> RunAccepted:
+    """Incremental sync. A run whose tombstones would delete more than reconcile.max_delete_share of
+    the source stops (job run failed, cursor unchanged) until repeated with confirm_deletions=true."""
     _source_or_404(services, name, caller)
-    return await _start(services, caller, name, "sync", wait)
+    return await _start(services, caller, name, "sync", wait, confirm_deletions=confirm_deletions)
 
 
 @router.post("/reindex", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)

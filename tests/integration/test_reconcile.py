@@ -130,3 +130,36 @@ def test_sync_and_reindex_of_one_source_exclude_each_other(env: tuple[Services, 
     finally:
         services.state.unlock("acme-files", "someone-else")
     assert services.run("acme-files", kind="reindex", actor="t").status == "succeeded"
+
+
+def test_mass_tombstones_stop_the_sync_until_confirmed(tmp_path: Path, embedder: Any, redactor: Any) -> None:
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    write(folder, list(range(25)))
+    settings = make_settings(tmp_path / "var", tmp_path)
+    settings = settings.model_copy(
+        update={"sources": (FileSourceConfig(name="acme-files", tenant_id="acme", path=folder, page_size=5),)}
+    )
+    services = build_services(settings, embedder=embedder, redactor=redactor)
+    try:
+        services.run("acme-files", actor="t")
+        lines = [json.dumps(rec(i)) for i in range(25)]
+        lines += [
+            json.dumps({"record_id": f"N-{i}", "deleted": True, "updated_at": "2026-11-01T00:00:00+00:00"})
+            for i in range(10)
+        ]  # 40% of the source deleted in one go
+        (folder / "notes.jsonl").write_text("\n".join(lines) + "\n")
+        cursor = services.state.get_cursor("acme-files")
+        blocked = services.run("acme-files", actor="t")
+        assert blocked.status == "failed"
+        assert "admin must confirm" in (blocked.error or "")
+        assert services.state.get_cursor("acme-files") == cursor
+        assert services.index.count(tenant_id="acme") == 25
+        with TestClient(create_app(settings, services=services, start_scheduler=False)) as client:
+            resp = client.post(
+                "/admin/sources/acme-files/sync?wait=true&confirm_deletions=true", headers=headers("admin")
+            )
+            assert resp.json()["status"] == "succeeded"
+        assert services.index.count(tenant_id="acme") == 15
+    finally:
+        services.close()
