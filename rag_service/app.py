@@ -15,6 +15,7 @@ from rag_service.auth import KeyRing
 from rag_service.config import Settings
 from rag_service.deps import UNPROCESSABLE
 from rag_service.limits import BodyLimitMiddleware
+from rag_service.ratelimit import RateLimiter
 from rag_service.routes import admin, audit, query
 from rag_service.services import Services, build_services
 
@@ -58,6 +59,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.auth.keys)
+    app.state.limiter = RateLimiter(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)

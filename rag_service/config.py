@@ -65,6 +65,8 @@ class ApiConfig(BaseModel):
     max_top_k: int = Field(default=20, ge=1, le=100)
     default_top_k: int = Field(default=5, ge=1, le=100)
     snippet_chars: int = Field(default=300, ge=50)
+    rate_limit_per_minute: int = Field(default=600, ge=1)  # per API key, every endpoint
+    rate_limit_burst: int = Field(default=60, ge=1)
 
 
 class PolicyPaths(BaseModel):

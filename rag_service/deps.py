@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 
 from rag_service.auth import Caller, KeyRing
 from rag_service.config import Role, Settings
+from rag_service.ratelimit import RateLimiter
 from rag_service.services import Services
 
 UNPROCESSABLE = 422  # starlette renamed its constant for this code; the number is what matters
@@ -36,9 +37,15 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
 def require(*roles: Role) -> Callable[..., Caller]:
     def dependency(
         ring: Annotated[KeyRing, Depends(get_keyring)],
+        limiter: Annotated[RateLimiter, Depends(get_limiter)],
         key: Annotated[str | None, Security(_api_key)],
     ) -> Caller:
         caller = ring.authenticate(key)
@@ -47,6 +54,13 @@ def require(*roles: Role) -> Callable[..., Caller]:
                 status.HTTP_401_UNAUTHORIZED,
                 "missing or unknown API key",
                 headers={"WWW-Authenticate": "APIKey"},
+            )
+        wait = limiter.acquire(caller.name)
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                "rate limit exceeded for this API key",
+                headers={"Retry-After": str(max(1, round(wait)))},
             )
         if caller.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint needs role {' or '.join(roles)}")

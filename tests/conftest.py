@@ -50,6 +50,10 @@ def make_settings(base: Path, data_copy: Path, **extra: Any) -> Settings:
             "sources": sources,
             "index": settings.index.model_copy(update={"path": base / "index"}),
             "state": {"url": f"sqlite:///{base / 'state.db'}"},
+            # tests hammer the API from one key; the limiter has its own tests
+            "api": settings.api.model_copy(
+                update={"rate_limit_per_minute": 1_000_000, "rate_limit_burst": 100_000}
+            ),
             **extra,
         }
     )

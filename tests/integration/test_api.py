@@ -294,3 +294,21 @@ def test_api_keeps_answering_during_a_reindex(client: TestClient, truth: dict[st
     assert result["report"].status == "succeeded"
     assert result["report"].counts["embedded"] > 50
     assert answered >= 5
+
+
+def test_rate_limit_per_key(demo_services: Any) -> None:
+    from rag_service.app import create_app
+
+    settings = demo_services.settings.model_copy(
+        update={
+            "api": demo_services.settings.api.model_copy(
+                update={"rate_limit_per_minute": 2, "rate_limit_burst": 2}
+            )
+        }
+    )
+    with TestClient(create_app(settings, services=demo_services, start_scheduler=False)) as limited:
+        codes = [limited.get("/admin/runs", headers=headers("admin")).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        resp = limited.get("/admin/runs", headers=headers("admin"))
+        assert int(resp.headers["Retry-After"]) >= 1
+        assert limited.get("/audit/events", headers=headers("auditor")).status_code == 200  # other key
