@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 from ingest import payload as P
 from ingest.chunking import Chunker
+from ingest.deletion_guard import DeletionGuard
 from ingest.embedding import Embedder
-from ingest.errors import IngestError, SourceBusyError
+from ingest.errors import SourceBusyError
+from ingest.history import history_of
 from ingest.index.base import IndexPoint, IndexStore
 from ingest.models import Chunk, Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.privacy import PrivacyLedger, Suppression
@@ -46,46 +48,6 @@ class PipelineParts:
     lock_ttl: timedelta = timedelta(hours=1)
     max_delete_share: float = 0.15
     guard_min_records: int = 20
-
-
-class MassDeletionError(IngestError):
-    """A run would delete more than the allowed share of a source; an admin must confirm."""
-
-
-class _DeletionGuard:
-    """Stops a run before the page that would push its deletions past max_delete_share."""
-
-    def __init__(self, parts: PipelineParts, source: str, *, allow: bool) -> None:
-        self._p = parts
-        self._source = source
-        self._allow = allow
-        self._base = len(parts.state.ledger_for_source(source, "indexed"))
-        self._deleted = 0
-
-    def check(self, page: Page, *, actor: str, run_id: str) -> None:
-        self._deleted += len(page.deletions)
-        p = self._p
-        if self._allow or self._base < p.guard_min_records:
-            return
-        share = self._deleted / self._base
-        if share > p.max_delete_share:
-            p.state.audit(
-                AuditEvent(
-                    actor=actor,
-                    action="mass_deletion_blocked",
-                    source=self._source,
-                    run_id=run_id,
-                    details={
-                        "tombstones": self._deleted,
-                        "share": round(share, 4),
-                        "limit": p.max_delete_share,
-                    },
-                )
-            )
-            raise MassDeletionError(
-                f"this run would delete {self._deleted} of {self._base} records ({share:.0%}); "
-                "an admin must confirm (sync with confirm_deletions)"
-            )
 
 
 def _sha(obj: Any) -> str:
@@ -156,7 +118,7 @@ class Refresher:
                     AuditEvent(actor=actor, action="reindex_source", source=source.name, run_id=run_id)
                 )
             cursor = None if kind == "reindex" else p.state.get_cursor(source.name)
-            guard = _DeletionGuard(p, source.name, allow=allow_mass_delete)
+            guard = DeletionGuard(p, source.name, allow=allow_mass_delete)
             for page in source.pages(cursor=cursor):
                 guard.check(page, actor=actor, run_id=run_id)
                 self._process_page(
@@ -395,7 +357,9 @@ class Refresher:
                 )
             )
 
-        self._write(pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor)
+        written = self._write(
+            pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
+        )
         p.index.flush()
         p.state.commit_page(
             source=source.name,
@@ -405,6 +369,7 @@ class Refresher:
             events=events,
             run_id=run_id,
             linked=linked,
+            history=history_of(entries, events, written),
         )
 
     def _decide(self, record: SourceRecord, suppression: Suppression | None) -> Admit | Exclude:
@@ -428,9 +393,10 @@ class Refresher:
         entries: list[LedgerEntry],
         events: list[AuditEvent],
         actor: str,
-    ) -> None:
+    ) -> dict[str, dict[str, int]]:
+        """Embed and upsert; returns record key -> redaction counts of what was written."""
         if not pending:
-            return
+            return {}
         p = self._p
         texts = [c.text for item in pending for c in item.chunks]
         vectors = p.embedder.embed_documents(texts)
@@ -481,7 +447,10 @@ class Refresher:
                     run_id,
                 )
             )
-        redacted = _sum_counts(c.redaction_counts for item in pending for c in item.chunks)
+        per_record = {
+            item.record.ref.key: _sum_counts(c.redaction_counts for c in item.chunks) for item in pending
+        }
+        redacted = _sum_counts(per_record.values())
         first = pending[0].record
         events.append(
             AuditEvent(
@@ -499,6 +468,7 @@ class Refresher:
                 },
             )
         )
+        return per_record
 
     def _entry(
         self,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
+from ingest.history import HistoryEvent, write_history
 from ingest.models import Cursor, RecordFailure, RecordRef, RunReport, SourceRecord
 from ingest.privacy import write_links
 from ingest.tables import audit_events, cursors, job_runs, ledger, metadata, quarantine, source_locks
@@ -216,6 +217,7 @@ class StateStore:
         events: Sequence[AuditEvent],
         run_id: str,
         linked: Sequence[SourceRecord] = (),
+        history: Sequence[HistoryEvent] = (),
     ) -> None:
         """One transaction: ledger rows, quarantine, audit events and (last) the cursor.
         Called only after the page's index writes are durable."""
@@ -225,6 +227,7 @@ class StateStore:
             self._append_audit(conn, events)
             for record in linked:
                 write_links(conn, record)
+            write_history(conn, history, utcnow())
             if cursor is not None:
                 self._save_cursor(conn, source, cursor)
 

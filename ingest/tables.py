@@ -126,3 +126,24 @@ receipts = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("body", sa.Text, nullable=False),  # JSON: ids, counts, collections, verification
 )
+
+record_history = sa.Table(
+    "record_history",
+    metadata,
+    # every indexing event of a record: versions indexed, redaction summaries, purges
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("record_key", sa.String(512), nullable=False, index=True),
+    sa.Column("action", sa.String(32), nullable=False),  # indexed | payload_update | purged | deleted
+    sa.Column("version", sa.String(128)),
+    sa.Column("source_updated_at", sa.DateTime(timezone=True)),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("chunk_count", sa.Integer),
+    sa.Column("redaction_counts", sa.Text),  # JSON: entity type -> count
+    sa.Column("redaction_policy", sa.String(64)),
+    sa.Column("consent_policy", sa.String(64)),
+    sa.Column("model_id", sa.String(256)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("reason", sa.String(64)),
+    sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
+)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from ingest import payload as P
+from ingest.history import read_history
 from ingest.models import RecordRef
 from ingest.privacy import Receipt
 from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
@@ -38,6 +39,21 @@ def record_provenance(
         "ledger": entry.model_dump(mode="json") if entry else None,
         "chunks": [{"chunk_id": h.id, "payload": h.payload} for h in chunks],
     }
+
+
+@router.get("/records/{tenant_id}/{source}/{record_id}/history")
+def record_history(
+    tenant_id: str, source: str, record_id: str, caller: AuditorCaller, services: ServicesDep
+) -> list[dict[str, Any]]:
+    """Versions indexed (with redaction summaries, policy versions, model), payload updates,
+    purges and deletions of one record, newest first."""
+    check_tenant(caller, tenant_id)
+    rows = read_history(
+        services.state.engine, RecordRef(tenant_id=tenant_id, source=source, record_id=record_id)
+    )
+    if not rows:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no history for that record")
+    return rows
 
 
 @router.get("/events")

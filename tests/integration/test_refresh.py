@@ -140,6 +140,23 @@ def test_edit_shrink_acl_change_revoke_delete(small: tuple[Services, Path]) -> N
     r5 = services.run("acme-files", actor="t")
     assert r5.counts["deleted"] == 1
     assert services.index.count(tenant_id="acme") == 0
+    from ingest.history import read_history
+
+    history = read_history(services.state.engine, ref)
+    actions = [(h["action"], h["version"]) for h in reversed(history)]
+    assert actions == [
+        ("indexed", "2026-10-01T10:00:00+00:00"),
+        ("indexed", "2"),
+        ("payload_update", "3"),
+        ("purged", "4"),
+    ]
+    first = history[-1]
+    assert isinstance(first["redaction_counts"], dict)
+    assert first["chunk_count"] == long_chunks
+    assert first["model_id"].startswith("sentence-transformers/")
+    assert first["redaction_policy"].startswith("redaction-")
+    n2 = read_history(services.state.engine, ref.model_copy(update={"record_id": "N-2"}))
+    assert n2[0]["action"] == "deleted"
     ok, checked, _ = services.state.verify_audit_chain()
     assert ok and checked >= 5
 
