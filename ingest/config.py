@@ -79,3 +79,4 @@ class ReconcileConfig(Section):
     interval_seconds: int = Field(default=3600, ge=30)
     max_delete_share: float = Field(default=0.15, gt=0, le=1)  # per run: tombstones and reconcile
     guard_min_records: int = Field(default=20, ge=0)  # smaller sources are not guarded
+    reprocess_batch: int = Field(default=500, ge=1)  # stale records re-processed after each sync

@@ -146,7 +146,7 @@ class RunCounts(BaseModel):
 class RunReport(Frozen):
     run_id: str
     source: str
-    kind: Literal["sync", "reindex", "reindex_record"]
+    kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale"]
     status: Literal["succeeded", "failed"]
     started_at: datetime
     finished_at: datetime

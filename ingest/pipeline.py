@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -152,42 +152,72 @@ class Refresher:
         self, source: Source, record_id: str, *, actor: str, run_id: str | None = None
     ) -> RunReport:
         """Re-read one record from its source and re-process it (re-embedding it)."""
+        return self.reprocess(source, [record_id], actor=actor, run_id=run_id, force=True)
+
+    def reprocess(
+        self,
+        source: Source,
+        record_ids: Sequence[str],
+        *,
+        actor: str,
+        force: bool,
+        run_id: str | None = None,
+        kind: Literal["reindex_record", "reprocess_stale"] = "reindex_record",
+    ) -> RunReport:
+        """Re-read records from their source and process them again; a record the source no longer
+        has is deleted. force=False re-embeds only what the current policies/model change."""
         p = self._p
-        run_id = run_id or p.state.start_run(source=source.name, kind="reindex_record", actor=actor)
+        run_id = run_id or p.state.start_run(source=source.name, kind=kind, actor=actor)
         started = utcnow()
         counts = RunCounts()
         error: str | None = None
         try:
-            record = source.get(record_id)
-            if record is None:
-                ref = RecordRef(tenant_id=source.tenant_id, source=source.name, record_id=record_id)
-                page = Page(
-                    records=(), deletions=(Tombstone(ref=ref, deleted_at=utcnow()),), next_cursor=Cursor()
+            for start in range(0, len(record_ids), 100):
+                records: list[SourceRecord] = []
+                gone: list[Tombstone] = []
+                for rid in record_ids[start : start + 100]:
+                    record = source.get(rid)
+                    if record is None:
+                        ref = RecordRef(tenant_id=source.tenant_id, source=source.name, record_id=rid)
+                        gone.append(Tombstone(ref=ref, deleted_at=utcnow()))
+                    else:
+                        records.append(record)
+                p.state.audit(
+                    AuditEvent(
+                        actor=actor,
+                        action=kind,
+                        tenant_id=source.tenant_id,
+                        source=source.name,
+                        run_id=run_id,
+                        details={"record_ids": list(record_ids[start : start + 100])},
+                    )
                 )
-            else:
-                page = Page(records=(record,), next_cursor=Cursor())
-            p.state.audit(
-                AuditEvent(
-                    actor=actor,
-                    action="reindex_record",
-                    tenant_id=source.tenant_id,
-                    source=source.name,
-                    record_id=record_id,
-                    run_id=run_id,
+                page = Page(records=tuple(records), deletions=tuple(gone), next_cursor=Cursor())
+                self._process_page(
+                    source, page, run_id=run_id, actor=actor, counts=counts, force=force, save_cursor=False
                 )
-            )
-            self._process_page(
-                source, page, run_id=run_id, actor=actor, counts=counts, force=True, save_cursor=False
-            )
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        return self._finish(run_id, source.name, "reindex_record", started, counts, error)
+        return self._finish(run_id, source.name, kind, started, counts, error)
+
+    def stale_record_ids(self, source: str, consent_version: str) -> list[str]:
+        """Records processed under another redaction policy, detector, model or chunker (fingerprint),
+        or under another consent policy version (their admission may change)."""
+        stale: list[str] = []
+        for entry in self._p.state.ledger_for_source(source):
+            model_or_policy = entry.status == "indexed" and entry.fingerprint != self.fingerprint(
+                entry.content_hash
+            )
+            consent = entry.status in ("indexed", "excluded") and entry.consent_policy != consent_version
+            if model_or_policy or consent:
+                stale.append(entry.record_id)
+        return stale
 
     def _finish(
         self,
         run_id: str,
         source: str,
-        kind: Literal["sync", "reindex", "reindex_record"],
+        kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale"],
         started: datetime,
         counts: RunCounts,
         error: str | None,

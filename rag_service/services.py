@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -24,7 +25,7 @@ from ingest.reconcile import ReconcileReport, reconcile
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
-from ingest.state import StateStore, lock_owner
+from ingest.state import AuditEvent, StateStore, lock_owner
 from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
@@ -66,12 +67,19 @@ class Services:
     ) -> RunReport:
         return self.refresher.run(self.source(name), kind=kind, actor=actor, progress=progress)
 
-    def reconcile(self, name: str, *, confirm: bool = False, actor: str = "scheduler") -> ReconcileReport:
-        source = self.source(name)
-        owner = lock_owner(f"reconcile:{uuid.uuid4().hex}")
+    @contextmanager
+    def _locked(self, name: str, tag: str) -> Iterator[None]:
+        owner = lock_owner(f"{tag}:{uuid.uuid4().hex}")
         if not self.state.try_lock(name, owner, timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)):
             raise SourceBusyError("a sync or reindex of this source is running")
         try:
+            yield
+        finally:
+            self.state.unlock(name, owner)
+
+    def reconcile(self, name: str, *, confirm: bool = False, actor: str = "scheduler") -> ReconcileReport:
+        source = self.source(name)
+        with self._locked(name, "reconcile"):
             return reconcile(
                 source,
                 self.state,
@@ -81,8 +89,26 @@ class Services:
                 actor=actor,
                 reprocess=lambda rid: self.refresher.reindex_record(source, rid, actor=actor),
             )
-        finally:
-            self.state.unlock(name, owner)
+
+    def reindex_record(
+        self, name: str, record_id: str, *, actor: str, run_id: str | None = None
+    ) -> RunReport:
+        with self._locked(name, "reindex_record"):
+            return self.refresher.reindex_record(self.source(name), record_id, actor=actor, run_id=run_id)
+
+    def stale_records(self, name: str) -> list[str]:
+        return self.refresher.stale_record_ids(name, self.consent.version)
+
+    def reprocess_stale(self, name: str, *, actor: str, limit: int | None = None) -> RunReport | None:
+        """Records indexed under an older redaction policy, detector, model, chunker or consent policy
+        are processed again (re-embedded only where the text or model changed)."""
+        ids = self.stale_records(name)[:limit]
+        if not ids:
+            return None
+        with self._locked(name, "reprocess_stale"):
+            return self.refresher.reprocess(
+                self.source(name), ids, actor=actor, force=False, kind="reprocess_stale"
+            )
 
     def submit(self, fn: Callable[[], RunReport]) -> Future[RunReport]:
         return self._pool.submit(fn)
@@ -99,6 +125,9 @@ class Services:
                     self.reconcile(name.removeprefix("reconcile:"), actor="scheduler")
                 else:
                     self.run(name, actor="scheduler")
+                    self.reprocess_stale(
+                        name, actor="scheduler", limit=self.settings.reconcile.reprocess_batch
+                    )
             except Exception as exc:  # a busy source is fine: the next tick retries
                 log.warning(
                     "scheduled sync skipped", extra={"source": name, "error_type": type(exc).__name__}
@@ -116,6 +145,30 @@ class Services:
         self._pool.shutdown(wait=True)  # in-flight pages finish; nothing half-written
         self.index.close()
         self.state.close()
+
+
+def note_versions(state: StateStore, current: dict[str, str]) -> bool:
+    """Append a policy_change audit event when policies, detector, model or chunker differ from the
+    last recorded ones. Affected records are then re-processed by reprocess_stale."""
+    last = state.list_audit(action="versions", limit=1)
+    previous = last[0]["details"] if last else None
+    if previous == current:
+        return False
+    if previous is not None:
+        changed = sorted(k for k in current if previous.get(k) != current[k])
+        state.audit(
+            AuditEvent(
+                actor="system",
+                action="policy_change",
+                details={
+                    "changed": changed,
+                    "before": {k: previous.get(k) for k in changed},
+                    "after": {k: current[k] for k in changed},
+                },
+            )
+        )
+    state.audit(AuditEvent(actor="system", action="versions", details=current))
+    return True
 
 
 def build_services(
@@ -145,6 +198,16 @@ def build_services(
         guard_min_records=settings.reconcile.guard_min_records,
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
+    note_versions(
+        state,
+        {
+            "redaction_policy": redactor.policy_version,
+            "detector": redactor.detector_version,
+            "consent_policy": consent.version,
+            "model": embedder.model_id,
+            "chunker": chunker.signature,
+        },
+    )
     return Services(
         settings=settings,
         state=state,

@@ -71,9 +71,7 @@ async def _start(
 
     def job() -> object:
         if record_id is not None:
-            return services.refresher.reindex_record(
-                src, record_id, actor=f"admin:{caller.name}", run_id=run_id
-            )
+            return services.reindex_record(source, record_id, actor=f"admin:{caller.name}", run_id=run_id)
         return services.refresher.run(
             src,
             kind="reindex" if kind == "reindex" else "sync",
@@ -198,3 +196,33 @@ async def reconcile_source(
         return await run_in_threadpool(lambda: services.reconcile(name, confirm=confirm, actor=actor))
     except SourceBusyError:
         raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
+
+
+@router.get("/index")
+def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object]:
+    """Where the live index is, how many chunks it holds, and records awaiting re-processing after a
+    policy, detector, model or chunker change."""
+    return {
+        "location": services.index.location,
+        "chunks": services.index.count(),
+        "stale_records": {
+            cfg.name: len(services.stale_records(cfg.name))
+            for cfg in services.settings.sources
+            if caller.may_access(cfg.tenant_id)
+        },
+        "versions": services.state.list_audit(action="versions", limit=1)[0]["details"],
+    }
+
+
+@router.post("/sources/{name}/reprocess-stale", response_model=RunView | None)
+async def reprocess_stale(name: str, caller: AdminCaller, services: ServicesDep) -> RunView | None:
+    _source_or_404(services, name, caller)
+    actor = f"admin:{caller.name}"
+    try:
+        report = await run_in_threadpool(lambda: services.reprocess_stale(name, actor=actor))
+    except SourceBusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
+    if report is None:
+        return None
+    run = services.state.get_run(report.run_id)
+    return RunView.model_validate(run)
