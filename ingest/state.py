@@ -135,6 +135,12 @@ class StateStore:
     def close(self) -> None:
         self._engine.dispose()
 
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ cursors
 
     def get_cursor(self, source: str) -> Cursor | None:
@@ -243,6 +249,19 @@ class StateStore:
                     )
                     .values(status=status, reason=reason, chunk_count=0, updated_at=utcnow())
                 )
+
+    def copy_sources_to(self, other: StateStore, sources: Sequence[str]) -> None:
+        """Make `other` hold exactly this store's ledger rows and cursors for these sources
+        (blue/green: the ledger must describe the generation that is live)."""
+        entries = [e for name in sources for e in self.ledger_for_source(name)]
+        cursors_now = {name: self.get_cursor(name) for name in sources}
+        with other._engine.begin() as conn:
+            conn.execute(sa.delete(ledger).where(ledger.c.source.in_(list(sources))))
+            conn.execute(sa.delete(cursors).where(cursors.c.source.in_(list(sources))))
+            self._upsert_ledger(conn, entries)
+            for name, cursor in cursors_now.items():
+                if cursor is not None:
+                    self._save_cursor(conn, name, cursor)
 
     # ------------------------------------------------------------------ quarantine
 

@@ -30,6 +30,7 @@ from ingest.config import (
     SourceConfig,
     StateConfig,
 )
+from ingest.rebuild import Canary
 
 Role = Literal["assistant", "admin", "auditor"]
 
@@ -69,6 +70,12 @@ class ApiConfig(BaseModel):
     rate_limit_burst: int = Field(default=60, ge=1)
 
 
+class RebuildConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    canaries: tuple[Canary, ...] = ()  # verification gate: each must find its record in the new index
+
+
 class PolicyPaths(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -93,6 +100,7 @@ class Settings(BaseSettings):
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    rebuild: RebuildConfig = RebuildConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -16,11 +16,12 @@ from ingest.chunking import Chunker
 from ingest.embedding import Embedder, SentenceTransformerEmbedder
 from ingest.erasure import replay_suppressions
 from ingest.errors import SourceBusyError, UnknownSourceError
-from ingest.index.base import IndexStore
-from ingest.index.factory import open_index_store
+from ingest.index.generations import Generations, open_generations
+from ingest.index.switchable import SwitchableIndex
 from ingest.models import RunReport
 from ingest.pipeline import PipelineParts, Progress, Refresher
 from ingest.privacy import PrivacyLedger
+from ingest.rebuild import RebuildReport, rebuild, rollback
 from ingest.reconcile import ReconcileReport, reconcile
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
@@ -37,7 +38,9 @@ log = logging.getLogger("rag_service.services")
 class Services:
     settings: Settings
     state: StateStore
-    index: IndexStore
+    index: SwitchableIndex
+    gens: Generations
+    parts: PipelineParts
     embedder: Embedder
     redactor: Redactor
     consent: ConsentPolicy
@@ -110,7 +113,27 @@ class Services:
                 self.source(name), ids, actor=actor, force=False, kind="reprocess_stale"
             )
 
-    def submit(self, fn: Callable[[], RunReport]) -> Future[RunReport]:
+    def rebuild(self, *, actor: str) -> RebuildReport:
+        """Blue/green: build, verify, swap; the previous generation stays for rollback."""
+        return rebuild(
+            gens=self.gens,
+            live=self.index,
+            parts=self.parts,
+            sources=list(self.sources.values()),
+            canaries=self.settings.rebuild.canaries,
+            actor=actor,
+        )
+
+    def rollback(self, *, actor: str) -> RebuildReport:
+        return rollback(
+            gens=self.gens,
+            live=self.index,
+            parts=self.parts,
+            sources=list(self.sources.values()),
+            actor=actor,
+        )
+
+    def submit(self, fn: Callable[[], object]) -> Future[object]:
         return self._pool.submit(fn)
 
     def start_scheduler(self) -> None:
@@ -180,7 +203,8 @@ def build_services(
     embedder = embedder or SentenceTransformerEmbedder(settings.embedding)
     chunker = Chunker(settings.chunking)
     state = StateStore(settings.state.url)
-    index = open_index_store(settings.index, embedder.dimension)
+    gens = open_generations(settings.index, embedder.dimension, settings.data_dir / "index-generations")
+    index = SwitchableIndex(gens.open_live(), gens.pointer().live)
     privacy = PrivacyLedger(state.engine)
     replayed = replay_suppressions(privacy, index)  # an old index restored: erased stays erased
     if replayed:
@@ -212,6 +236,8 @@ def build_services(
         settings=settings,
         state=state,
         index=index,
+        gens=gens,
+        parts=parts,
         embedder=embedder,
         redactor=redactor,
         consent=consent,

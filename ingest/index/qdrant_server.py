@@ -53,9 +53,12 @@ def to_qdrant_filter(spec: FilterSpec | None) -> qm.Filter | None:
 class QdrantIndexStore:
     backend = "qdrant"
 
-    def __init__(self, client: QdrantClient, collection: str, dimension: int) -> None:
+    def __init__(
+        self, client: QdrantClient, collection: str, dimension: int, *, owns_client: bool = True
+    ) -> None:
         self._client = client
         self._collection = collection
+        self._owns_client = owns_client
         try:
             if not client.collection_exists(collection):
                 client.create_collection(
@@ -172,4 +175,5 @@ class QdrantIndexStore:
         """Writes use wait=True: acknowledged writes are already durable in the server's WAL."""
 
     def close(self) -> None:
-        self._client.close()
+        if self._owns_client:
+            self._client.close()

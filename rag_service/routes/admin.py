@@ -11,6 +11,7 @@ from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.models import RecordRef
 from ingest.privacy import Receipt
+from ingest.rebuild import RebuildError, RebuildReport
 from ingest.reconcile import ReconcileReport
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
@@ -202,7 +203,11 @@ async def reconcile_source(
 def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object]:
     """Where the live index is, how many chunks it holds, and records awaiting re-processing after a
     policy, detector, model or chunker change."""
+    pointer = services.gens.pointer()
     return {
+        "live_generation": pointer.live,
+        "previous_generation": pointer.previous,
+        "switched_at": pointer.switched_at,
         "location": services.index.location,
         "chunks": services.index.count(),
         "stale_records": {
@@ -226,3 +231,36 @@ async def reprocess_stale(name: str, caller: AdminCaller, services: ServicesDep)
         return None
     run = services.state.get_run(report.run_id)
     return RunView.model_validate(run)
+
+
+@router.post("/rebuild", response_model=RebuildReport | RunAccepted)
+async def rebuild_index(
+    caller: AdminCaller, services: ServicesDep, wait: Annotated[bool, Query()] = False
+) -> RebuildReport | RunAccepted:
+    """Full blue/green rebuild: new generation from every source, verification gate (ledger counts,
+    canary queries, zero hits for erased/revoked records), atomic swap; the previous generation is
+    kept for rollback. Queries use the live generation throughout."""
+    if "*" not in caller.tenants:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a full rebuild needs an admin key for every tenant")
+    actor = f"admin:{caller.name}"
+    services.state.audit(AuditEvent(actor=actor, action="admin_rebuild"))
+    if not wait:
+        services.submit(lambda: services.rebuild(actor=actor))
+        return RunAccepted(run_id="", source="*", kind="rebuild", status="accepted")
+    try:
+        return await run_in_threadpool(lambda: services.rebuild(actor=actor))
+    except SourceBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.post("/rollback", response_model=RebuildReport)
+async def rollback_index(caller: AdminCaller, services: ServicesDep) -> RebuildReport:
+    """Make the previous index generation live again (one step back)."""
+    if "*" not in caller.tenants:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a rollback needs an admin key for every tenant")
+    try:
+        return await run_in_threadpool(lambda: services.rollback(actor=f"admin:{caller.name}"))
+    except RebuildError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except SourceBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None

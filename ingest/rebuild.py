@@ -1,0 +1,251 @@
+"""Blue/green rebuild: build a new index generation from the sources, verify it, swap it in
+atomically, keep the previous one for rollback. Queries keep using the live generation until the
+swap, so they never see a half-built index."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.embedding import Embedder
+from ingest.erasure import replay_suppressions
+from ingest.errors import IngestError, SourceBusyError
+from ingest.index.base import IndexFilter, IndexStore
+from ingest.index.generations import Generations
+from ingest.index.switchable import SwitchableIndex
+from ingest.pipeline import PipelineParts, Refresher
+from ingest.privacy import PrivacyLedger
+from ingest.sources.base import Source
+from ingest.state import AuditEvent, StateStore, lock_owner
+
+
+class Canary(BaseModel):
+    """A question whose answer must come from a known record in every verified generation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    question: str
+    purpose: str
+    user_id: str
+    team_ids: tuple[str, ...] = ()
+    expect_record_id: str
+    top_k: int = Field(default=5, ge=1, le=50)
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class RebuildReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["swapped", "failed_verification", "failed_build", "rolled_back"]
+    generation: str
+    previous: str | None
+    checks: list[Check]
+    chunks: int
+    seconds: float
+
+
+class RebuildError(IngestError):
+    pass
+
+
+@contextmanager
+def all_sources_locked(state: StateStore, sources: Sequence[Source], ttl: timedelta) -> Iterator[None]:
+    owner = lock_owner(f"rebuild:{uuid.uuid4().hex}")
+    held: list[str] = []
+    try:
+        for src in sources:
+            if not state.try_lock(src.name, owner, ttl):
+                raise SourceBusyError(f"source {src.name} is busy; try the rebuild again later")
+            held.append(src.name)
+        yield
+    finally:
+        for name in held:
+            state.unlock(name, owner)
+
+
+def verify(
+    store: IndexStore,
+    ledger: StateStore,
+    sources: Sequence[Source],
+    canaries: Sequence[Canary],
+    privacy: PrivacyLedger,
+    embedder: Embedder,
+) -> list[Check]:
+    checks: list[Check] = []
+    for src in sources:
+        expected = {e.record_id: e.chunk_count for e in ledger.ledger_for_source(src.name, "indexed")}
+        held = store.record_chunk_counts(src.tenant_id, src.name)
+        wrong = sorted(rid for rid in set(expected) | set(held) if expected.get(rid, 0) != held.get(rid, 0))
+        checks.append(
+            Check(
+                name=f"ledger_counts:{src.name}",
+                ok=not wrong,
+                detail=f"{len(expected)} records expected, {len(wrong)} differ",
+            )
+        )
+    for canary in canaries:
+        hits = store.search(
+            embedder.embed_query(canary.question),
+            where=IndexFilter(
+                tenant_id=canary.tenant_id,
+                purpose=canary.purpose,
+                acl_user=canary.user_id,
+                acl_teams=canary.team_ids,
+                exclude_record_keys=privacy.suppressed_keys(canary.tenant_id),
+            ),
+            limit=canary.top_k,
+        )
+        ids = [str(h.payload.get("record_id")) for h in hits]
+        checks.append(
+            Check(
+                name=f"canary:{canary.tenant_id}:{canary.expect_record_id}",
+                ok=canary.expect_record_id in ids,
+                detail=f"rank {ids.index(canary.expect_record_id) + 1}"
+                if canary.expect_record_id in ids
+                else "missing",
+            )
+        )
+    leftovers = sum(store.count(ref=s.ref) for s in privacy.all())
+    checks.append(
+        Check(
+            name="suppressed_zero_hits",
+            ok=leftovers == 0,
+            detail=f"{leftovers} chunks of erased/revoked records",
+        )
+    )
+    return checks
+
+
+def rebuild(
+    *,
+    gens: Generations,
+    live: SwitchableIndex,
+    parts: PipelineParts,
+    sources: Sequence[Source],
+    canaries: Sequence[Canary],
+    actor: str,
+) -> RebuildReport:
+    started = time.perf_counter()
+    state, privacy = parts.state, parts.privacy
+    with all_sources_locked(state, sources, parts.lock_ttl):
+        previous = gens.pointer().live
+        generation, store = gens.create()
+        scratch = StateStore(gens.ledger_url(generation))
+        try:
+            build = Refresher(dataclasses.replace(parts, index=store, state=scratch))
+            failed = [
+                r
+                for r in (build.run(src, kind="reindex", actor=actor) for src in sources)
+                if r.status != "succeeded"
+            ]
+            replay_suppressions(privacy, store)
+            store.flush()
+            checks = [Check(name=f"build:{r.source}", ok=False, detail=r.error or "failed") for r in failed]
+            checks += verify(store, scratch, sources, canaries, privacy, parts.embedder)
+            chunks = store.count()
+            if not all(c.ok for c in checks):
+                store.close()
+                gens.drop(generation)
+                status: Literal["failed_verification", "failed_build"] = (
+                    "failed_build" if failed else "failed_verification"
+                )
+                state.audit(
+                    AuditEvent(
+                        actor=actor,
+                        action="rebuild_failed",
+                        details={
+                            "generation": generation,
+                            "failed_checks": [c.name for c in checks if not c.ok],
+                        },
+                    )
+                )
+                return RebuildReport(
+                    status=status,
+                    generation=generation,
+                    previous=previous,
+                    checks=checks,
+                    chunks=chunks,
+                    seconds=round(time.perf_counter() - started, 2),
+                )
+            names = [s.name for s in sources]
+            with StateStore(gens.ledger_url(previous)) as keep:  # the ledger that matches `previous`
+                state.copy_sources_to(keep, names)
+            scratch.copy_sources_to(state, names)
+            _suppressions_to_ledger(state, privacy)
+            gens.switch(live=generation, previous=previous)
+            old = live.swap(gens.live_store_after_switch(store), generation)
+            old.close()
+            replay_suppressions(privacy, live)  # an erasure that raced the swap
+        finally:
+            scratch.close()
+    state.audit(
+        AuditEvent(
+            actor=actor,
+            action="alias_swap",
+            details={"live": generation, "previous": previous, "chunks": chunks, "checks": len(checks)},
+        )
+    )
+    return RebuildReport(
+        status="swapped",
+        generation=generation,
+        previous=previous,
+        checks=checks,
+        chunks=chunks,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def rollback(
+    *, gens: Generations, live: SwitchableIndex, parts: PipelineParts, sources: Sequence[Source], actor: str
+) -> RebuildReport:
+    """Make the previous generation live again, with the ledger that matches it."""
+    started = time.perf_counter()
+    state, privacy = parts.state, parts.privacy
+    pointer = gens.pointer()
+    if pointer.previous is None:
+        raise RebuildError("there is no previous generation to roll back to")
+    with all_sources_locked(state, sources, parts.lock_ttl):
+        names = [s.name for s in sources]
+        with StateStore(gens.ledger_url(pointer.live)) as keep:
+            state.copy_sources_to(keep, names)
+        with StateStore(gens.ledger_url(pointer.previous)) as older:
+            older.copy_sources_to(state, names)
+        gens.switch(live=pointer.previous, previous=pointer.live)
+        live.swap(gens.open_live(), pointer.previous).close()
+        replay_suppressions(privacy, live)  # erasures since the swap hold for the old generation too
+        _suppressions_to_ledger(state, privacy)
+    state.audit(
+        AuditEvent(
+            actor=actor, action="rollback", details={"live": pointer.previous, "previous": pointer.live}
+        )
+    )
+    return RebuildReport(
+        status="rolled_back",
+        generation=pointer.previous,
+        previous=pointer.live,
+        checks=[],
+        chunks=live.count(),
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def _suppressions_to_ledger(state: StateStore, privacy: PrivacyLedger) -> None:
+    """A ledger copied from another generation must still show what was erased or revoked since."""
+    for s in privacy.all():
+        status: Literal["erased", "excluded"] = "erased" if s.reason == "erasure" else "excluded"
+        state.mark_ledger([s.ref], status=status, reason=s.reason)

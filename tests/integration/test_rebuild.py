@@ -1,0 +1,155 @@
+"""Blue/green rebuild with a verification gate, atomic swap and rollback, on every backend."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ingest.config import FileSourceConfig, IndexConfig
+from ingest.index.base import IndexFilter
+from ingest.models import RecordRef
+from ingest.rebuild import Canary
+from rag_service.config import RebuildConfig
+from rag_service.services import Services, build_services
+from tests.conftest import make_settings
+
+TOPICS = ["lidar firmware patch for warehouse robots", "invoice credit note for March", "SAML single sign-on"]
+
+
+def write(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(
+            {
+                "record_id": f"N-{i}",
+                "record_type": "note",
+                "updated_at": f"2026-10-01T10:{i:02d}:00+00:00",
+                "url": f"https://crm.example/{i}",
+                "owner_id": "u-1",
+                "consent": {"assistant_use": "granted"},
+                "contacts": [{"contact_id": f"c-{i % 3}"}],
+                "body": f"Customer {i} asked about {TOPICS[i % 3]}.",
+            }
+        )
+        for i in range(n)
+    ]
+    (folder / "n.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def canary(expect: str = "N-0") -> Canary:
+    return Canary(
+        tenant_id="acme",
+        question="lidar firmware patch robots",
+        purpose="sales_assistant",
+        user_id="u-1",
+        expect_record_id=expect,
+        top_k=10,
+    )
+
+
+@pytest.fixture(params=["edge", "qdrant-local"])
+def services(
+    request: pytest.FixtureRequest, tmp_path: Path, embedder: Any, redactor: Any
+) -> Iterator[Services]:
+    write(tmp_path / "crm", 12)
+    settings = make_settings(tmp_path / "var", tmp_path)
+    index = (
+        settings.index if request.param == "edge" else IndexConfig(backend="qdrant", qdrant_url=":memory:")
+    )
+    settings = settings.model_copy(
+        update={
+            "sources": (FileSourceConfig(name="acme-files", tenant_id="acme", path=tmp_path / "crm"),),
+            "rebuild": RebuildConfig(canaries=(canary(),)),
+            "index": index,
+        }
+    )
+    svc = build_services(settings, embedder=embedder, redactor=redactor)
+    svc.run("acme-files", actor="t")
+    yield svc
+    svc.close()
+
+
+def ids(svc: Services, question: str = "lidar firmware patch robots") -> list[str]:
+    hits = svc.index.search(
+        svc.embedder.embed_query(question),
+        where=IndexFilter(tenant_id="acme", purpose="sales_assistant", acl_user="u-1"),
+        limit=10,
+    )
+    return [str(h.payload["record_id"]) for h in hits]
+
+
+def test_rebuild_swaps_after_verification_and_rolls_back(services: Services) -> None:
+    before = services.gens.pointer()
+    chunks = services.index.count()
+    seen_during: list[list[str]] = []
+    stop = threading.Event()
+
+    def query_loop() -> None:
+        while not stop.is_set():
+            seen_during.append(ids(services))
+
+    watcher = threading.Thread(target=query_loop)
+    watcher.start()
+    try:
+        report = services.rebuild(actor="t")
+    finally:
+        stop.set()
+        watcher.join()
+    assert report.status == "swapped", report.checks
+    assert all(c.ok for c in report.checks)
+    assert {c.name.split(":")[0] for c in report.checks} == {
+        "ledger_counts",
+        "canary",
+        "suppressed_zero_hits",
+    }
+    after = services.gens.pointer()
+    assert after.live == report.generation != before.live
+    assert after.previous == before.live
+    assert services.index.count() == chunks
+    assert seen_during and all("N-0" in s for s in seen_during), "queries must never see a half-built index"
+    assert "N-0" in ids(services)
+    assert services.state.list_audit(action="alias_swap")
+
+    # an erasure after the swap, then a rollback: the old generation must not bring the records back
+    from ingest.erasure import erase_contact
+
+    receipt = erase_contact(
+        services.state,
+        services.privacy,
+        services.index,
+        tenant_id="acme",
+        contact_id="c-0",
+        email=None,
+        actor="t",
+    )
+    assert receipt.verified
+    assert "N-0" not in ids(services)
+    back = services.rollback(actor="t")
+    assert back.status == "rolled_back"
+    assert services.gens.pointer().live == before.live
+    assert "N-0" not in ids(services)
+    assert "N-1" in ids(services, "invoice credit note for March")
+    assert services.index.count(ref=RecordRef(tenant_id="acme", source="acme-files", record_id="N-3")) == 0
+    assert services.state.list_audit(action="rollback")
+    # the ledger matches the live generation again
+    ledger = {e.record_id: e.chunk_count for e in services.state.ledger_for_source("acme-files", "indexed")}
+    assert services.index.record_chunk_counts("acme", "acme-files") == ledger
+
+
+def test_failed_verification_keeps_the_live_generation(services: Services) -> None:
+    live = services.gens.pointer().live
+    bad = services.settings.model_copy(update={"rebuild": RebuildConfig(canaries=(canary("N-404"),))})
+    services.settings = bad
+    report = services.rebuild(actor="t")
+    assert report.status == "failed_verification"
+    assert [c.name for c in report.checks if not c.ok] == ["canary:acme:N-404"]
+    assert services.gens.pointer().live == live
+    assert "N-0" in ids(services)
+    assert services.state.list_audit(action="rebuild_failed")
+    assert np.isfinite(report.seconds)
