@@ -1,4 +1,4 @@
-"""Command line: crm-rag serve | sync | reindex | reconcile | audit."""
+"""Command line: crm-rag serve | sync | reindex | reconcile | rebuild | audit."""
 
 from __future__ import annotations
 
@@ -123,6 +123,22 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return worst
 
 
+def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from rag_service.services import build_services
+
+    services = build_services(settings)
+    try:
+        if args.rollback:
+            report = services.rollback(actor="cli")
+        else:
+            print("building a new index generation from every source ...", file=sys.stderr)
+            report = services.rebuild(actor="cli")
+    finally:
+        services.close()
+    print(json.dumps(report.model_dump(mode="json"), indent=1))
+    return 0 if report.status in ("swapped", "rolled_back") else 1
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.state import StateStore
 
@@ -174,6 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--source", action="append")
     recon.add_argument("--confirm", action="store_true", help="allow deleting more than max_delete_share")
     recon.set_defaults(func=cmd_reconcile)
+
+    rebuild = sub.add_parser("rebuild", help="blue/green rebuild: build, verify, swap (or --rollback)")
+    rebuild.add_argument("--rollback", action="store_true", help="make the previous generation live again")
+    rebuild.set_defaults(func=cmd_rebuild)
 
     audit = sub.add_parser("audit", help="audit log: verify the hash chain, export JSON lines, list runs")
     audit.add_argument("action", choices=["verify", "export", "runs"])
