@@ -257,6 +257,21 @@ class Refresher:
         entries: list[LedgerEntry] = []
         events: list[AuditEvent] = []
         pending: list[_Pending] = []
+        if page.failures:
+            events.append(
+                AuditEvent(
+                    actor=actor,
+                    action="quarantine",
+                    tenant_id=source.tenant_id,
+                    source=source.name,
+                    run_id=run_id,
+                    details={
+                        "count": len(page.failures),
+                        "locators": [f.locator for f in page.failures[:100]],
+                        "record_ids": [f.record_id for f in page.failures[:100] if f.record_id],
+                    },
+                )
+            )
 
         for tomb in page.deletions:
             removed = p.index.delete_record(tomb.ref)
