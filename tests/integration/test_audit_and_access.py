@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from ingest.models import RecordRef
 from rag_service.app import create_app
 from rag_service.config import ApiKey, AuthConfig
 from rag_service.services import Services
@@ -86,14 +87,8 @@ def test_tenant_scoped_keys_cannot_cross_tenants(demo_services: Services, client
     }
     # a contoso chunk id, found with the all-tenant auditor key
     contoso_chunk = next(p for p in demo_services.index.scroll_payloads(tenant_id="contoso"))
-    chunk_id = next(
-        h.id
-        for h in demo_services.index.record_chunks(
-            __import__("ingest.models", fromlist=["RecordRef"]).RecordRef(
-                tenant_id="contoso", source=contoso_chunk["source"], record_id=contoso_chunk["record_id"]
-            )
-        )
-    )
+    ref = RecordRef(tenant_id="contoso", source=contoso_chunk["source"], record_id=contoso_chunk["record_id"])
+    chunk_id = demo_services.index.record_chunks(ref)[0].id
     with scoped_client(demo_services) as scoped:
         assert (
             scoped.post(
