@@ -42,7 +42,68 @@ class HttpJsonSourceConfig(Section):
     enabled: bool = True
 
 
-SourceConfig = Annotated[FileSourceConfig | HttpJsonSourceConfig, Field(discriminator="kind")]
+class ConsentMapping(Section):
+    """Where a vendor keeps assistant-use consent and which values mean what (per tenant)."""
+
+    field: str = "ai_assistant_consent"  # property / custom field (id or name) holding consent
+    tag: str = "assistant_use"  # the consent tag it sets (policies/consent.yaml)
+    granted_values: tuple[str, ...] = ("granted", "true", "yes", "opt_in", "opted_in")
+    revoked_values: tuple[str, ...] = ("revoked", "withdrawn", "opt_out", "opted_out")
+    denied_values: tuple[str, ...] = ("denied", "false", "no")
+
+
+class VendorSourceConfig(Section):
+    """Fields every vendor connector has."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+    base_url: str = Field(pattern=r"^https?://")
+    token: SecretStr
+    consent: ConsentMapping = ConsentMapping()
+    page_size: int = Field(default=100, ge=1, le=2000)
+    interval_seconds: int = Field(default=300, ge=5)
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    concurrency: int = Field(default=4, ge=1, le=32)  # detail calls in flight at once
+    start_from: str = "1970-01-01T00:00:00+00:00"  # first sync: records changed since
+    enabled: bool = True
+
+
+class HubSpotSourceConfig(VendorSourceConfig):
+    kind: Literal["hubspot"] = "hubspot"
+    object_type: Literal["notes", "tickets", "calls"]
+    portal_id: str = Field(pattern=r"^[0-9]{1,20}$")
+    base_url: str = Field(default="https://api.hubapi.com", pattern=r"^https?://")
+
+
+class ZendeskSourceConfig(VendorSourceConfig):
+    kind: Literal["zendesk"] = "zendesk"
+    subdomain: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]{0,62}$")
+    base_url: str = Field(default="", pattern=r"^(https?://.*)?$")  # default https://{subdomain}.zendesk.com
+
+
+class SalesforceSourceConfig(VendorSourceConfig):
+    kind: Literal["salesforce"] = "salesforce"
+    object_type: Literal["cases", "notes", "calls"]
+    api_version: str = Field(default="v60.0", pattern=r"^v[0-9]+\.[0-9]$")
+    page_size: int = Field(default=200, ge=1, le=2000)
+
+
+class GongSourceConfig(VendorSourceConfig):
+    kind: Literal["gong"] = "gong"
+    base_url: str = Field(default="https://api.gong.io", pattern=r"^https?://")
+    owner_team_ids: tuple[str, ...] = ()  # teams that may see every call of this workspace
+
+
+SourceConfig = Annotated[
+    FileSourceConfig
+    | HttpJsonSourceConfig
+    | HubSpotSourceConfig
+    | ZendeskSourceConfig
+    | SalesforceSourceConfig
+    | GongSourceConfig,
+    Field(discriminator="kind"),
+]
 
 
 class ChunkingConfig(Section):

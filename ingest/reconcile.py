@@ -46,6 +46,7 @@ def reconcile(
     *,
     max_delete_share: float,
     confirm: bool,
+    min_records: int = 0,
     actor: str,
     reprocess: Callable[[str], object] | None = None,
 ) -> ReconcileReport:
@@ -78,7 +79,7 @@ def reconcile(
             completeness_after=after,
         )
 
-    if share > max_delete_share and not confirm:
+    if share > max_delete_share and len(indexed) >= min_records and not confirm:
         state.audit(
             AuditEvent(
                 actor=actor,

@@ -88,6 +88,7 @@ class Services:
                 self.state,
                 self.index,
                 max_delete_share=self.settings.reconcile.max_delete_share,
+                min_records=self.settings.reconcile.guard_min_records,
                 confirm=confirm,
                 actor=actor,
                 reprocess=lambda rid: self.refresher.reindex_record(source, rid, actor=actor),

@@ -53,11 +53,26 @@ def get_json(
     what: str,
 ) -> Any:
     """GET url and decode JSON, retrying transient failures. `what` names the call in errors."""
+    return request_json(client, "GET", url, params=params, policy=policy, what=what)
+
+
+def request_json(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    body: Any = None,
+    policy: RetryPolicy,
+    what: str,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """One JSON call with bounded retries (timeouts, transport errors, 408/425/429/5xx)."""
     last = ""
     for attempt in range(1, policy.max_attempts + 1):
         delay: float | None = None
         try:
-            resp = client.get(url, params=params)
+            resp = client.request(method, url, params=params, json=body, headers=headers)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             last = type(exc).__name__
         else:

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest import payload as P
-from ingest.config import FileSourceConfig
+from ingest.config import FileSourceConfig, ReconcileConfig
 from ingest.errors import SourceBusyError
 from ingest.index.base import IndexPoint
 from ingest.models import RecordRef
@@ -99,6 +99,9 @@ def test_reconcile_removes_stale_and_orphans_and_repairs_missing(env: tuple[Serv
 
 def test_mass_deletion_needs_confirmation(env: tuple[Services, Path]) -> None:
     services, folder = env
+    services.settings = services.settings.model_copy(
+        update={"reconcile": ReconcileConfig(guard_min_records=5)}
+    )
     write(folder, [0, 1, 2, 3])  # 60% of the source would go
     with TestClient(create_app(services.settings, services=services, start_scheduler=False)) as client:
         resp = client.post("/admin/sources/acme-files/reconcile", headers=headers("admin"))

@@ -1,0 +1,106 @@
+"""Base of the vendor connectors: HTTP client with auth, retries, contract validation."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+from ingest.config import VendorSourceConfig
+from ingest.contract import validate_record
+from ingest.models import RecordFailure, SourceRecord
+from ingest.sources.http_retry import RetryPolicy, request_json
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("p", "br", "div", "li"):
+            self.parts.append("\n")
+
+
+def html_to_text(value: str | None) -> str:
+    """CRM rich text (HTML) -> plain text; pure."""
+    if not value:
+        return ""
+    parser = _Text()
+    parser.feed(value)
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 or epoch milliseconds -> aware datetime."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class VendorSource:
+    """Common plumbing; subclasses implement pages / get / live_ids and the pure mapping."""
+
+    system = "vendor"
+
+    def __init__(
+        self,
+        config: VendorSourceConfig,
+        client: httpx.Client | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self._cfg = config
+        self._client = client or httpx.Client(base_url=self.base_url(), timeout=config.timeout_seconds)
+        self._policy = policy or RetryPolicy(max_attempts=config.max_attempts)
+
+    def base_url(self) -> str:
+        return self._cfg.base_url
+
+    def auth_headers(self) -> dict[str, str]:
+        """`user:secret` tokens go as HTTP Basic (Gong access key, Zendesk `email/token:key`);
+        anything else as a Bearer token (HubSpot private app, Salesforce/Zendesk OAuth)."""
+        token = self._cfg.token.get_secret_value()
+        basic = ":" in token
+        auth = f"Basic {base64.b64encode(token.encode()).decode()}" if basic else f"Bearer {token}"
+        return {"Authorization": auth, "Accept": "application/json", "User-Agent": "crm-rag-refresh"}
+
+    @property
+    def name(self) -> str:
+        return self._cfg.name
+
+    @property
+    def tenant_id(self) -> str:
+        return self._cfg.tenant_id
+
+    def call(
+        self, method: str, url: str, *, what: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        return request_json(
+            self._client,
+            method,
+            url,
+            params=params,
+            body=body,
+            policy=self._policy,
+            what=f"{self.name}: {what}",
+            headers=self.auth_headers(),
+        )
+
+    def validate(self, normalized: dict[str, Any], locator: str) -> SourceRecord | RecordFailure:
+        return validate_record(
+            normalized, tenant_id=self.tenant_id, source=self.name, system=self.system, locator=locator
+        )

@@ -1,0 +1,465 @@
+"""In-memory fakes of the vendor APIs, answering with the request/response shapes the vendors
+document (HubSpot CRM v3/v4, Zendesk incremental export, Salesforce REST query, Gong v2).
+Each fake serves its data set, pages it, and answers queued faults (429, 5xx) first."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+
+def iso(minute: int) -> str:
+    return datetime(2026, 10, 1, 9, minute, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+class Fake:
+    def __init__(self) -> None:
+        self.faults: list[httpx.Response] = []
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.faults:
+            return self.faults.pop(0)
+        return self.handle(request)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        raise NotImplementedError
+
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.requests]
+
+
+# ------------------------------------------------------------------------------------------- HubSpot
+
+
+class FakeHubSpot(Fake):
+    """POST /crm/v3/objects/notes/search, GET /crm/v4/objects/notes/{id}/associations/{to},
+    POST /crm/v3/objects/contacts/batch/read, GET /crm/v3/objects/notes?archived=true."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: dict[str, dict[str, Any]] = {}
+        self.archived: dict[str, str] = {}
+        self.contacts = {
+            "501": {
+                "id": "501",
+                "properties": {
+                    "firstname": "Ingrid",
+                    "lastname": "Lindqvist",
+                    "email": "ingrid@nordic.example",
+                    "ai_assistant_consent": "granted",
+                },
+            },
+            "502": {
+                "id": "502",
+                "properties": {
+                    "firstname": "Tomasz",
+                    "lastname": "Kowalski",
+                    "email": "tomasz@nordic.example",
+                    "ai_assistant_consent": "revoked",
+                },
+            },
+        }
+        self.note_contacts: dict[str, list[str]] = {}
+
+    def add(self, note_id: str, minute: int, body: str, contact: str) -> None:
+        self.notes[note_id] = {
+            "id": note_id,
+            "archived": False,
+            "createdAt": iso(0),
+            "updatedAt": iso(minute),
+            "properties": {
+                "hs_note_body": f"<p>{body}</p>",
+                "hs_lastmodifieddate": iso(minute),
+                "hubspot_owner_id": "77",
+                "hubspot_team_id": "9",
+                "hs_object_id": note_id,
+            },
+        }
+        self.note_contacts[note_id] = [contact]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/crm/v3/objects/notes/search" and request.method == "POST":
+            body = json.loads(request.content)
+            since = int(body["filterGroups"][0]["filters"][0]["value"])
+            limit = body["limit"]
+            start = int(body.get("after") or 0)
+            rows = sorted(
+                (
+                    n
+                    for n in self.notes.values()
+                    if datetime.fromisoformat(n["properties"]["hs_lastmodifieddate"]).timestamp() * 1000
+                    >= since
+                ),
+                key=lambda n: (n["properties"]["hs_lastmodifieddate"], n["id"]),
+            )
+            page = rows[start : start + limit]
+            out: dict[str, Any] = {"total": len(rows), "results": page}
+            if start + limit < len(rows):
+                out["paging"] = {
+                    "next": {"after": str(start + limit), "link": "?after=" + str(start + limit)}
+                }
+            return httpx.Response(200, json=out)
+        m = re.fullmatch(r"/crm/v4/objects/notes/(\w+)/associations/(contacts|companies)", path)
+        if m:
+            ids = self.note_contacts.get(m.group(1), []) if m.group(2) == "contacts" else ["8800"]
+            return httpx.Response(
+                200,
+                json={
+                    "results": [
+                        {
+                            "toObjectId": int(i),
+                            "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 202}],
+                        }
+                        for i in ids
+                    ]
+                },
+            )
+        if path == "/crm/v3/objects/contacts/batch/read":
+            ids = [i["id"] for i in json.loads(request.content)["inputs"]]
+            return httpx.Response(
+                200,
+                json={"status": "COMPLETE", "results": [self.contacts[i] for i in ids if i in self.contacts]},
+            )
+        if path == "/crm/v3/objects/notes" and request.url.params.get("archived") == "true":
+            return httpx.Response(
+                200,
+                json={
+                    "results": [
+                        {"id": i, "archived": True, "archivedAt": when, "properties": {}}
+                        for i, when in self.archived.items()
+                    ]
+                },
+            )
+        if path == "/crm/v3/objects/notes":
+            return httpx.Response(200, json={"results": [{"id": i} for i in sorted(self.notes)]})
+        return httpx.Response(404, json={"status": "error", "message": "resource not found"})
+
+
+# ------------------------------------------------------------------------------------------- Zendesk
+
+
+class FakeZendesk(Fake):
+    """GET /api/v2/incremental/tickets/cursor.json (start_time | cursor, include=users),
+    GET /api/v2/tickets/{id}/comments.json."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tickets: list[dict[str, Any]] = []  # change log, in export order
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+
+    def add(
+        self, ticket_id: int, minute: int, subject: str, consent: str | None, status: str = "open"
+    ) -> None:
+        self.tickets.append(
+            {
+                "id": ticket_id,
+                "url": f"https://acme.zendesk.com/api/v2/tickets/{ticket_id}.json",
+                "subject": subject,
+                "description": f"{subject} (description)",
+                "status": status,
+                "requester_id": 9000 + ticket_id,
+                "assignee_id": 42,
+                "group_id": 7,
+                "organization_id": 3,
+                "updated_at": iso(minute),
+                "created_at": iso(0),
+                "custom_fields": [{"id": 360001, "value": consent}],
+                "tags": [],
+            }
+        )
+        self.comments[ticket_id] = [
+            {
+                "id": 1,
+                "type": "Comment",
+                "author_id": 9000 + ticket_id,
+                "public": True,
+                "created_at": iso(minute),
+                "body": f"Customer says: {subject}",
+                "plain_body": f"Customer says: {subject}",
+            },
+            {
+                "id": 2,
+                "type": "Comment",
+                "author_id": 42,
+                "public": False,
+                "created_at": iso(minute),
+                "body": "Internal: escalate to tier 2",
+                "plain_body": "Internal: escalate to tier 2",
+            },
+        ]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v2/incremental/tickets/cursor.json":
+            per_page = int(request.url.params.get("per_page", "100"))
+            pos = int(request.url.params["cursor"]) if "cursor" in request.url.params else 0
+            batch = self.tickets[pos : pos + per_page]
+            end = pos + len(batch)
+            users = [
+                {
+                    "id": t["requester_id"],
+                    "name": f"Requester {t['id']}",
+                    "email": f"requester{t['id']}@client.example",
+                }
+                for t in batch
+            ]
+            return httpx.Response(
+                200,
+                json={
+                    "tickets": batch,
+                    "users": users,
+                    "after_cursor": str(end),
+                    "after_url": f"https://acme.zendesk.com{path}?cursor={end}",
+                    "before_cursor": str(pos),
+                    "end_of_stream": end >= len(self.tickets),
+                },
+            )
+        m = re.fullmatch(r"/api/v2/tickets/(\d+)/comments.json", path)
+        if m:
+            return httpx.Response(
+                200,
+                json={
+                    "comments": self.comments.get(int(m.group(1)), []),
+                    "next_page": None,
+                    "previous_page": None,
+                    "count": 2,
+                },
+            )
+        return httpx.Response(404, json={"error": "RecordNotFound", "description": "Not found"})
+
+
+# ------------------------------------------------------------------------------------------ Salesforce
+
+
+class FakeSalesforce(Fake):
+    """GET /services/data/v60.0/queryAll?q=SOQL and /query, nextRecordsUrl paging."""
+
+    page = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cases: list[dict[str, Any]] = []
+        self.contacts: dict[str, dict[str, Any]] = {
+            "0035g000001AAAAAA1": {
+                "Id": "0035g000001AAAAAA1",
+                "Name": "Aisha Rahman",
+                "Email": "aisha@client.example",
+                "AI_Assistant_Consent__c": "Granted",
+            },
+            "0035g000001AAAAAA2": {
+                "Id": "0035g000001AAAAAA2",
+                "Name": "Diego Alvarez",
+                "Email": "diego@client.example",
+                "AI_Assistant_Consent__c": None,
+            },
+        }
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.soql: list[str] = []
+
+    def add(self, n: int, minute: int, subject: str, contact: str, deleted: bool = False) -> None:
+        case_id = f"5005g000001CASE{n:03d}"
+        self.cases = [c for c in self.cases if c["Id"] != case_id]
+        self.cases.append(
+            {
+                "attributes": {"type": "Case", "url": f"/services/data/v60.0/sobjects/Case/{case_id}"},
+                "Id": case_id,
+                "CaseNumber": f"0000{n}",
+                "Subject": subject,
+                "Description": f"{subject}: details",
+                "OwnerId": "0055g000000OWNER1",
+                "AccountId": "0015g000000ACCT01",
+                "ContactId": contact,
+                "SystemModstamp": iso(minute).replace("Z", ".000+0000"),
+                "IsDeleted": deleted,
+            }
+        )
+
+    def _answer(self, rows: list[dict[str, Any]]) -> httpx.Response:
+        head, rest = rows[: self.page], rows[self.page :]
+        out: dict[str, Any] = {"totalSize": len(rows), "done": not rest, "records": head}
+        if rest:
+            token = f"01gQ{len(self.pending):08d}-{self.page}"
+            self.pending[token] = rest
+            out["nextRecordsUrl"] = f"/services/data/v60.0/query/{token}"
+        return httpx.Response(200, json=out)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        m = re.fullmatch(r"/services/data/v60.0/query/(.+)", path)
+        if m:
+            return self._answer(self.pending.pop(m.group(1)))
+        if path not in ("/services/data/v60.0/queryAll", "/services/data/v60.0/query"):
+            return httpx.Response(
+                404, json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
+            )
+        soql = parse_qs(request.url.query.decode())["q"][0]
+        self.soql.append(soql)
+        ids = re.findall(r"'([A-Za-z0-9]{15,18})'", soql)
+        if " FROM Contact " in soql:
+            return self._answer([self.contacts[i] for i in ids if i in self.contacts])
+        if " FROM CaseComment " in soql:
+            return self._answer(
+                [
+                    {
+                        "ParentId": i,
+                        "CommentBody": "Customer confirmed the workaround.",
+                        "IsPublished": True,
+                        "CreatedDate": iso(1),
+                    }
+                    for i in ids
+                ]
+            )
+        rows = self.cases if path.endswith("queryAll") else [c for c in self.cases if not c["IsDeleted"]]
+        since = re.search(r"SystemModstamp >= (\S+)", soql)
+        if since:
+            floor = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))
+            rows = [
+                c
+                for c in rows
+                if datetime.fromisoformat(c["SystemModstamp"].replace(".000+0000", "+00:00")) >= floor
+            ]
+        if ids:
+            rows = [c for c in rows if c["Id"] in ids]
+        rows = sorted(rows, key=lambda c: (c["SystemModstamp"], c["Id"]))
+        if soql.startswith("SELECT Id FROM"):
+            rows = [{"attributes": c["attributes"], "Id": c["Id"]} for c in rows]
+        return self._answer(rows)
+
+
+# ------------------------------------------------------------------------------------------------ Gong
+
+
+class FakeGong(Fake):
+    """POST /v2/calls/extensive (cursor), POST /v2/calls/transcript, GET /v2/calls."""
+
+    page = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.transcripts: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, call_id: str, minute: int, customer_consent: str | None) -> None:
+        self.calls[call_id] = {
+            "metaData": {
+                "id": call_id,
+                "url": f"https://app.gong.io/call?id={call_id}",
+                "title": f"Discovery {call_id}",
+                "scheduled": iso(minute),
+                "started": iso(minute),
+                "duration": 1800,
+                "primaryUserId": "234599484848423",
+                "direction": "Conference",
+                "scope": "External",
+                "media": "Video",
+                "language": "eng",
+                "workspaceId": "623457276584334",
+            },
+            "parties": [
+                {
+                    "id": "1",
+                    "speakerId": "6432345678555530067",
+                    "name": "Mateo Herrera",
+                    "emailAddress": "mateo@seller.example",
+                    "affiliation": "Internal",
+                    "userId": "234599484848423",
+                    "methods": ["Invitee"],
+                },
+                {
+                    "id": "2",
+                    "speakerId": "6432345678555530068",
+                    "name": "Yuki Tanaka",
+                    "emailAddress": "yuki@buyer.example",
+                    "affiliation": "External",
+                    "methods": ["Invitee"],
+                    "ai_assistant_consent": customer_consent,
+                },
+            ],
+        }
+        self.transcripts[call_id] = [
+            {
+                "speakerId": "6432345678555530067",
+                "topic": "Intro",
+                "sentences": [
+                    {"start": 0, "end": 4000, "text": "Thanks for joining, Yuki."},
+                    {"start": 4000, "end": 9000, "text": "Let's review the fleet telematics pilot."},
+                ],
+            },
+            {
+                "speakerId": "6432345678555530068",
+                "topic": "Pricing",
+                "sentences": [{"start": 9000, "end": 15000, "text": "We need pricing for three depots."}],
+            },
+            {
+                "speakerId": "6432345678555530068",
+                "topic": "Pricing",
+                "sentences": [{"start": 15000, "end": 19000, "text": "Call me on +44 20 7946 0321."}],
+            },
+        ]
+
+    def _page(self, rows: list[Any], cursor: str | None) -> tuple[list[Any], dict[str, Any]]:
+        start = int(cursor or 0)
+        head = rows[start : start + self.page]
+        records: dict[str, Any] = {
+            "totalRecords": len(rows),
+            "currentPageSize": len(head),
+            "currentPageNumber": start // self.page,
+        }
+        if start + self.page < len(rows):
+            records["cursor"] = str(start + self.page)
+        return head, records
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v2/calls/extensive":
+            body = json.loads(request.content)
+            flt = body["filter"]
+            rows = sorted(self.calls.values(), key=lambda c: (c["metaData"]["started"], c["metaData"]["id"]))
+            if "callIds" in flt:
+                rows = [c for c in rows if c["metaData"]["id"] in flt["callIds"]]
+            if "fromDateTime" in flt:
+                floor = datetime.fromisoformat(flt["fromDateTime"].replace("Z", "+00:00"))
+                rows = [
+                    c
+                    for c in rows
+                    if datetime.fromisoformat(c["metaData"]["started"].replace("Z", "+00:00")) >= floor
+                ]
+            head, records = self._page(rows, body.get("cursor"))
+            return httpx.Response(
+                200, json={"requestId": "4al018gzaztcr8nbukw", "records": records, "calls": head}
+            )
+        if path == "/v2/calls/transcript":
+            ids = json.loads(request.content)["filter"]["callIds"]
+            return httpx.Response(
+                200,
+                json={
+                    "requestId": "x",
+                    "records": {"totalRecords": len(ids)},
+                    "callTranscripts": [
+                        {"callId": i, "transcript": self.transcripts[i]} for i in ids if i in self.transcripts
+                    ],
+                },
+            )
+        if path == "/v2/calls":
+            head, records = self._page(sorted(self.calls), request.url.params.get("cursor"))
+            return httpx.Response(
+                200, json={"requestId": "y", "records": records, "calls": [{"id": i} for i in head]}
+            )
+        return httpx.Response(404, json={"requestId": "z", "errors": ["Not found"]})
+
+
+FAKES: dict[str, Callable[[], Fake]] = {
+    "hubspot": FakeHubSpot,
+    "zendesk": FakeZendesk,
+    "salesforce": FakeSalesforce,
+    "gong": FakeGong,
+}

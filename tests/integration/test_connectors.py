@@ -1,0 +1,244 @@
+"""Vendor connectors against fakes of their HTTP APIs (documented shapes): paging, incremental
+cursor, deletions, rate limits, consent mapping, record links, ACL fields; through the real pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from ingest import payload as P
+from ingest.config import (
+    ConsentMapping,
+    GongSourceConfig,
+    HubSpotSourceConfig,
+    SalesforceSourceConfig,
+    ZendeskSourceConfig,
+)
+from ingest.models import RecordRef
+from ingest.sources.gong import GongSource
+from ingest.sources.http_retry import RetryPolicy
+from ingest.sources.hubspot import HubSpotSource
+from ingest.sources.salesforce import SalesforceSource
+from ingest.sources.zendesk import ZendeskSource
+from rag_service.services import Services, build_services
+from tests.conftest import make_settings
+from tests.fakes.vendors import FakeGong, FakeHubSpot, FakeSalesforce, FakeZendesk, iso
+
+TOKEN = SecretStr("very-secret-token-123")
+
+
+class Harness:
+    def __init__(self, services: Services, fake: Any, sleeps: list[float], name: str) -> None:
+        self.services, self.fake, self.sleeps, self.name = services, fake, sleeps, name
+
+    def sync(self) -> Any:
+        return self.services.run(self.name, actor="t")
+
+    def payloads(self) -> dict[str, dict[str, Any]]:
+        return {p[P.RECORD_ID]: p for p in self.services.index.scroll_payloads(tenant_id="acme")}
+
+
+@pytest.fixture
+def harness(tmp_path: Path, embedder: Any, redactor: Any) -> Iterator[Any]:
+    made: list[Services] = []
+
+    def make(config: Any, source_cls: Any, fake: Any, base_url: str) -> Harness:
+        settings = make_settings(tmp_path / "var", tmp_path).model_copy(update={"sources": (config,)})
+        services = build_services(settings, embedder=embedder, redactor=redactor)
+        made.append(services)
+        sleeps: list[float] = []
+        client = httpx.Client(base_url=base_url, transport=httpx.MockTransport(fake))
+        services.sources[config.name] = source_cls(
+            config, client, RetryPolicy(max_attempts=4, sleep=sleeps.append)
+        )
+        return Harness(services, fake, sleeps, config.name)
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def test_hubspot_notes(harness: Any) -> None:
+    fake = FakeHubSpot()
+    for i in range(5):
+        fake.add(str(1000 + i), minute=i + 1, body=f"Renewal note {i}: wants SSO before Q3.", contact="501")
+    fake.add("1099", minute=6, body="Note about a contact who revoked consent.", contact="502")
+    config = HubSpotSourceConfig(
+        name="acme-hubspot-notes",
+        tenant_id="acme",
+        token=TOKEN,
+        object_type="notes",
+        portal_id="4455",
+        page_size=2,
+    )
+    h = harness(config, HubSpotSource, fake, "https://api.hubapi.com")
+    fake.faults = [
+        httpx.Response(
+            429, headers={"Retry-After": "2"}, json={"status": "error", "policyName": "TEN_SECONDLY_ROLLING"}
+        )
+    ]
+    first = h.sync()
+    assert first.status == "succeeded", first.error
+    assert first.counts["pages"] == 3  # 6 results, 2 per page
+    assert first.counts["indexed"] == 5
+    assert first.counts["excluded"] == 1  # its only contact revoked consent
+    assert h.sleeps == [2.0]
+    payload = h.payloads()["1003"]
+    assert payload[P.RECORD_URL] == "https://app.hubspot.com/contacts/4455/record/0-46/1003"
+    assert payload[P.ACL_OWNER] == "77"
+    assert payload[P.ACL_TEAMS] == ["9"]
+    assert payload[P.ACCOUNT_ID] == "hubspot-company-8800"
+    assert "<p>" not in payload[P.TEXT]
+    assert "Ingrid" not in str(h.payloads())  # known contact redacted
+
+    # incremental: one edit and one archived note
+    fake.add("1002", minute=30, body="Renewal note 2 (edited): SSO signed off.", contact="501")
+    fake.archived["1004"] = iso(31)
+    second = h.sync()
+    assert second.counts["fetched"] == 1
+    assert second.counts["embedded"] == 1
+    assert second.counts["deleted"] == 1
+    assert "1004" not in h.payloads()
+    assert "edited" in h.payloads()["1002"][P.TEXT]
+    bodies = [r.content for r in fake.requests if r.url.path.endswith("/search")]
+    assert b'"hs_lastmodifieddate"' in bodies[-1] and b'"ASCENDING"' in bodies[-1]
+    assert all(r.headers["Authorization"] == "Bearer very-secret-token-123" for r in fake.requests)
+    assert sorted(h.services.sources[h.name].live_ids()) == sorted(fake.notes)
+
+
+def test_zendesk_tickets_with_comments_and_deleted(harness: Any) -> None:
+    fake = FakeZendesk()
+    for i in range(1, 6):
+        fake.add(i, minute=i, subject=f"Export to CSV fails ({i})", consent="granted")
+    fake.add(6, minute=6, subject="No consent recorded", consent=None)
+    config = ZendeskSourceConfig(
+        name="acme-zendesk",
+        tenant_id="acme",
+        token=SecretStr("agent@acme.example/token:abc"),
+        subdomain="acme",
+        page_size=2,
+        consent=ConsentMapping(field="360001"),
+    )
+    h = harness(config, ZendeskSource, fake, "https://acme.zendesk.com")
+    first = h.sync()
+    assert first.status == "succeeded", first.error
+    assert first.counts["pages"] == 3
+    assert first.counts["indexed"] == 5
+    assert first.counts["excluded"] == 1  # fail closed: no consent value
+    payload = h.payloads()["3"]
+    assert payload[P.RECORD_URL] == "https://acme.zendesk.com/agent/tickets/3"
+    assert payload[P.RECORD_TYPE] == "ticket"
+    assert payload[P.ACL_TEAMS] == ["zendesk-group-7"]
+    assert "[customer] Customer says" in payload[P.TEXT]
+    assert "[agent, internal]" in payload[P.TEXT]
+    assert fake.requests[0].headers["Authorization"].startswith("Basic ")
+    # cursor: the next run resumes from after_cursor and sees only the new events
+    fake.add(2, minute=40, subject="Export to CSV fails (2) - fixed in 5.1", consent="granted")
+    fake.add(5, minute=41, subject="spam", consent="granted", status="deleted")
+    fake.faults = [httpx.Response(429, headers={"Retry-After": "60"})]
+    second = h.sync()
+    assert second.status == "succeeded"
+    assert h.sleeps == [60.0]
+    assert second.counts["fetched"] == 1
+    assert second.counts["deleted"] == 1
+    assert "5" not in h.payloads()
+    assert "fixed in 5.1" in h.payloads()["2"][P.TEXT]
+    export_calls = [r for r in fake.requests if r.url.path.endswith("cursor.json")]
+    assert export_calls[-1].url.params["cursor"] == "6"
+    assert "start_time" in export_calls[0].url.params
+
+
+def test_salesforce_cases_query_all_and_paging(harness: Any) -> None:
+    fake = FakeSalesforce()
+    for n in range(1, 6):
+        fake.add(n, minute=n, subject=f"Scanner firmware {n} crashes", contact="0035g000001AAAAAA1")
+    fake.add(6, minute=6, subject="Contact without consent", contact="0035g000001AAAAAA2")
+    config = SalesforceSourceConfig(
+        name="acme-sf-cases",
+        tenant_id="acme",
+        token=TOKEN,
+        object_type="cases",
+        base_url="https://acme.my.salesforce.com",
+        consent=ConsentMapping(field="AI_Assistant_Consent__c"),
+    )
+    h = harness(config, SalesforceSource, fake, "https://acme.my.salesforce.com")
+    first = h.sync()
+    assert first.status == "succeeded", first.error
+    assert first.counts["pages"] == 3  # nextRecordsUrl paging, 2 rows a page
+    assert first.counts["indexed"] == 5
+    assert first.counts["excluded"] == 1
+    payload = h.payloads()["5005g000001CASE003"]
+    assert payload[P.RECORD_URL] == "https://acme.my.salesforce.com/lightning/r/Case/5005g000001CASE003/view"
+    assert payload[P.ACL_OWNER] == "0055g000000OWNER1"
+    assert payload[P.ACCOUNT_ID] == "sf-account-0015g000000ACCT01"
+    assert "Customer confirmed the workaround" in payload[P.TEXT]
+    assert any("/queryAll" in p for p in fake.paths())
+    fake.add(2, minute=50, subject="Scanner firmware 2 fixed", contact="0035g000001AAAAAA1")
+    fake.add(4, minute=51, subject="gone", contact="0035g000001AAAAAA1", deleted=True)
+    fake.faults = [httpx.Response(503)]
+    second = h.sync()
+    assert second.status == "succeeded"
+    assert len(h.sleeps) == 1
+    assert second.counts["fetched"] == 1
+    assert second.counts["deleted"] == 1
+    assert "5005g000001CASE004" not in h.payloads()
+    assert "SystemModstamp >= 2026-10-01T09:06:00Z" in fake.soql[-3]
+    assert "ORDER BY SystemModstamp, Id" in fake.soql[-3]
+
+
+def test_gong_transcripts_with_per_participant_consent(harness: Any) -> None:
+    fake = FakeGong()
+    for i in range(1, 5):
+        fake.add(f"77000{i}", minute=i, customer_consent="granted")
+    fake.add("770009", minute=9, customer_consent=None)  # external participant never consented
+    config = GongSourceConfig(
+        name="acme-gong",
+        tenant_id="acme",
+        token=SecretStr("access-key:access-secret"),
+        owner_team_ids=("team-sales",),
+    )
+    h = harness(config, GongSource, fake, "https://api.gong.io")
+    fake.faults = [httpx.Response(429, headers={"Retry-After": "1"})]
+    first = h.sync()
+    assert first.status == "succeeded", first.error
+    assert first.counts["pages"] == 3
+    assert first.counts["indexed"] == 4
+    assert first.counts["excluded"] == 1
+    assert h.sleeps == [1.0]
+    payload = h.payloads()["770002"]
+    assert payload[P.RECORD_TYPE] == "transcript"
+    assert payload[P.RECORD_URL] == "https://app.gong.io/call?id=770002"
+    assert payload[P.ACL_TEAMS] == ["team-sales"]
+    text = payload[P.TEXT]
+    assert "S1 rep:" in text and "S2 customer: We need pricing for three depots. Call me on" in text
+    assert "7946" not in text and "Yuki" not in text and "Mateo" not in text
+    fake.add("770005", minute=20, customer_consent="granted")
+    second = h.sync()
+    assert second.counts["fetched"] == 1
+    assert second.counts["indexed"] == 1
+    # Gong reports no deletions: reconciliation removes a call that disappeared
+    del fake.calls["770001"]
+    report = h.services.reconcile(h.name, actor="t")
+    assert report.stale_records == 1
+    assert h.services.index.count(ref=RecordRef(tenant_id="acme", source=h.name, record_id="770001")) == 0
+
+
+def test_credentials_never_appear_in_errors(harness: Any) -> None:
+    fake = FakeHubSpot()
+    fake.faults = [httpx.Response(401, json={"message": "token very-secret-token-123 is expired"})]
+    config = HubSpotSourceConfig(
+        name="acme-hubspot-notes", tenant_id="acme", token=TOKEN, object_type="notes", portal_id="4455"
+    )
+    h = harness(config, HubSpotSource, fake, "https://api.hubapi.com")
+    report = h.sync()
+    assert report.status == "failed"
+    assert "HTTP 401" in (report.error or "")
+    assert "very-secret" not in (report.error or "")
+    assert "very-secret" not in repr(config)
+    runs = h.services.state.list_runs(source=h.name)
+    assert "very-secret" not in str(runs)
