@@ -1,0 +1,194 @@
+"""The vendor mappings are pure functions of raw JSON: tested as tables, no I/O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.config import ConsentMapping
+from ingest.contract import validate_record
+from ingest.models import SourceRecord
+from ingest.sources import gong, hubspot, salesforce, zendesk
+from ingest.sources.common import consent_from, weakest
+from ingest.sources.vendor_base import html_to_text
+from policies.models import ConsentStatus
+from rag_service.config import load_settings
+
+
+def check(fields: dict[str, Any]) -> SourceRecord:
+    record = validate_record(
+        {**fields, "consent": {"assistant_use": "granted"}},
+        tenant_id="t",
+        source="s",
+        system="x",
+        locator="l",
+    )
+    assert isinstance(record, SourceRecord), record
+    return record
+
+
+@pytest.mark.parametrize(
+    ("object_type", "props", "title", "body", "kind"),
+    [
+        (
+            "notes",
+            {"hs_note_body": "<p>Line one</p><p>Line <b>two</b></p>"},
+            "",
+            "Line one\nLine two",
+            "note",
+        ),
+        (
+            "tickets",
+            {"subject": "Login fails", "content": "Since Monday"},
+            "Login fails",
+            "Since Monday",
+            "ticket",
+        ),
+        (
+            "calls",
+            {"hs_call_title": "QBR", "hs_call_body": "<div>Discussed renewal</div>"},
+            "Call: QBR",
+            "Discussed renewal",
+            "note",
+        ),
+    ],
+)
+def test_hubspot_mapping(object_type: str, props: dict[str, str], title: str, body: str, kind: str) -> None:
+    obj = {
+        "id": "42",
+        "properties": {**props, "hs_lastmodifieddate": "2026-10-01T09:00:00Z", "hubspot_owner_id": "7"},
+    }
+    fields = hubspot.to_record_fields(
+        obj,
+        object_type=object_type,
+        portal_id="99",
+        contacts=[
+            {"id": "5", "properties": {"firstname": "Ana", "lastname": "Li", "email": "ana@x.example"}}
+        ],
+        company_id=None,
+        consent_field="c",
+    )
+    record = check({k: v for k, v in fields.items() if not k.startswith("_")})
+    assert (record.title, record.body, record.record_type) == (title, body, kind)
+    assert record.contacts[0].name == "Ana Li"
+    assert record.url.endswith(f"/record/{hubspot.OBJECT_TYPE_IDS[object_type]}/42")
+
+
+@pytest.mark.parametrize(
+    ("object_type", "row", "title"),
+    [
+        (
+            "cases",
+            {
+                "CaseNumber": "0001",
+                "Subject": "Broken",
+                "Description": "d",
+                "ContactId": "003AAAAAAAAAAAAAAA",
+            },
+            "Case 0001: Broken",
+        ),
+        ("notes", {"Title": "Met CFO", "Body": "Budget ok", "ParentId": "001AAAAAAAAAAAAAAA"}, "Met CFO"),
+        (
+            "calls",
+            {"Subject": "Intro call", "Description": "Talked", "WhoId": "003AAAAAAAAAAAAAAA"},
+            "Call: Intro call",
+        ),
+    ],
+)
+def test_salesforce_mapping(object_type: str, row: dict[str, str], title: str) -> None:
+    raw = {
+        "Id": "500AAAAAAAAAAAAAAA",
+        "OwnerId": "005AAAAAAAAAAAAAAA",
+        "SystemModstamp": "2026-10-01T09:00:00.000+0000",
+        **row,
+    }
+    contact = {"Id": "003AAAAAAAAAAAAAAA", "Name": "Bo", "Email": "bo@x.example"}
+    fields = salesforce.to_record_fields(
+        raw,
+        object_type=object_type,
+        instance_url="https://i.example",
+        contact=contact if salesforce.contact_of(raw) else None,
+        comments=[],
+    )
+    record = check(fields)
+    assert record.title == title
+    assert (
+        record.url
+        == f"https://i.example/lightning/r/{salesforce.SOQL[object_type][0]}/500AAAAAAAAAAAAAAA/view"
+    )
+    assert record.account_id == ("sf-account-001AAAAAAAAAAAAAAA" if object_type == "notes" else "")
+
+
+def test_zendesk_mapping_labels_customer_and_internal_comments() -> None:
+    ticket = {
+        "id": 7,
+        "subject": "Refund",
+        "requester_id": 1,
+        "assignee_id": 2,
+        "group_id": 3,
+        "updated_at": "2026-10-01T09:00:00Z",
+        "description": "d",
+    }
+    comments = [
+        {"author_id": 1, "plain_body": "Please refund", "public": True},
+        {"author_id": 2, "plain_body": "Checking with billing", "public": False},
+    ]
+    record = check(
+        zendesk.to_record_fields(ticket, comments, {"1": {"name": "Cy", "email": "cy@x.example"}}, "acme")
+    )
+    assert record.body == "[customer] Please refund\n[agent, internal] Checking with billing"
+    assert record.acl.owner_id == "2"
+    assert record.acl.team_ids == ("zendesk-group-3",)
+
+
+def test_gong_turns_merge_consecutive_monologues() -> None:
+    parties = {
+        "a": {"name": "Rep", "affiliation": "Internal"},
+        "b": {"name": "Buyer", "affiliation": "External"},
+    }
+    transcript = [
+        {"speakerId": "a", "sentences": [{"start": 0, "text": "Hello."}]},
+        {"speakerId": "b", "sentences": [{"start": 10, "text": "Hi."}]},
+        {"speakerId": "b", "sentences": [{"start": 20, "text": "Pricing?"}]},
+    ]
+    turns = gong.turns_from(transcript, parties)
+    assert [(t["role"], t["text"]) for t in turns] == [("rep", "Hello."), ("customer", "Hi. Pricing?")]
+
+
+def test_consent_mapping_fails_closed() -> None:
+    m = ConsentMapping()
+    assert consent_from("Granted", m) == {"assistant_use": ConsentStatus.GRANTED}
+    assert consent_from("opt_out", m) == {"assistant_use": ConsentStatus.REVOKED}
+    assert consent_from("maybe", m) == {}
+    assert consent_from(None, m) == {}
+    g, r = {"assistant_use": ConsentStatus.GRANTED}, {"assistant_use": ConsentStatus.REVOKED}
+    assert weakest([g, g], "assistant_use") == g
+    assert weakest([g, r], "assistant_use") == r
+    assert weakest([g, {}], "assistant_use") == {}
+    assert weakest([], "assistant_use") == {}
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("<p>a&amp;b</p><ul><li>x</li><li>y</li></ul>") == "a&b\nx\ny"
+
+
+def test_many_sources_per_tenant_each_with_a_schedule(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("""
+sources:
+  - {kind: hubspot, name: acme-hs-notes, tenant_id: acme, object_type: notes, portal_id: "1", token: t1,
+     interval_seconds: 60}
+  - {kind: hubspot, name: acme-hs-tickets, tenant_id: acme, object_type: tickets, portal_id: "1", token: t1,
+     interval_seconds: 120}
+  - {kind: zendesk, name: acme-zd, tenant_id: acme, subdomain: acme, token: "me@acme.example/token:k",
+     consent: {field: "360001"}}
+  - {kind: salesforce, name: acme-sf-cases, tenant_id: acme, object_type: cases, base_url: "https://acme.my.salesforce.com",
+     token: t3, consent: {field: AI_Assistant_Consent__c}}
+  - {kind: gong, name: acme-gong, tenant_id: acme, token: "key:secret", interval_seconds: 900}
+""")
+    settings = load_settings(cfg)
+    assert [s.kind for s in settings.sources] == ["hubspot", "hubspot", "zendesk", "salesforce", "gong"]
+    assert [s.interval_seconds for s in settings.sources] == [60, 120, 300, 300, 900]
+    assert "t1" not in repr(settings)
