@@ -84,7 +84,7 @@ class ZendeskSourceConfig(VendorSourceConfig):
 
 class SalesforceSourceConfig(VendorSourceConfig):
     kind: Literal["salesforce"] = "salesforce"
-    object_type: Literal["cases", "notes", "calls"]
+    object_type: Literal["cases", "notes", "content_notes", "calls"]
     api_version: str = Field(default="v60.0", pattern=r"^v[0-9]+\.[0-9]$")
     page_size: int = Field(default=200, ge=1, le=2000)
 

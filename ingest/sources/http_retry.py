@@ -66,8 +66,10 @@ def request_json(
     policy: RetryPolicy,
     what: str,
     headers: Mapping[str, str] | None = None,
+    raw: bool = False,
 ) -> Any:
-    """One JSON call with bounded retries (timeouts, transport errors, 408/425/429/5xx)."""
+    """One JSON call (raw=True: the body as text), retrying timeouts, transport errors and
+    408/425/429/5xx."""
     last = ""
     for attempt in range(1, policy.max_attempts + 1):
         delay: float | None = None
@@ -77,6 +79,8 @@ def request_json(
             last = type(exc).__name__
         else:
             if resp.status_code < 400:
+                if raw:
+                    return resp.text
                 try:
                     return resp.json()
                 except ValueError:

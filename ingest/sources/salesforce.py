@@ -16,9 +16,9 @@ import httpx
 from ingest.config import SalesforceSourceConfig
 from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
-from ingest.sources.common import consent_from, tombstone
+from ingest.sources.common import bounded_map, consent_from, tombstone
 from ingest.sources.http_retry import RetryPolicy
-from ingest.sources.vendor_base import VendorSource, parse_time
+from ingest.sources.vendor_base import VendorSource, html_to_text, parse_time
 
 SOQL = {
     "cases": (
@@ -27,6 +27,9 @@ SOQL = {
         "",
     ),
     "notes": ("Note", "Id, Title, Body, ParentId, OwnerId, SystemModstamp, IsDeleted", ""),
+    # Lightning notes: the body is a separate blob (/sobjects/ContentNote/{Id}/Content), links via
+    # ContentDocumentLink (a ContentNote id is its ContentDocument id)
+    "content_notes": ("ContentNote", "Id, Title, TextPreview, OwnerId, SystemModstamp, IsDeleted", ""),
     "calls": (
         "Task",
         "Id, Subject, Description, OwnerId, WhoId, WhatId, CallType, SystemModstamp, IsDeleted",
@@ -77,8 +80,11 @@ def to_record_fields(
             for c in comments
         ]
         body = "\n".join(p for p in parts if p.strip())
-    elif object_type == "notes":
-        title, body = str(row.get("Title") or ""), str(row.get("Body") or "")
+    elif object_type in ("notes", "content_notes"):
+        title, body = (
+            str(row.get("Title") or ""),
+            html_to_text(str(row.get("Body") or row.get("TextPreview") or "")),
+        )
     else:
         title, body = f"Call: {row.get('Subject') or ''}".strip(), str(row.get("Description") or "")
     updated = parse_time(row.get("SystemModstamp"))
@@ -158,7 +164,40 @@ class SalesforceSource(VendorSource):
                 out.setdefault(c["ParentId"], []).append(c)
         return out
 
+    def _content_notes(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fetch each note's body blob and its first linked Contact / Account (as ParentId)."""
+        if self._sf.object_type != "content_notes" or not rows:
+            return rows
+        soql = (
+            "SELECT ContentDocumentId, LinkedEntityId FROM ContentDocumentLink "
+            f"WHERE ContentDocumentId IN ({self._in([r['Id'] for r in rows])})"
+        )
+        links: dict[str, list[str]] = {}
+        for batch in self._query(soql, all_rows=False):
+            for link in batch:
+                links.setdefault(link["ContentDocumentId"], []).append(str(link["LinkedEntityId"]))
+
+        def body(row: dict[str, Any]) -> str:
+            text: str = self.call(
+                "GET",
+                f"/services/data/{self._sf.api_version}/sobjects/ContentNote/{row['Id']}/Content",
+                what="note content",
+                raw=True,
+            )
+            return text
+
+        bodies = bounded_map(body, rows, self._sf.concurrency)
+        out = []
+        for row, text in zip(rows, bodies, strict=True):
+            linked = links.get(row["Id"], [])
+            parent = next((i for i in linked if i.startswith("003")), None) or next(
+                (i for i in linked if i.startswith("001")), None
+            )
+            out.append({**row, "Body": text, "ParentId": parent})
+        return out
+
     def _map(self, rows: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+        rows = self._content_notes(rows)
         contacts = self._contacts(rows)
         comments = self._comments(rows)
         out: list[SourceRecord | RecordFailure] = []

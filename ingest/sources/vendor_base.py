@@ -87,7 +87,14 @@ class VendorSource:
         return self._cfg.tenant_id
 
     def call(
-        self, method: str, url: str, *, what: str, params: dict[str, Any] | None = None, body: Any = None
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        raw: bool = False,
     ) -> Any:
         return request_json(
             self._client,
@@ -98,6 +105,7 @@ class VendorSource:
             policy=self._policy,
             what=f"{self.name}: {what}",
             headers=self.auth_headers(),
+            raw=raw,
         )
 
     def validate(self, normalized: dict[str, Any], locator: str) -> SourceRecord | RecordFailure:

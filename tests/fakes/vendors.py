@@ -264,6 +264,9 @@ class FakeSalesforce(Fake):
         }
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.soql: list[str] = []
+        self.content_notes: list[dict[str, Any]] = []
+        self.note_bodies: dict[str, str] = {}
+        self.note_links: dict[str, str] = {}
 
     def add(self, n: int, minute: int, subject: str, contact: str, deleted: bool = False) -> None:
         case_id = f"5005g000001CASE{n:03d}"
@@ -283,6 +286,23 @@ class FakeSalesforce(Fake):
             }
         )
 
+    def add_content_note(self, n: int, minute: int, title: str, html: str, linked: str) -> None:
+        note_id = f"0695g000001NOTE{n:03d}"
+        self.content_notes = [c for c in self.content_notes if c["Id"] != note_id]
+        self.content_notes.append(
+            {
+                "attributes": {"type": "ContentNote"},
+                "Id": note_id,
+                "Title": title,
+                "TextPreview": html[:20],
+                "OwnerId": "0055g000000OWNER1",
+                "SystemModstamp": iso(minute).replace("Z", ".000+0000"),
+                "IsDeleted": False,
+            }
+        )
+        self.note_bodies[note_id] = html
+        self.note_links[note_id] = linked
+
     def _answer(self, rows: list[dict[str, Any]]) -> httpx.Response:
         head, rest = rows[: self.page], rows[self.page :]
         out: dict[str, Any] = {"totalSize": len(rows), "done": not rest, "records": head}
@@ -297,6 +317,11 @@ class FakeSalesforce(Fake):
         m = re.fullmatch(r"/services/data/v60.0/query/(.+)", path)
         if m:
             return self._answer(self.pending.pop(m.group(1)))
+        m = re.fullmatch(r"/services/data/v60.0/sobjects/ContentNote/(\w+)/Content", path)
+        if m:
+            return httpx.Response(
+                200, text=self.note_bodies[m.group(1)], headers={"Content-Type": "text/html"}
+            )
         if path not in ("/services/data/v60.0/queryAll", "/services/data/v60.0/query"):
             return httpx.Response(
                 404, json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
@@ -306,6 +331,14 @@ class FakeSalesforce(Fake):
         ids = re.findall(r"'([A-Za-z0-9]{15,18})'", soql)
         if " FROM Contact " in soql:
             return self._answer([self.contacts[i] for i in ids if i in self.contacts])
+        if " FROM ContentDocumentLink " in soql:
+            return self._answer(
+                [
+                    {"ContentDocumentId": i, "LinkedEntityId": self.note_links[i]}
+                    for i in ids
+                    if i in self.note_links
+                ]
+            )
         if " FROM CaseComment " in soql:
             return self._answer(
                 [
@@ -318,7 +351,8 @@ class FakeSalesforce(Fake):
                     for i in ids
                 ]
             )
-        rows = self.cases if path.endswith("queryAll") else [c for c in self.cases if not c["IsDeleted"]]
+        table = self.content_notes if " FROM ContentNote " in soql else self.cases
+        rows = table if path.endswith("queryAll") else [c for c in table if not c["IsDeleted"]]
         since = re.search(r"SystemModstamp >= (\S+)", soql)
         if since:
             floor = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))

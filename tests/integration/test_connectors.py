@@ -191,6 +191,30 @@ def test_salesforce_cases_query_all_and_paging(harness: Any) -> None:
     assert "ORDER BY SystemModstamp, Id" in fake.soql[-3]
 
 
+def test_salesforce_content_notes_fetch_body_and_links(harness: Any) -> None:
+    fake = FakeSalesforce()
+    fake.add_content_note(
+        1, 1, "Met the CFO", "<p>Budget approved for <b>fleet telematics</b>.</p>", "0035g000001AAAAAA1"
+    )
+    fake.add_content_note(2, 2, "Unlinked note", "<p>No contact linked.</p>", "0015g000000ACCT01")
+    config = SalesforceSourceConfig(
+        name="acme-sf-notes",
+        tenant_id="acme",
+        token=TOKEN,
+        object_type="content_notes",
+        base_url="https://acme.my.salesforce.com",
+        consent=ConsentMapping(field="AI_Assistant_Consent__c"),
+    )
+    h = harness(config, SalesforceSource, fake, "https://acme.my.salesforce.com")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["indexed"] == 1
+    assert report.counts["excluded"] == 1  # linked only to an account: no contact consent, fail closed
+    payload = h.payloads()["0695g000001NOTE001"]
+    assert "Budget approved for fleet telematics." in payload[P.TEXT]
+    assert payload[P.RECORD_URL].endswith("/lightning/r/ContentNote/0695g000001NOTE001/view")
+
+
 def test_gong_transcripts_with_per_participant_consent(harness: Any) -> None:
     fake = FakeGong()
     for i in range(1, 5):
