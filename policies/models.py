@@ -6,6 +6,7 @@ import re
 from enum import StrEnum
 from typing import Literal
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -76,8 +77,8 @@ class PatternRule(Frozen):
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
-            re.compile(value)
-        except re.error as exc:
+            regex.compile(value)  # the engine Presidio matches with (variable-length lookbehind)
+        except regex.error as exc:
             raise ValueError(f"invalid regex: {exc}") from exc
         return value
 
