@@ -141,6 +141,10 @@ class RunCounts(BaseModel):
     chunks_deleted: int = 0
     embedded: int = 0
     pages: int = 0
+    redacted: dict[str, int] = Field(default_factory=dict)  # entity type -> markers written
+
+    def totals(self) -> dict[str, int]:
+        return self.model_dump(exclude={"redacted"})
 
 
 class RunReport(Frozen):
@@ -151,4 +155,5 @@ class RunReport(Frozen):
     started_at: datetime
     finished_at: datetime
     counts: dict[str, int]
+    redacted: dict[str, int] = Field(default_factory=dict)
     error: str | None = None

@@ -48,6 +48,7 @@ class PipelineParts:
     lock_ttl: timedelta = timedelta(hours=1)
     max_delete_share: float = 0.15
     guard_min_records: int = 20
+    on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
 
 
 def _sha(obj: Any) -> str:
@@ -229,10 +230,13 @@ class Refresher:
             status="failed" if error else "succeeded",
             started_at=started,
             finished_at=utcnow(),
-            counts=counts.model_dump(),
+            counts=counts.totals(),
+            redacted=dict(sorted(counts.redacted.items())),
             error=error,
         )
         self._p.state.finish_run(report)
+        if self._p.on_run is not None:
+            self._p.on_run(report)
         return report
 
     # -------------------------------------------------------------- one page
@@ -492,6 +496,10 @@ class Refresher:
                     run_id,
                 )
             )
+        for item in pending:
+            for chunk in item.chunks:
+                for entity, n in chunk.redaction_counts.items():
+                    counts.redacted[entity] = counts.redacted.get(entity, 0) + n
         per_record = {
             item.record.ref.key: _sum_counts(c.redaction_counts for c in item.chunks) for item in pending
         }

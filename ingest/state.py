@@ -438,6 +438,7 @@ class StateStore:
         tenant_id: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
         query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
         for column, value in (
@@ -445,6 +446,7 @@ class StateStore:
             (audit_events.c.record_id, record_id),
             (audit_events.c.actor, actor),
             (audit_events.c.tenant_id, tenant_id),
+            (audit_events.c.source, source),
         ):
             if value is not None:
                 query = query.where(column == value)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from rag_service.auth import KeyRing
 from rag_service.config import Settings
@@ -74,6 +74,13 @@ def create_app(
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus text format: records by outcome, chunks, redactions by entity type, run
+        durations, query latency, index size, freshness lag and completeness per source."""
+        svc: Services = request.app.state.services
+        return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/readyz", tags=["health"])
     def readyz(request: Request) -> JSONResponse:

@@ -30,6 +30,7 @@ from ingest.state import AuditEvent, StateStore, lock_owner
 from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
+from rag_service.metrics import Metrics
 
 log = logging.getLogger("rag_service.services")
 
@@ -48,6 +49,7 @@ class Services:
     sources: dict[str, Source]
     refresher: Refresher
     privacy: PrivacyLedger
+    metrics: Metrics
     scheduler: SyncScheduler | None = None
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync")
@@ -207,6 +209,7 @@ def build_services(
     gens = open_generations(settings.index, embedder.dimension, settings.data_dir / "index-generations")
     index = SwitchableIndex(gens.open_live(), gens.pointer().live)
     privacy = PrivacyLedger(state.engine)
+    metrics = Metrics(state, index, [cfg.name for cfg in settings.sources])
     replayed = replay_suppressions(privacy, index)  # an old index restored: erased stays erased
     if replayed:
         log.warning("suppressed chunks removed at startup", extra={"chunks": replayed})
@@ -221,6 +224,7 @@ def build_services(
         lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
         max_delete_share=settings.reconcile.max_delete_share,
         guard_min_records=settings.reconcile.guard_min_records,
+        on_run=metrics.observe_run,
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     note_versions(
@@ -246,4 +250,5 @@ def build_services(
         sources=sources,
         refresher=Refresher(parts),
         privacy=privacy,
+        metrics=metrics,
     )

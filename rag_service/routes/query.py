@@ -66,7 +66,8 @@ async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesD
             for i, h in enumerate(hits, start=1)
         ]
 
-    retrieved = await run_in_threadpool(retrieve)
+    with services.metrics.time_query():
+        retrieved = await run_in_threadpool(retrieve)
     answer = extract_answer(
         body.question,
         [Passage(n=src.n, text=text, score=src.score) for src, text in retrieved],

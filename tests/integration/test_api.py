@@ -312,3 +312,16 @@ def test_rate_limit_per_key(demo_services: Any) -> None:
         resp = limited.get("/admin/runs", headers=headers("admin"))
         assert int(resp.headers["Retry-After"]) >= 1
         assert limited.get("/audit/events", headers=headers("auditor")).status_code == 200  # other key
+
+
+def test_prometheus_metrics(client: TestClient) -> None:
+    ask(client, "renewal budget", "northwind", "sales_assistant", teams=["team-northwind-sales"])
+    text = client.get("/metrics").text
+    assert 'crm_rag_records_total{outcome="indexed",source="northwind-files"}' in text
+    assert 'crm_rag_records_total{outcome="quarantined",source="northwind-files"} 5.0' in text
+    assert 'crm_rag_redactions_total{entity="EMAIL_ADDRESS",source="northwind-files"}' in text
+    assert "crm_rag_run_duration_seconds_bucket" in text
+    assert "crm_rag_query_duration_seconds_count" in text
+    assert 'crm_rag_freshness_lag_seconds{source="globex-files"}' in text
+    chunks = next(line for line in text.splitlines() if line.startswith("crm_rag_index_chunks "))
+    assert float(chunks.split()[1]) > 200
