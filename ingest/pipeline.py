@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class PipelineParts:
     max_delete_share: float = 0.15
     guard_min_records: int = 20
     on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
+    stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
 
 
 def _sha(obj: Any) -> str:
@@ -128,6 +130,9 @@ class Refresher:
                 p.state.refresh_lock(source.name, owner, p.lock_ttl)
                 if progress is not None:
                     progress(source.name, counts)
+                if p.stop is not None and p.stop.is_set():
+                    error = "interrupted: the service is shutting down; the next run resumes after this page"
+                    break
         except Exception as exc:  # the run fails visibly; the cursor stays at the last durable page
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
             log.error(

@@ -31,13 +31,17 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def create_app(
-    settings: Settings, *, services: Services | None = None, start_scheduler: bool | None = None
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    start_scheduler: bool | None = None,
+    owns_services: bool | None = None,
 ) -> FastAPI:
     """`services` may be injected (tests share one set of loaded models); otherwise built at startup."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = services is None
+        owned = services is None if owns_services is None else owns_services
         svc = services or build_services(settings)
         app.state.services = svc
         run_scheduler = settings.scheduler.enabled if start_scheduler is None else start_scheduler

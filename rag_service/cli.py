@@ -69,8 +69,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         for cfg in settings.sources:
             started = time.perf_counter()
             _print_report(services.run(cfg.name, actor="startup", progress=_progress(started)))
+    # the app closes the services on shutdown (SIGTERM/SIGINT): runs in flight finish their page first
     app = create_app(
-        settings, services=services, start_scheduler=not args.no_scheduler and settings.scheduler.enabled
+        settings,
+        services=services,
+        start_scheduler=not args.no_scheduler and settings.scheduler.enabled,
+        owns_services=True,
     )
     host = args.host or settings.api.host
     port = args.port or settings.api.port

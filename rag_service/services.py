@@ -166,6 +166,8 @@ class Services:
         if self._closed.is_set():
             return
         self._closed.set()
+        if self.parts.stop is not None:
+            self.parts.stop.set()  # runs in flight finish their current page, then stop
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         self._pool.shutdown(wait=True)  # in-flight pages finish; nothing half-written
@@ -225,6 +227,7 @@ def build_services(
         max_delete_share=settings.reconcile.max_delete_share,
         guard_min_records=settings.reconcile.guard_min_records,
         on_run=metrics.observe_run,
+        stop=threading.Event(),
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     note_versions(
