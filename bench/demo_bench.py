@@ -1,7 +1,7 @@
 """Benchmark on the bundled demo set: ingest time, unchanged re-sync time, and /query latency
 against a live uvicorn on 127.0.0.1. One run, side by side.
 
-    .venv/bin/python bench/demo_bench.py [--queries 300]
+    .venv/bin/python -m bench.demo_bench [--queries 300]
 """
 
 from __future__ import annotations
@@ -9,19 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 
+from bench.live import bench_settings, live_server
 from ingest.erasure import revoke_record
 from rag_service.app import create_app
-from rag_service.config import Settings, load_settings
 from rag_service.services import build_services
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,21 +52,38 @@ def touch_one_percent(root: Path) -> int:
     return changed
 
 
+def query_load(url: str, n: int) -> tuple[list[float], list[float]]:
+    """n sequential /query calls over the labeled questions; client-side ms and server took_ms."""
+    truth = json.loads((ROOT / "demo" / "truth.json").read_text())
+    questions = [c["question"] for c in truth["canaries"]] + ["renewal budget", "dashboard does not load"]
+    latencies: list[float] = []
+    server_ms: list[float] = []
+    with httpx.Client(base_url=url, headers={"X-API-Key": "demo-assistant-key"}) as client:
+        for i in range(n):
+            tenant = ("northwind", "contoso", "globex")[i % 3]
+            body = {
+                "question": questions[i % len(questions)],
+                "tenant_id": tenant,
+                "purpose": ("sales_assistant", "support_assistant")[i % 2],
+                "user": {"user_id": "u", "team_ids": [f"team-{tenant}-sales", f"team-{tenant}-support"]},
+            }
+            t0 = time.perf_counter()
+            resp = client.post("/query", json=body)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            resp.raise_for_status()
+            server_ms.append(resp.json()["took_ms"])
+    return latencies, server_ms
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     shutil.copytree(ROOT / "demo" / "crm", tmp / "crm")
-    base = load_settings(ROOT / "config" / "demo.yaml")
-    settings = Settings.model_validate(
-        {
-            **base.model_dump(),
-            "data_dir": tmp / "var",
-            "sources": tuple(s.model_copy(update={"path": tmp / "crm" / s.tenant_id}) for s in base.sources),
-            "index": base.index.model_copy(update={"path": tmp / "var" / "index"}),
-            "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
-        }
+    demo = bench_settings(tmp / "var")
+    settings = bench_settings(
+        tmp / "var", [src.model_copy(update={"path": tmp / "crm" / src.tenant_id}) for src in demo.sources]
     )
     t0 = time.perf_counter()
     services = build_services(settings)
@@ -102,39 +116,9 @@ def main() -> None:
     assert receipt.verified
     assert services.index.count(ref=victim.ref) == 0
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     app = create_app(settings, services=services, start_scheduler=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    truth = json.loads((ROOT / "demo" / "truth.json").read_text())
-    questions = [c["question"] for c in truth["canaries"]] + ["renewal budget", "dashboard does not load"]
-    latencies: list[float] = []
-    server_ms: list[float] = []
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "demo-assistant-key"}
-    ) as client:
-        for i in range(args.queries):
-            tenant = ("northwind", "contoso", "globex")[i % 3]
-            body = {
-                "question": questions[i % len(questions)],
-                "tenant_id": tenant,
-                "purpose": ("sales_assistant", "support_assistant")[i % 2],
-                "user": {"user_id": "u", "team_ids": [f"team-{tenant}-sales", f"team-{tenant}-support"]},
-            }
-            t0 = time.perf_counter()
-            resp = client.post("/query", json=body)
-            latencies.append((time.perf_counter() - t0) * 1000)
-            resp.raise_for_status()
-            server_ms.append(resp.json()["took_ms"])
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(app) as url:
+        latencies, server_ms = query_load(url, args.queries)
     services.close()
     shutil.rmtree(tmp, ignore_errors=True)
     result = {

@@ -9,23 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from bench.corpus import write_corpus
+from bench.live import bench_settings, live_server
 from ingest.config import FileSourceConfig
 from rag_service.app import create_app
-from rag_service.config import Settings, load_settings
 from rag_service.services import build_services
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -36,71 +31,56 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-fresh-"))
     write_corpus(tmp / "crm", args.records)
-    base = load_settings(ROOT / "config" / "demo.yaml")
-    settings = Settings.model_validate(
-        {
-            **base.model_dump(),
-            "data_dir": tmp / "var",
-            "sources": (
-                FileSourceConfig(
-                    name="bench-files",
-                    tenant_id="bench",
-                    path=tmp / "crm",
-                    interval_seconds=max(5, args.interval),
-                ),
-            ),
-            "index": base.index.model_copy(update={"path": tmp / "var" / "index"}),
-            "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
-        }
+    settings = bench_settings(
+        tmp / "var",
+        [
+            FileSourceConfig(
+                name="bench-files",
+                tenant_id="bench",
+                path=tmp / "crm",
+                interval_seconds=max(5, args.interval),
+            )
+        ],
     )
     services = build_services(settings)
     services.run("bench-files", actor="bench")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     app = create_app(settings, services=services, start_scheduler=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    lags: list[float] = []
-    missed: list[int] = []
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": "demo-assistant-key"})
-    rec = json.loads((tmp / "crm" / "records.jsonl").read_text().splitlines()[0])
-    for i in range(args.changes):
-        marker = f"zebracorn{i}"  # a word no record has
-        rec = {
-            **rec,
-            "record_type": "note",
-            "body": f"Customer asked about the {marker} integration pilot.",
-            "updated_at": f"2027-01-01T00:00:{i:02d}+00:00",
-            "turns": [],
-        }
-        rec.pop("turns")
-        with (tmp / "crm" / "records.jsonl").open("a") as fh:
-            fh.write(json.dumps(rec) + "\n")
-        changed = time.perf_counter()
-        while time.perf_counter() - changed < 10 * args.interval:
-            body = {
-                "question": f"{marker} integration pilot",
-                "tenant_id": "bench",
-                "purpose": "sales_assistant",
-                "user": {"user_id": str(rec["owner_id"]), "team_ids": list(rec.get("team_ids") or [])},
+    with live_server(app) as url:
+        lags: list[float] = []
+        missed: list[int] = []
+        client = httpx.Client(base_url=url, headers={"X-API-Key": "demo-assistant-key"})
+        rec = json.loads((tmp / "crm" / "records.jsonl").read_text().splitlines()[0])
+        for i in range(args.changes):
+            marker = f"zebracorn{i}"  # a new word; the check below matches record id + version
+            rec = {
+                **rec,
+                "record_type": "note",
+                "body": f"Customer asked about the {marker} integration pilot.",
+                "updated_at": f"2027-01-01T00:00:{i:02d}+00:00",
+                "turns": [],
             }
-            sources = client.post("/query", json=body).json()["sources"]
-            stamp = str(rec["updated_at"])[:19]
-            if any(s["record_id"] == rec["record_id"] and s["updated_at"].startswith(stamp) for s in sources):
-                lags.append(time.perf_counter() - changed)
-                break
-            time.sleep(0.2)
-        else:
-            missed.append(i)
+            rec.pop("turns")
+            with (tmp / "crm" / "records.jsonl").open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            changed = time.perf_counter()
+            while time.perf_counter() - changed < 10 * args.interval:
+                body = {
+                    "question": f"{marker} integration pilot",
+                    "tenant_id": "bench",
+                    "purpose": "sales_assistant",
+                    "user": {"user_id": str(rec["owner_id"]), "team_ids": list(rec.get("team_ids") or [])},
+                }
+                sources = client.post("/query", json=body).json()["sources"]
+                stamp = str(rec["updated_at"])[:19]
+                if any(
+                    s["record_id"] == rec["record_id"] and s["updated_at"].startswith(stamp) for s in sources
+                ):
+                    lags.append(time.perf_counter() - changed)
+                    break
+                time.sleep(0.2)
+            else:
+                missed.append(i)
     runs = services.state.list_runs(source="bench-files", limit=100)
-    server.should_exit = True
-    thread.join(timeout=10)
     services.close()
     shutil.rmtree(tmp, ignore_errors=True)
     print(

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import write_corpus
+from bench.live import bench_settings
 from ingest.config import FileSourceConfig
 from ingest.render import known_names, render_text
-from rag_service.config import Settings, load_settings
 from rag_service.services import build_services
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Timed:
@@ -44,17 +42,9 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-pipe-"))
     write_corpus(tmp / "crm", args.records)
-    base = load_settings(ROOT / "config" / "demo.yaml")
-    settings = Settings.model_validate(
-        {
-            **base.model_dump(),
-            "data_dir": tmp / "var",
-            "sources": (
-                FileSourceConfig(name="bench-files", tenant_id="bench", path=tmp / "crm", page_size=200),
-            ),
-            "index": base.index.model_copy(update={"path": tmp / "var" / "index"}),
-            "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
-        }
+    settings = bench_settings(
+        tmp / "var",
+        [FileSourceConfig(name="bench-files", tenant_id="bench", path=tmp / "crm", page_size=200)],
     )
     services = build_services(settings)
     redact = Timed(services.redactor.redact)

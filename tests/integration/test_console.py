@@ -5,17 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
+from bench.live import live_server
 from ingest.models import RecordRef
 from rag_service.app import create_app
 from rag_service.services import Services
@@ -32,20 +29,10 @@ def test_console_is_self_contained(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def live(demo_services: Services) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(demo_services.settings, services=demo_services, start_scheduler=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(
+        create_app(demo_services.settings, services=demo_services, start_scheduler=False)
+    ) as url:
+        yield url
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
