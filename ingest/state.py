@@ -106,7 +106,11 @@ class StateStore:
     def __init__(self, url: str) -> None:
         self._engine = self._make_engine(url)
         self._audit_lock = threading.Lock()
-        metadata.create_all(self._engine)
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # several replicas and workers start at once: one creates the schema, the rest wait
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
+            metadata.create_all(conn)
 
     @staticmethod
     def _make_engine(url: str) -> Engine:

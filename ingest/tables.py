@@ -147,3 +147,15 @@ record_history = sa.Table(
     sa.Column("reason", sa.String(64)),
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
 )
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    # shared schedule for several workers: a due row is claimed with SELECT ... FOR UPDATE SKIP LOCKED,
+    # so exactly one worker fires each run and different sources spread over the workers
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("interval_seconds", sa.Integer, nullable=False),
+    sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_by", sa.String(128)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+)

@@ -1,9 +1,10 @@
-"""Command line: crm-rag serve | sync | reindex | reconcile | rebuild | audit."""
+"""Command line: crm-rag serve | worker | sync | reindex | reconcile | rebuild | audit."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -81,6 +82,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"serving on http://{host}:{port}  (OpenAPI docs at /docs)", file=sys.stderr)
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        services.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Background worker: no HTTP; claims due syncs from the shared schedule (PostgreSQL for several
+    workers) until SIGTERM/SIGINT, then lets the page in flight finish."""
+    import signal
+    import socket
+    import threading
+
+    from rag_service.services import build_services
+
+    services = build_services(settings)
+    worker = args.name or f"{socket.gethostname()}-{os.getpid()}"
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    services.start_worker(worker, args.tick)
+    print(f"worker {worker} running ({len(settings.sources)} sources)", file=sys.stderr, flush=True)
+    try:
+        stop.wait()
     finally:
         services.close()
     return 0
@@ -180,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--sync-first", action="store_true", help="sync every source before serving")
     serve.add_argument("--no-scheduler", action="store_true")
     serve.set_defaults(func=cmd_serve)
+
+    work = sub.add_parser("worker", help="run scheduled syncs without HTTP (several may share PostgreSQL)")
+    work.add_argument("--name", help="worker id (default host-pid)")
+    work.add_argument("--tick", type=int, default=5, help="seconds between looks at the shared schedule")
+    work.set_defaults(func=cmd_worker)
 
     sync = sub.add_parser("sync", help="incremental sync of sources (all by default)")
     sync.add_argument("--source", action="append")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from ingest.chunking import Chunker
@@ -23,6 +23,7 @@ from ingest.pipeline import PipelineParts, Progress, Refresher
 from ingest.privacy import PrivacyLedger
 from ingest.rebuild import RebuildReport, rebuild, rollback
 from ingest.reconcile import ReconcileReport, reconcile
+from ingest.schedule_store import ScheduleStore
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
@@ -135,6 +136,36 @@ class Services:
             sources=list(self.sources.values()),
             actor=actor,
         )
+
+    def run_due(self, worker: str) -> int:
+        """Worker tick: claim and run due sources until none is due (shared schedule, one firing
+        per run across all workers). Returns how many runs this worker did."""
+        store = ScheduleStore(self.state.engine)
+        done = 0
+        while not self._closed.is_set():
+            name = store.claim_due(worker, datetime.now(UTC))
+            if name is None or name not in self.sources:
+                return done
+            try:
+                self.run(name, actor=f"worker:{worker}")
+                self.reprocess_stale(
+                    name, actor=f"worker:{worker}", limit=self.settings.reconcile.reprocess_batch
+                )
+            except SourceBusyError:
+                pass  # someone (an admin reindex) holds the source; the next interval retries
+            done += 1
+        return done
+
+    def start_worker(self, worker: str, tick_seconds: int) -> None:
+        """Scheduler for a worker process: one tick job that claims due work from the shared schedule."""
+        enabled = [s for s in self.settings.sources if s.enabled]
+        ScheduleStore(self.state.engine).ensure(
+            [(s.name, s.interval_seconds) for s in enabled], datetime.now(UTC)
+        )
+        self.scheduler = SyncScheduler(
+            [Schedule("tick", tick_seconds, jitter_seconds=0)], lambda _: self.run_due(worker)
+        )
+        self.scheduler.start()
 
     def submit(self, fn: Callable[[], object]) -> Future[object]:
         return self._pool.submit(fn)

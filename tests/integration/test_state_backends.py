@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from ingest.config import FileSourceConfig, StateConfig
 from ingest.history import HistoryEvent, read_history
@@ -20,25 +17,6 @@ from ingest.privacy import PrivacyLedger
 from ingest.state import AuditEvent, LedgerEntry, StateStore
 from rag_service.services import build_services
 from tests.conftest import make_settings
-
-PG_ADMIN = os.environ.get("CRM_RAG_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"crmrag_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise  # CI machines run PostgreSQL: its absence is a failure there
-        pytest.skip(f"no PostgreSQL server reachable ({type(exc).__name__})")
-    yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
