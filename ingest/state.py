@@ -108,9 +108,13 @@ class StateStore:
         self._audit_lock = threading.Lock()
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                # several replicas and workers start at once: one creates the schema, the rest wait
+                # several replicas and workers start at once: one migrates, the rest wait
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
-            metadata.create_all(conn)
+                from ingest.migrate import upgrade
+
+                upgrade(conn)  # Alembic migrations (ingest/migrations)
+            else:
+                metadata.create_all(conn)  # the embedded SQLite file: created from the table definitions
 
     @staticmethod
     def _make_engine(url: str) -> Engine:

@@ -118,3 +118,16 @@ def test_pipeline_on_postgres_state(pg_url: str, tmp_path: Path, embedder: Any, 
         assert services.reconcile(name, actor="t").status == "clean"
     finally:
         services.close()
+
+
+def test_postgres_schema_comes_from_migrations_without_drift(pg_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ingest.tables import metadata
+
+    with StateStore(pg_url) as state, state.engine.connect() as conn:
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
+        assert version == "0001"
+        drift = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert drift == [], f"tables changed without a migration: {drift}"

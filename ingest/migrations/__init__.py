@@ -1,0 +1,1 @@
+"""Alembic migrations of the state store (PostgreSQL). Applied at start-up by StateStore."""
