@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from ingest import payload as P
 from ingest.chunking import Chunker
@@ -51,6 +54,16 @@ class PipelineParts:
     guard_min_records: int = 20
     on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
     stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
+
+
+def safe_error(exc: BaseException) -> str:
+    """An error message for job runs and logs that cannot carry record content: validation errors
+    keep only field locations, other messages lose anything that looks like an echoed value."""
+    if isinstance(exc, ValidationError):
+        where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+        return f"ValidationError: {len(exc.errors())} error(s) at {', '.join(where)[:200]}"
+    text = re.sub(r"input_value=.*?(?=, input_type|$)", "input_value=<hidden>", str(exc), flags=re.S)
+    return f"{type(exc).__name__}: {text[:300]}"
 
 
 def _sha(obj: Any) -> str:
@@ -134,7 +147,7 @@ class Refresher:
                     error = "interrupted: the service is shutting down; the next run resumes after this page"
                     break
         except Exception as exc:  # the run fails visibly; the cursor stays at the last durable page
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            error = safe_error(exc)
             log.error(
                 "run failed",
                 extra={"run_id": run_id, "source": source.name, "error_type": type(exc).__name__},
@@ -203,7 +216,7 @@ class Refresher:
                     source, page, run_id=run_id, actor=actor, counts=counts, force=force, save_cursor=False
                 )
         except Exception as exc:
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            error = safe_error(exc)
         return self._finish(run_id, source.name, kind, started, counts, error)
 
     def stale_record_ids(self, source: str, consent_version: str) -> list[str]:

@@ -62,3 +62,17 @@ def test_non_object_is_a_failure() -> None:
     result = check(["not", "an", "object"])
     assert isinstance(result, RecordFailure)
     assert result.record_id is None
+
+
+def test_run_errors_never_echo_record_values() -> None:
+    from ingest.models import Acl
+    from ingest.pipeline import safe_error
+
+    secret = "maria.gonzalez@example.com"
+    try:
+        Acl(owner_id=secret * 20)  # too long: pydantic echoes the input in its message
+    except Exception as exc:
+        message = safe_error(exc)
+    assert secret not in message
+    assert message.startswith("ValidationError: 1 error(s) at owner_id")
+    assert "boom" in safe_error(RuntimeError("boom"))
