@@ -9,16 +9,12 @@ On SQLite (single process) the same statements run serialised by the database lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ingest.tables import schedules
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class ScheduleStore:
@@ -69,7 +65,3 @@ class ScheduleStore:
                 )
             )
             return str(row.source)
-
-    def next_runs(self) -> dict[str, datetime]:
-        with self._engine.connect() as conn:
-            return {r.source: _aware(r.next_run_at) for r in conn.execute(sa.select(schedules))}

@@ -90,10 +90,6 @@ class ChunkProvenance(BaseModel):
     payload: dict[str, Any]
 
 
-class Problem(BaseModel):
-    detail: str
-
-
 class ErasureRequest(Strict):
     tenant_id: str = Field(pattern=_ID)
     contact_id: str | None = Field(default=None, pattern=_ID)

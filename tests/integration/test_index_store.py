@@ -97,3 +97,13 @@ def test_idempotent_upsert_shrink_and_payload_update(store: IndexStore) -> None:
     assert store.delete_record(A) == 2
     assert store.count(tenant_id="t-a") == 0
     assert store.get(P.point_id(A, 0)) is None
+
+
+def test_edge_store_has_payload_indexes(tmp_path: Path) -> None:
+    from ingest.index.edge import EdgeIndexStore
+
+    store = EdgeIndexStore(tmp_path / "shard", 4)
+    try:
+        assert set(store.indexed_fields()) == {*P.KEYWORD_INDEXES, *P.INTEGER_INDEXES, *P.DATETIME_INDEXES}
+    finally:
+        store.close()
