@@ -12,25 +12,25 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from ingest import payload as P
 from ingest.chunking import Chunker
 from ingest.deletion_guard import DeletionGuard
 from ingest.embedding import Embedder
 from ingest.errors import SourceBusyError
 from ingest.history import history_of
-from ingest.index.base import IndexPoint, IndexStore
-from ingest.models import Chunk, Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
+from ingest.index.base import IndexStore
+from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.privacy import PrivacyLedger, Suppression
 from ingest.render import known_names, render_text
 from ingest.sources.base import Source
 from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
+from ingest.writer import Pending, access_of, ledger_entry, write_pending
 from policies.consent import ConsentPolicy
 from policies.models import Admit, Exclude
 from policies.redaction import Redactor
@@ -70,17 +70,6 @@ def _sha(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-@dataclass(slots=True)
-class _Pending:
-    record: SourceRecord
-    admit: Admit
-    chunks: list[Chunk]
-    content_hash: str
-    fingerprint: str
-    access_hash: str
-    previous_chunks: int
-
-
 class Refresher:
     def __init__(self, parts: PipelineParts) -> None:
         self._p = parts
@@ -101,7 +90,7 @@ class Refresher:
 
     @staticmethod
     def access(record: SourceRecord, admit: Admit) -> dict[str, Any]:
-        return P.access_payload(record, admit.purposes, admit.granted_tags, admit.policy_version)
+        return access_of(record, admit)
 
     # -------------------------------------------------------------- runs
 
@@ -278,7 +267,7 @@ class Refresher:
         known = p.state.ledger_get_many(refs)
         entries: list[LedgerEntry] = []
         events: list[AuditEvent] = []
-        pending: list[_Pending] = []
+        pending: list[Pending] = []
         if page.failures:
             events.append(
                 AuditEvent(
@@ -359,7 +348,8 @@ class Refresher:
                         )
                     )
                 entries.append(
-                    self._entry(
+                    ledger_entry(
+                        self._p,
                         record,
                         content_hash,
                         fingerprint,
@@ -397,7 +387,8 @@ class Refresher:
                 else:
                     counts.unchanged += 1
                 entries.append(
-                    self._entry(
+                    ledger_entry(
+                        self._p,
                         record,
                         content_hash,
                         fingerprint,
@@ -413,7 +404,7 @@ class Refresher:
             redaction = p.redactor.redact(render_text(record), known_names=known_names(record))
             chunks = p.chunker.split(record.ref, record.record_type, redaction)
             pending.append(
-                _Pending(
+                Pending(
                     record,
                     decision,
                     chunks,
@@ -424,8 +415,8 @@ class Refresher:
                 )
             )
 
-        written = self._write(
-            pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
+        written = write_pending(
+            self._p, pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
         )
         p.index.flush()
         p.state.commit_page(
@@ -450,133 +441,3 @@ class Refresher:
             p.privacy.lift(record.ref)
             return decision
         return Exclude(reason="consent_revoked", policy_version=decision.policy_version)
-
-    def _write(
-        self,
-        pending: list[_Pending],
-        *,
-        run_id: str,
-        counts: RunCounts,
-        entries: list[LedgerEntry],
-        events: list[AuditEvent],
-        actor: str,
-    ) -> dict[str, dict[str, int]]:
-        """Embed and upsert; returns record key -> redaction counts of what was written."""
-        if not pending:
-            return {}
-        p = self._p
-        texts = [c.text for item in pending for c in item.chunks]
-        vectors = p.embedder.embed_documents(texts)
-        counts.embedded += len(texts)
-        now = utcnow()
-        points: list[IndexPoint] = []
-        row = 0
-        for item in pending:
-            access = self.access(item.record, item.admit)
-            for chunk in item.chunks:
-                points.append(
-                    IndexPoint(
-                        id=P.point_id(item.record.ref, chunk.chunk_index),
-                        vector=vectors[row].tolist(),
-                        payload=P.chunk_payload(
-                            record=item.record,
-                            chunk=chunk,
-                            access=access,
-                            content_hash=item.content_hash,
-                            redaction_policy_version=p.redactor.policy_version,
-                            detector_version=p.redactor.detector_version,
-                            embedding_model=p.embedder.model_id,
-                            chunker=p.chunker.signature,
-                            run_id=run_id,
-                            indexed_at=now,
-                        ),
-                    )
-                )
-                row += 1
-        p.index.upsert(points)
-        written_ids: list[str] = []
-        for item in pending:
-            # a record that shrank (or a crash leftover) must not keep chunks past its new end
-            counts.chunks_deleted += p.index.delete_chunks_from(item.record.ref, len(item.chunks))
-            counts.indexed += 1
-            counts.chunks_written += len(item.chunks)
-            written_ids.append(item.record.record_id)
-            entries.append(
-                self._entry(
-                    item.record,
-                    item.content_hash,
-                    item.fingerprint,
-                    item.access_hash,
-                    "indexed",
-                    None,
-                    len(item.chunks),
-                    item.admit.policy_version,
-                    run_id,
-                )
-            )
-        for item in pending:
-            for chunk in item.chunks:
-                for entity, n in chunk.redaction_counts.items():
-                    counts.redacted[entity] = counts.redacted.get(entity, 0) + n
-        per_record = {
-            item.record.ref.key: _sum_counts(c.redaction_counts for c in item.chunks) for item in pending
-        }
-        redacted = _sum_counts(per_record.values())
-        first = pending[0].record
-        events.append(
-            AuditEvent(
-                actor=actor,
-                action="index_write",
-                tenant_id=first.tenant_id,
-                source=first.source,
-                run_id=run_id,
-                details={
-                    "record_ids": written_ids,
-                    "chunks": len(points),
-                    "redacted": redacted,
-                    "redaction_policy": p.redactor.policy_version,
-                    "model": p.embedder.model_id,
-                },
-            )
-        )
-        return per_record
-
-    def _entry(
-        self,
-        record: SourceRecord,
-        content_hash: str,
-        fingerprint: str,
-        access_hash: str,
-        status: Literal["indexed", "excluded"],
-        reason: str | None,
-        chunk_count: int,
-        consent_version: str,
-        run_id: str,
-    ) -> LedgerEntry:
-        p = self._p
-        return LedgerEntry(
-            tenant_id=record.tenant_id,
-            source=record.source,
-            record_id=record.record_id,
-            record_type=record.record_type,
-            version=record.version,
-            source_updated_at=record.updated_at,
-            content_hash=content_hash,
-            fingerprint=fingerprint,
-            access_hash=access_hash,
-            status=status,
-            reason=reason,
-            chunk_count=chunk_count,
-            redaction_policy=p.redactor.policy_version,
-            consent_policy=consent_version,
-            model_id=p.embedder.model_id,
-            last_run_id=run_id,
-        )
-
-
-def _sum_counts(items: Iterable[dict[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for counts in items:
-        for key, value in counts.items():
-            total[key] = total.get(key, 0) + value
-    return dict(sorted(total.items()))
