@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+MIN_OVERLAP = 0.25  # share of the question's content words a quoted sentence must contain
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -88,7 +89,9 @@ def extract_answer(
                 continue
             overlap = len(wanted & content_words(sentence)) / max(1, len(wanted))
             scored.append(
-                (p.score * (0.35 + overlap), p.n, order, sentence) if overlap else (0.0, p.n, order, sentence)
+                (p.score * (0.35 + overlap), p.n, order, sentence)
+                if overlap >= MIN_OVERLAP
+                else (0.0, p.n, order, sentence)
             )
     scored.sort(key=lambda s: -s[0])
     relevant = [s for s in scored if s[0] > 0]

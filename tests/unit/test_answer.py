@@ -46,3 +46,17 @@ def test_sentences_unrelated_to_the_question_are_left_out() -> None:
         "Who asked for SAML single sign-on?", passages, token_budget=100, count_tokens=count
     )
     assert answer == "Harbor asked for SAML single sign-on with Okta. [1]"
+
+
+def test_a_single_shared_word_is_not_enough() -> None:
+    passages = [
+        Passage(n=1, text="Harbor asked for SAML single sign-on with Okta before renewal.", score=0.6),
+        Passage(n=2, text="S2 customer: thanks for joining the call today.", score=0.5),
+    ]
+    answer = extract_answer(
+        "Which customer asked for SAML single sign-on with Okta?",
+        passages,
+        token_budget=100,
+        count_tokens=count,
+    )
+    assert answer == "Harbor asked for SAML single sign-on with Okta before renewal. [1]"
