@@ -18,29 +18,14 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bench.synth import FIRST as DEMO_FIRST
+from bench.synth import LAST as DEMO_LAST
+from bench.synth import iban, luhn
 from policies.redaction import PresidioRedactor, Redactor
 
+# the demo generator's names plus harder ones (long, multi-part, less common in English text)
 FIRST = [
-    "Maria",
-    "James",
-    "Priya",
-    "Chen",
-    "Fatima",
-    "Lukas",
-    "Sofia",
-    "Kwame",
-    "Elena",
-    "Tomasz",
-    "Aisha",
-    "Diego",
-    "Hannah",
-    "Yuki",
-    "Olumide",
-    "Ingrid",
-    "Rahul",
-    "Camille",
-    "Mateo",
-    "Zoe",
+    *DEMO_FIRST,
     "Siobhan",
     "Bartholomew",
     "Nguyen",
@@ -50,32 +35,7 @@ FIRST = [
     "Leilani",
     "Rosalind",
 ]
-LAST = [
-    "Gonzalez",
-    "OConnor",
-    "Natarajan",
-    "Wei",
-    "Haddad",
-    "Fischer",
-    "Rossi",
-    "Mensah",
-    "Petrova",
-    "Kowalski",
-    "Rahman",
-    "Alvarez",
-    "Schmidt",
-    "Tanaka",
-    "Adeyemi",
-    "Lindqvist",
-    "Mehta",
-    "Dubois",
-    "Herrera",
-    "Whitfield",
-    "Okonkwo",
-    "Van der Berg",
-    "Nakamura",
-    "Fitzgerald",
-]
+LAST = [*DEMO_LAST, "Okonkwo", "Van der Berg", "Nakamura", "Fitzgerald"]
 DOMAINS = [
     "harborfreight.com",
     "bluewater-clinics.org",
@@ -111,20 +71,6 @@ DISTRACTORS = [
     "Harbor Freight Lines moved 1,250 pallets through Rotterdam last week.",
     "The webhook endpoint returned HTTP 502 for 14 minutes on Tuesday.",
 ]
-
-
-def luhn(prefix: str, length: int, rng: random.Random) -> str:
-    digits = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return digits + str((10 - total % 10) % 10)
-
-
-def iban(country: str, bban: str) -> str:
-    numeric = "".join(str(int(c, 36)) for c in bban + country + "00")
-    return f"{country}{98 - int(numeric) % 97:02d}{bban}"
 
 
 def person(rng: random.Random) -> tuple[str, str]:

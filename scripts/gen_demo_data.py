@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1] / "demo"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: make bench/ importable
+
+from bench.synth import FIRST, LAST, iban, luhn  # noqa: E402
+
+ROOT = REPO / "demo"
 SEED = 20261124
 BASE_TIME = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 
@@ -29,50 +35,6 @@ ACCOUNTS = [
     ("Pinecrest Insurance", "pinecrest.example"),
     ("Quantum Biolabs", "quantumbio.example"),
     ("Redwood Hotels", "redwoodhotels.example"),
-]
-FIRST = [
-    "Maria",
-    "James",
-    "Priya",
-    "Chen",
-    "Fatima",
-    "Lukas",
-    "Sofia",
-    "Kwame",
-    "Elena",
-    "Tomasz",
-    "Aisha",
-    "Diego",
-    "Hannah",
-    "Yuki",
-    "Olumide",
-    "Ingrid",
-    "Rahul",
-    "Camille",
-    "Mateo",
-    "Zoe",
-]
-LAST = [
-    "Gonzalez",
-    "OConnor",
-    "Natarajan",
-    "Wei",
-    "Haddad",
-    "Fischer",
-    "Rossi",
-    "Mensah",
-    "Petrova",
-    "Kowalski",
-    "Rahman",
-    "Alvarez",
-    "Schmidt",
-    "Tanaka",
-    "Adeyemi",
-    "Lindqvist",
-    "Mehta",
-    "Dubois",
-    "Herrera",
-    "Whitfield",
 ]
 PREFIX = {"note": "N", "ticket": "T", "transcript": "C"}
 STREETS = [
@@ -150,27 +112,6 @@ TICKET_FILLERS = [
 ]
 
 
-def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
-    digits = prefix + "".join(str(rng.randint(0, 9)) for _ in range(length - len(prefix) - 1))
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return digits + str((10 - total % 10) % 10)
-
-
-def iban(country: str, bban: str) -> str:
-    rearranged = bban + country + "00"
-    numeric = "".join(str(int(c, 36)) for c in rearranged)
-    check = 98 - int(numeric) % 97
-    raw = f"{country}{check:02d}{bban}"
-    return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
-
-
 class Gen:
     def __init__(self) -> None:
         self.rng = random.Random(SEED)
@@ -186,14 +127,16 @@ class Gen:
         return f"({r.choice([415, 212, 617, 303])}) 555-01{r.randint(10, 99)}"
 
     def card(self) -> str:
-        raw = luhn_complete(self.rng.choice(["4", "51", "55"]), 16, self.rng)
+        raw = luhn(self.rng.choice(["4", "51", "55"]), 16, self.rng)
         return " ".join(raw[i : i + 4] for i in range(0, 16, 4))
 
     def iban(self) -> str:
         r = self.rng
         if r.random() < 0.5:
-            return iban("DE", "".join(str(r.randint(0, 9)) for _ in range(18)))
-        return iban("GB", "NWBK" + "".join(str(r.randint(0, 9)) for _ in range(14)))
+            raw = iban("DE", "".join(str(r.randint(0, 9)) for _ in range(18)))
+        else:
+            raw = iban("GB", "NWBK" + "".join(str(r.randint(0, 9)) for _ in range(14)))
+        return " ".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
     def ssn(self) -> str:
         r = self.rng
