@@ -88,10 +88,6 @@ class Refresher:
             ]
         )
 
-    @staticmethod
-    def access(record: SourceRecord, admit: Admit) -> dict[str, Any]:
-        return access_of(record, admit)
-
     # -------------------------------------------------------------- runs
 
     def run(
@@ -301,12 +297,10 @@ class Refresher:
                     )
                 )
             events.append(
-                AuditEvent(
+                AuditEvent.for_record(
+                    tomb.ref,
+                    "delete",
                     actor=actor,
-                    action="delete",
-                    tenant_id=tomb.ref.tenant_id,
-                    source=tomb.ref.source,
-                    record_id=tomb.ref.record_id,
                     run_id=run_id,
                     details={"reason": "source_deleted", "chunks": removed},
                 )
@@ -333,12 +327,10 @@ class Refresher:
                     counts.purged += 1
                     counts.chunks_deleted += removed
                     events.append(
-                        AuditEvent(
+                        AuditEvent.for_record(
+                            record.ref,
+                            "purge",
                             actor=actor,
-                            action="purge",
-                            tenant_id=record.tenant_id,
-                            source=record.source,
-                            record_id=record.record_id,
                             run_id=run_id,
                             details={
                                 "reason": decision.reason,
@@ -362,7 +354,7 @@ class Refresher:
                     )
                 )
                 continue
-            access = self.access(record, decision)
+            access = access_of(record, decision)
             access_hash = _sha(access)
             if (
                 not force
@@ -374,12 +366,10 @@ class Refresher:
                     p.index.set_record_payload(record.ref, access)
                     counts.payload_updated += 1
                     events.append(
-                        AuditEvent(
+                        AuditEvent.for_record(
+                            record.ref,
+                            "payload_update",
                             actor=actor,
-                            action="payload_update",
-                            tenant_id=record.tenant_id,
-                            source=record.source,
-                            record_id=record.record_id,
                             run_id=run_id,
                             details={"chunks": prev.chunk_count},
                         )

@@ -94,6 +94,20 @@ class AuditEvent(BaseModel):
     run_id: str | None = None
     details: dict[str, Any] = {}
 
+    @classmethod
+    def for_record(
+        cls, ref: RecordRef, action: str, *, actor: str, run_id: str, details: dict[str, Any]
+    ) -> AuditEvent:
+        return cls(
+            actor=actor,
+            action=action,
+            tenant_id=ref.tenant_id,
+            source=ref.source,
+            record_id=ref.record_id,
+            run_id=run_id,
+            details=details,
+        )
+
 
 def _event_hash(prev: str, ts: datetime, event: AuditEvent) -> str:
     body = json.dumps(
