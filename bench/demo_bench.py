@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.corpus import touch_one_percent
 from bench.live import bench_settings, live_server
 from ingest.erasure import revoke_record
 from rag_service.app import create_app
@@ -27,29 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def touch_one_percent(root: Path) -> int:
-    """Edit 1% of the records (consented ones) in place: new text and a newer updated_at."""
-    files = sorted(root.glob("*/*.jsonl"))
-    total = sum(len(f.read_text().splitlines()) for f in files)
-    want = max(1, total // 100)
-    changed = 0
-    for f in files:
-        lines = f.read_text().splitlines()
-        for i, line in enumerate(lines):
-            if changed >= want or i % 9 != 4 or '"assistant_use": "granted"' not in line:
-                continue
-            rec = json.loads(line)
-            rec["updated_at"] = "2027-01-01T00:00:00+00:00"
-            if "body" in rec:
-                rec["body"] += " Update: the customer signed the renewal today."
-            else:
-                rec["turns"].append({"speaker_id": "sp-rep", "role": "rep", "text": "Renewal signed today."})
-            lines[i] = json.dumps(rec)
-            changed += 1
-        f.write_text("\n".join(lines) + "\n")
-    return changed
 
 
 def query_load(url: str, n: int) -> tuple[list[float], list[float]]:

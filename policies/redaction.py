@@ -27,6 +27,29 @@ class Redactor(Protocol):
 
     def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction: ...
 
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
+        """(text, known names) pairs in, one Redaction each, in order; batched NLP."""
+        ...
+
+
+LOWER_LEMMA = "crm_rag_lower_lemma"
+
+
+def _register_lower_lemma() -> None:
+    """A spaCy component that sets each token's lemma to its lower-cased text, so Presidio's
+    context words still match when the tagger and lemmatizer are not run."""
+    from spacy.language import Language
+
+    if LOWER_LEMMA in Language.factories:
+        return
+
+    @Language.component(LOWER_LEMMA)
+    def lower_lemma(doc: Any) -> Any:
+        for token in doc:
+            if not token.lemma_:
+                token.lemma_ = token.lower_
+        return doc
+
 
 def load_redaction_policy(path: Path | None = None) -> RedactionPolicyDoc:
     return load_policy_file(path or DEFAULT_POLICY_DIR / "redaction.yaml", RedactionPolicyDoc)
@@ -140,7 +163,17 @@ class PresidioRedactor:
             raise PolicyFileError(
                 f"spaCy model {policy.spacy_model!r} is not installed; install the package that ships it"
             ) from exc
+        pipes = self._trim_pipeline(nlp_engine, policy)
         self._engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=[policy.language])
+        if policy.phone_regions:
+            from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+            self._engine.registry.remove_recognizer("PhoneRecognizer")
+            self._engine.registry.add_recognizer(
+                PhoneRecognizer(
+                    supported_regions=list(policy.phone_regions), supported_language=policy.language
+                )
+            )
         for rule in policy.patterns:
             self._engine.registry.add_recognizer(
                 PatternRecognizer(
@@ -154,8 +187,29 @@ class PresidioRedactor:
         self._pattern_recognizer_cls = PatternRecognizer
         self._detector_version = (
             f"presidio-analyzer {_version('presidio_analyzer')}; "
-            f"{policy.spacy_model} {_version(policy.spacy_model.replace('_', '-'))}"
+            f"{policy.spacy_model} {_version(policy.spacy_model.replace('_', '-'))} [{pipes}]; "
+            f"phone regions {','.join(policy.phone_regions) or 'default'}"
         )
+
+    @staticmethod
+    def _trim_pipeline(nlp_engine: Any, policy: RedactionPolicyDoc) -> str:
+        """Keep only the spaCy components the policy asks for; returns them for the detector id."""
+        nlp = nlp_engine.nlp[policy.language]
+        # NER labels that map to no redacted entity (CARDINAL, ORG, DATE ...) are dropped early
+        ner_config = nlp_engine.ner_model_configuration
+        mapping = ner_config.model_to_presidio_entity_mapping or {}
+        labels = nlp.get_pipe("ner").labels if "ner" in nlp.pipe_names else ()
+        ner_config.labels_to_ignore = sorted(x for x in labels if mapping.get(x) not in policy.entities)
+        if policy.spacy_pipes:
+            missing = set(policy.spacy_pipes) - set(nlp.pipe_names)
+            if missing:
+                raise PolicyFileError(f"spacy_pipes not in {policy.spacy_model}: {sorted(missing)}")
+            for name in [n for n in nlp.pipe_names if n not in policy.spacy_pipes]:
+                nlp.remove_pipe(name)
+            if "lemmatizer" not in nlp.pipe_names:
+                _register_lower_lemma()
+                nlp.add_pipe(LOWER_LEMMA, last=True)
+        return ",".join(nlp.pipe_names)
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> PresidioRedactor:
@@ -183,11 +237,29 @@ class PresidioRedactor:
         )
 
     def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction:
+        return self.redact_many([(text, known_names)])[0]
+
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
         policy = self._policy
-        if not text:
-            return Redaction(
-                text=text, spans=(), policy_version=policy.version, detector_version=self._detector_version
-            )
+        texts = [text for text, _ in items]
+        nonempty = [text for text in texts if text]
+        artifacts = iter(
+            [a for _, a in self._engine.nlp_engine.process_batch(nonempty, policy.language, batch_size=32)]
+            if nonempty
+            else []
+        )
+        return [
+            self._analyze(text, names, next(artifacts)) if text else self._empty(text)
+            for text, names in items
+        ]
+
+    def _empty(self, text: str) -> Redaction:
+        return Redaction(
+            text=text, spans=(), policy_version=self._policy.version, detector_version=self._detector_version
+        )
+
+    def _analyze(self, text: str, known_names: Sequence[str], nlp_artifacts: Any) -> Redaction:
+        policy = self._policy
         ad_hoc = self._known_contacts_recognizer(known_names)
         results = self._engine.analyze(
             text=text,
@@ -195,6 +267,7 @@ class PresidioRedactor:
             entities=list(policy.entities),
             ad_hoc_recognizers=[ad_hoc] if ad_hoc is not None else None,
             allow_list=list(policy.allow_list) or None,
+            nlp_artifacts=nlp_artifacts,
         )
         candidates = [
             (

