@@ -13,6 +13,7 @@ is excluded on both sides.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import tempfile
@@ -138,7 +139,7 @@ def main() -> None:
         if not args.skip_plain:
             lc["langchain_plain"] = LangChainStack(tmp / "lc-plain", services, redact=False)
         for name, stack in lc.items():
-            stacks[name] = lambda stack=stack: stack.sync(tmp / "crm")
+            stacks[name] = functools.partial(stack.sync, tmp / "crm")
 
         for phase in ("initial", "resync_1pct"):
             if phase == "resync_1pct":

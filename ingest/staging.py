@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ingest.pipeline import PipelineParts
     from ingest.writer import Pending
 
-BATCH_RECORDS = 32  # per hand-over between the redaction thread and the embedder
+BATCH_RECORDS = 64  # per hand-over between the redaction thread and the embedder (measured best)
 
 
 def _redact_and_chunk(parts: PipelineParts, batch: Sequence[Pending]) -> Sequence[Pending]:
