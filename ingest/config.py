@@ -23,6 +23,7 @@ class FileSourceConfig(Section):
     system: str = "file"
     page_size: int = Field(default=100, ge=1, le=5000)
     interval_seconds: int = Field(default=300, ge=5)
+    partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
 
 
@@ -39,6 +40,7 @@ class HttpJsonSourceConfig(Section):
     interval_seconds: int = Field(default=300, ge=5)
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     max_attempts: int = Field(default=5, ge=1, le=20)
+    partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
 
 
@@ -66,6 +68,7 @@ class VendorSourceConfig(Section):
     max_attempts: int = Field(default=6, ge=1, le=20)
     concurrency: int = Field(default=4, ge=1, le=32)  # detail calls in flight at once
     start_from: str = "1970-01-01T00:00:00+00:00"  # first sync: records changed since
+    partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
 
 

@@ -26,6 +26,7 @@ from ingest.errors import SourceBusyError
 from ingest.history import history_of
 from ingest.index.base import IndexStore
 from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
+from ingest.partition import WHOLE, Partition
 from ingest.privacy import PrivacyLedger, Suppression
 from ingest.sources.base import Source
 from ingest.staging import stage
@@ -99,15 +100,19 @@ class Refresher:
         progress: Progress | None = None,
         run_id: str | None = None,
         allow_mass_delete: bool = False,
+        partition: Partition = WHOLE,
     ) -> RunReport:
         """Sync (incremental from the saved cursor) or reindex (from scratch, re-embedding all).
-        `run_id` names a job run already registered with StateStore.start_run (queued by the API)."""
+        `run_id` names a job run already registered with StateStore.start_run (queued by the API).
+        With a partition, only its share of the records is processed, under its own cursor,
+        lock and job run (ingest/partition.py)."""
         p = self._p
-        run_id = run_id or p.state.start_run(source=source.name, kind=kind, actor=actor)
+        key = partition.key(source.name)
+        run_id = run_id or p.state.start_run(source=key, kind=kind, actor=actor)
         owner = lock_owner(run_id)
-        if not p.state.try_lock(source.name, owner, p.lock_ttl):
+        if not p.state.try_lock(key, owner, p.lock_ttl):
             busy = "another sync or reindex of this source is running"
-            self._finish(run_id, source.name, kind, utcnow(), RunCounts(), busy)
+            self._finish(run_id, key, kind, utcnow(), RunCounts(), busy)
             raise SourceBusyError(busy)
         started = utcnow()
         counts = RunCounts()
@@ -118,14 +123,21 @@ class Refresher:
                 p.state.audit(
                     AuditEvent(actor=actor, action="reindex_source", source=source.name, run_id=run_id)
                 )
-            cursor = None if kind == "reindex" else p.state.get_cursor(source.name)
+            cursor = None if kind == "reindex" else p.state.get_cursor(key)
             guard = DeletionGuard(p, source.name, allow=allow_mass_delete)
-            for page in source.pages(cursor=cursor):
+            for full_page in source.pages(cursor=cursor):
+                page = partition.filter(full_page)
                 guard.check(page, actor=actor, run_id=run_id)
                 self._process_page(
-                    source, page, run_id=run_id, actor=actor, counts=counts, force=(kind == "reindex")
+                    source,
+                    page,
+                    run_id=run_id,
+                    actor=actor,
+                    counts=counts,
+                    force=(kind == "reindex"),
+                    cursor_key=key,
                 )
-                p.state.refresh_lock(source.name, owner, p.lock_ttl)
+                p.state.refresh_lock(key, owner, p.lock_ttl)
                 if progress is not None:
                     progress(source.name, counts)
                 if p.stop is not None and p.stop.is_set():
@@ -135,16 +147,16 @@ class Refresher:
             error = safe_error(exc)
             log.error(
                 "run failed",
-                extra={"run_id": run_id, "source": source.name, "error_type": type(exc).__name__},
+                extra={"run_id": run_id, "source": key, "error_type": type(exc).__name__},
             )
         finally:
-            p.state.unlock(source.name, owner)
-        report = self._finish(run_id, source.name, kind, started, counts, error)
+            p.state.unlock(key, owner)
+        report = self._finish(run_id, key, kind, started, counts, error)
         log.info(
             "run finished",
             extra={
                 "run_id": run_id,
-                "source": source.name,
+                "source": key,
                 "status": report.status,
                 "seconds": round(time.perf_counter() - t0, 3),
                 **report.counts,
@@ -254,6 +266,7 @@ class Refresher:
         counts: RunCounts,
         force: bool,
         save_cursor: bool = True,
+        cursor_key: str | None = None,
     ) -> None:
         p = self._p
         counts.pages += 1
@@ -408,7 +421,7 @@ class Refresher:
         )
         p.index.flush()
         p.state.commit_page(
-            source=source.name,
+            source=cursor_key or source.name,
             cursor=page.next_cursor if save_cursor else None,
             entries=entries,
             failures=page.failures,

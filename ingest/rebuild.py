@@ -64,14 +64,15 @@ class RebuildError(IngestError):
 
 
 @contextmanager
-def all_sources_locked(state: StateStore, sources: Sequence[Source], ttl: timedelta) -> Iterator[None]:
+def all_sources_locked(state: StateStore, lock_keys: Sequence[str], ttl: timedelta) -> Iterator[None]:
+    """Every source's lock (each partition's, for partitioned sources) for the whole rebuild."""
     owner = lock_owner(f"rebuild:{uuid.uuid4().hex}")
     held: list[str] = []
     try:
-        for src in sources:
-            if not state.try_lock(src.name, owner, ttl):
-                raise SourceBusyError(f"source {src.name} is busy; try the rebuild again later")
-            held.append(src.name)
+        for key in lock_keys:
+            if not state.try_lock(key, owner, ttl):
+                raise SourceBusyError(f"source {key} is busy; try the rebuild again later")
+            held.append(key)
         yield
     finally:
         for name in held:
@@ -139,10 +140,11 @@ def rebuild(
     sources: Sequence[Source],
     canaries: Sequence[Canary],
     actor: str,
+    lock_keys: Sequence[str] | None = None,
 ) -> RebuildReport:
     started = time.perf_counter()
     state, privacy = parts.state, parts.privacy
-    with all_sources_locked(state, sources, parts.lock_ttl):
+    with all_sources_locked(state, lock_keys or [s.name for s in sources], parts.lock_ttl):
         previous = gens.pointer().live
         generation, store = gens.create()
         scratch = StateStore(gens.ledger_url(generation))
@@ -211,7 +213,13 @@ def rebuild(
 
 
 def rollback(
-    *, gens: Generations, live: SwitchableIndex, parts: PipelineParts, sources: Sequence[Source], actor: str
+    *,
+    gens: Generations,
+    live: SwitchableIndex,
+    parts: PipelineParts,
+    sources: Sequence[Source],
+    actor: str,
+    lock_keys: Sequence[str] | None = None,
 ) -> RebuildReport:
     """Make the previous generation live again, with the ledger that matches it."""
     started = time.perf_counter()
@@ -219,7 +227,7 @@ def rollback(
     pointer = gens.pointer()
     if pointer.previous is None:
         raise RebuildError("there is no previous generation to roll back to")
-    with all_sources_locked(state, sources, parts.lock_ttl):
+    with all_sources_locked(state, lock_keys or [s.name for s in sources], parts.lock_ttl):
         names = [s.name for s in sources]
         with StateStore(gens.ledger_url(pointer.live)) as keep:
             state.copy_sources_to(keep, names)

@@ -279,7 +279,9 @@ class StateStore:
         cursors_now = {name: self.get_cursor(name) for name in sources}
         with other._engine.begin() as conn:
             conn.execute(sa.delete(ledger).where(ledger.c.source.in_(list(sources))))
-            conn.execute(sa.delete(cursors).where(cursors.c.source.in_(list(sources))))
+            # partition cursors ("<source>#<p>") restart: the next runs re-read and skip what matches
+            partition_cursors = sa.or_(*(cursors.c.source.like(f"{name}#%") for name in sources))
+            conn.execute(sa.delete(cursors).where(cursors.c.source.in_(list(sources)) | partition_cursors))
             self._upsert_ledger(conn, entries)
             for name, cursor in cursors_now.items():
                 if cursor is not None:
@@ -351,8 +353,8 @@ class StateStore:
 
     def list_runs(self, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = sa.select(job_runs).order_by(job_runs.c.started_at.desc()).limit(limit)
-        if source:
-            query = query.where(job_runs.c.source == source)
+        if source:  # a partitioned source's runs are named "<source>#<p>"
+            query = query.where((job_runs.c.source == source) | job_runs.c.source.like(f"{source}#%"))
         with self._engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
         for row in rows:

@@ -19,6 +19,8 @@ from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.index.generations import Generations, open_generations
 from ingest.index.switchable import SwitchableIndex
 from ingest.models import RunReport
+from ingest.partition import Partition, combine_reports, partitions, split_key
+from ingest.partition import keys as partition_keys
 from ingest.pipeline import PipelineParts, Progress, Refresher
 from ingest.privacy import PrivacyLedger
 from ingest.rebuild import RebuildReport, rebuild, rollback
@@ -63,6 +65,13 @@ class Services:
         except KeyError:
             raise UnknownSourceError(f"no source named {name!r}") from None
 
+    def partition_count(self, name: str) -> int:
+        return next((s.partitions for s in self.settings.sources if s.name == name), 1)
+
+    def lock_keys(self, name: str) -> list[str]:
+        """The lock (and cursor, schedule, run) names of a source: one per partition."""
+        return partition_keys(name, self.partition_count(name))
+
     def run(
         self,
         name: str,
@@ -70,18 +79,44 @@ class Services:
         kind: Literal["sync", "reindex"] = "sync",
         actor: str = "scheduler",
         progress: Progress | None = None,
+        run_id: str | None = None,
+        allow_mass_delete: bool = False,
+        partition: int | None = None,
     ) -> RunReport:
-        return self.refresher.run(self.source(name), kind=kind, actor=actor, progress=progress)
+        """One partition, or every partition of the source in turn (`run_id`, registered by the
+        API, names the first). A partitioned source's report adds up its partitions' runs."""
+        source = self.source(name)
+        count = self.partition_count(name)
+        parts = partitions(count) if partition is None else [Partition(partition, count)]
+        reports = [
+            self.refresher.run(
+                source,
+                kind=kind,
+                actor=actor,
+                progress=progress,
+                run_id=run_id if i == 0 else None,
+                allow_mass_delete=allow_mass_delete,
+                partition=part,
+            )
+            for i, part in enumerate(parts)
+        ]
+        return reports[0] if len(reports) == 1 else combine_reports(name, reports)
 
     @contextmanager
     def _locked(self, name: str, tag: str) -> Iterator[None]:
+        """Whole-source work (reconcile, reprocess): holds every partition's lock."""
         owner = lock_owner(f"{tag}:{uuid.uuid4().hex}")
-        if not self.state.try_lock(name, owner, timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)):
-            raise SourceBusyError("a sync or reindex of this source is running")
+        ttl = timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)
+        held: list[str] = []
         try:
+            for key in self.lock_keys(name):
+                if not self.state.try_lock(key, owner, ttl):
+                    raise SourceBusyError("a sync or reindex of this source is running")
+                held.append(key)
             yield
         finally:
-            self.state.unlock(name, owner)
+            for key in held:
+                self.state.unlock(key, owner)
 
     def reconcile(self, name: str, *, confirm: bool = False, actor: str = "scheduler") -> ReconcileReport:
         source = self.source(name)
@@ -126,6 +161,7 @@ class Services:
             sources=list(self.sources.values()),
             canaries=self.settings.rebuild.canaries,
             actor=actor,
+            lock_keys=self._all_lock_keys(),
         )
 
     def rollback(self, *, actor: str) -> RebuildReport:
@@ -135,7 +171,11 @@ class Services:
             parts=self.parts,
             sources=list(self.sources.values()),
             actor=actor,
+            lock_keys=self._all_lock_keys(),
         )
+
+    def _all_lock_keys(self) -> list[str]:
+        return [key for name in self.sources for key in self.lock_keys(name)]
 
     def run_due(self, worker: str) -> int:
         """Worker tick: claim and run due sources until none is due (shared schedule, one firing
@@ -143,14 +183,18 @@ class Services:
         store = ScheduleStore(self.state.engine)
         done = 0
         while not self._closed.is_set():
-            name = store.claim_due(worker, datetime.now(UTC))
-            if name is None or name not in self.sources:
+            key = store.claim_due(worker, datetime.now(UTC))
+            if key is None:
                 return done
+            name, partition = split_key(key)
+            if name not in self.sources or key not in self.lock_keys(name):
+                return done  # a schedule row of another configuration (renamed or re-partitioned)
             try:
-                self.run(name, actor=f"worker:{worker}")
-                self.reprocess_stale(
-                    name, actor=f"worker:{worker}", limit=self.settings.reconcile.reprocess_batch
-                )
+                self.run(name, actor=f"worker:{worker}", partition=partition)
+                if not partition:  # stale records are whole-source work: partition 0 triggers it
+                    self.reprocess_stale(
+                        name, actor=f"worker:{worker}", limit=self.settings.reconcile.reprocess_batch
+                    )
             except SourceBusyError:
                 pass  # someone (an admin reindex) holds the source; the next interval retries
             done += 1
@@ -160,7 +204,8 @@ class Services:
         """Scheduler for a worker process: one tick job that claims due work from the shared schedule."""
         enabled = [s for s in self.settings.sources if s.enabled]
         ScheduleStore(self.state.engine).ensure(
-            [(s.name, s.interval_seconds) for s in enabled], datetime.now(UTC)
+            [(key, s.interval_seconds) for s in enabled for key in self.lock_keys(s.name)],
+            datetime.now(UTC),
         )
         self.scheduler = SyncScheduler(
             [Schedule("tick", tick_seconds, jitter_seconds=0)], lambda _: self.run_due(worker)

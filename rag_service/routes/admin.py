@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.models import RecordRef
+from ingest.partition import split_key
 from ingest.privacy import Receipt
 from ingest.rebuild import RebuildError, RebuildReport
 from ingest.reconcile import ReconcileReport
@@ -68,13 +69,12 @@ async def _start(
             details={"confirm_deletions": confirm_deletions},
         )
     )
-    src = services.source(source)
 
     def job() -> object:
         if record_id is not None:
             return services.reindex_record(source, record_id, actor=f"admin:{caller.name}", run_id=run_id)
-        return services.refresher.run(
-            src,
+        return services.run(
+            source,
             kind="reindex" if kind == "reindex" else "sync",
             actor=f"admin:{caller.name}",
             run_id=run_id,
@@ -116,7 +116,7 @@ async def reindex(body: ReindexRequest, caller: AdminCaller, services: ServicesD
 
 
 def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:
-    src = services.sources.get(source)
+    src = services.sources.get(split_key(source)[0])  # runs of partitions: "<source>#<p>"
     return src is not None and caller.may_access(src.tenant_id)
 
 

@@ -9,48 +9,43 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
 
+from ingest.partition import bucket
 from tests.conftest import ROOT
 
 
-def test_two_workers_split_work_without_double_firing(pg_url: str, tmp_path: Path) -> None:
-    sources = []
-    for n in range(4):
-        folder = tmp_path / f"crm{n}"
-        folder.mkdir()
-        (folder / "n.jsonl").write_text(
-            "".join(
-                json.dumps(
-                    {
-                        "record_id": f"N-{n}-{i}",
-                        "record_type": "note",
-                        "updated_at": f"2026-10-01T10:0{i}:00+00:00",
-                        "url": f"https://crm.example/{n}/{i}",
-                        "owner_id": "u",
-                        "consent": {"assistant_use": "granted"},
-                        "body": f"Source {n} note {i} about the renewal.",
-                    }
-                )
-                + "\n"
-                for i in range(3)
-            )
-        )
-        sources.append(
+def note_lines(prefix: str, n: int) -> str:
+    return "".join(
+        json.dumps(
             {
-                "kind": "file",
-                "name": f"src-{n}",
-                "tenant_id": "acme",
-                "path": str(folder),
-                "interval_seconds": 5,
+                "record_id": f"{prefix}-{i}",
+                "record_type": "note",
+                "updated_at": f"2026-10-01T10:{i // 60:02d}:{i % 60:02d}+00:00",
+                "url": f"https://crm.example/{prefix}/{i}",
+                "owner_id": "u",
+                "consent": {"assistant_use": "granted"},
+                "body": f"Note {i} of {prefix} about the renewal.",
             }
         )
+        + "\n"
+        for i in range(n)
+    )
+
+
+def start_workers(
+    tmp_path: Path, pg_url: str, sources: list[dict[str, object]], names: tuple[str, str] = ("a", "b")
+) -> list[subprocess.Popen[bytes]]:
+    """Two `crm-rag worker` processes named w-<name> (the PostgreSQL database is shared by the
+    tests of this session, so each test uses its own worker names and source names)."""
     procs = []
-    for w in ("a", "b"):
+    for w in names:
         cfg = tmp_path / f"worker-{w}.yaml"
         cfg.write_text(
             yaml.safe_dump(
@@ -58,7 +53,8 @@ def test_two_workers_split_work_without_double_firing(pg_url: str, tmp_path: Pat
                     "data_dir": str(tmp_path / f"var-{w}"),
                     "sources": sources,
                     "state": {"url": pg_url},
-                    # each worker keeps its own in-memory index; what is shared and tested is the schedule
+                    # each worker keeps its own in-memory index; what is shared and tested is the
+                    # schedule and the state (no Qdrant server runs on these machines)
                     "index": {"backend": "qdrant", "qdrant_url": ":memory:"},
                 }
             )
@@ -82,24 +78,108 @@ def test_two_workers_split_work_without_double_firing(pg_url: str, tmp_path: Pat
                 stderr=subprocess.PIPE,
             )
         )
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        assert p.wait(60) == 0, (p.stderr.read() if p.stderr else b"")[-2000:]
+
+
+def wait_for(engine: sa.Engine, sql: str, done: Callable[[list[Any]], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with engine.connect() as conn:
+                rows = list(conn.execute(sa.text(sql)))
+        except sa.exc.ProgrammingError:
+            rows = []  # the workers are still starting (no tables yet)
+        if done(rows):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for: {sql}")
+
+
+def test_one_large_source_split_across_two_workers(pg_url: str, tmp_path: Path) -> None:
+    """A source with 4 partitions: both workers take partitions at the same time, and every record
+    is processed (redacted, embedded, written) by exactly one of them, exactly once."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "n.jsonl").write_text(note_lines("BIG", 80))
+    source = {"kind": "file", "name": "big", "tenant_id": "acme", "path": str(folder), "interval_seconds": 5}
+    procs = start_workers(tmp_path, pg_url, [{**source, "partitions": 4}], names=("c", "d"))
     engine = sa.create_engine(pg_url)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:  # wait until both workers did some runs, then a bit more
-            try:
-                with engine.connect() as conn:
-                    actors = {r.actor for r in conn.execute(sa.text("SELECT DISTINCT actor FROM job_runs"))}
-            except sa.exc.ProgrammingError:
-                actors = set()  # the workers are still starting (no tables yet)
-            if {"worker:w-a", "worker:w-b"} <= actors:
-                break
-            time.sleep(0.5)
+        wait_for(
+            engine,
+            "SELECT source FROM job_runs WHERE status = 'succeeded'",
+            lambda rows: {r.source for r in rows} >= {f"big#{p}" for p in range(4)},
+        )
+        time.sleep(6)  # a second round: nothing changed, nothing may be processed again
+    finally:
+        stop_workers(procs)
+    with engine.connect() as conn:
+        runs = {
+            r.run_id: r
+            for r in conn.execute(
+                sa.text("SELECT run_id, source, actor FROM job_runs WHERE source LIKE 'big%'")
+            )
+        }
+        writes = [
+            (r.run_id, json.loads(r.details)["record_ids"])
+            for r in conn.execute(
+                sa.text(
+                    "SELECT run_id, details FROM audit_events WHERE action = 'index_write' AND source = 'big'"
+                )
+            )
+        ]
+        cursors = {
+            r.source for r in conn.execute(sa.text("SELECT source FROM cursors WHERE source LIKE 'big%'"))
+        }
+        ledger = list(
+            conn.execute(sa.text("SELECT record_id, status FROM record_ledger WHERE source = 'big'"))
+        )
+    engine.dispose()
+    written = [rid for _, ids in writes for rid in ids]
+    assert sorted(written) == sorted(f"BIG-{i}" for i in range(80)), "each record written exactly once"
+    for run_id, ids in writes:  # by the run of the partition that owns it
+        index = int(runs[run_id].source.split("#")[1])
+        assert all(bucket(rid, 4) == index for rid in ids)
+    assert {runs[run_id].actor for run_id, _ in writes} == {"worker:w-c", "worker:w-d"}, "both workers worked"
+    assert {r.source for r in runs.values()} == {f"big#{p}" for p in range(4)}  # no whole-source runs
+    assert cursors == {f"big#{p}" for p in range(4)}
+    assert len(ledger) == 80 and {r.status for r in ledger} == {"indexed"}
+
+
+def test_two_workers_split_work_without_double_firing(pg_url: str, tmp_path: Path) -> None:
+    sources = []
+    for n in range(4):
+        folder = tmp_path / f"crm{n}"
+        folder.mkdir()
+        (folder / "n.jsonl").write_text(note_lines(f"N-{n}", 3))
+        sources.append(
+            {
+                "kind": "file",
+                "name": f"src-{n}",
+                "tenant_id": "acme",
+                "path": str(folder),
+                "interval_seconds": 5,
+            }
+        )
+    procs = start_workers(tmp_path, pg_url, sources)
+    engine = sa.create_engine(pg_url)
+    try:
+        # wait until both workers did some runs, then a bit more
+        wait_for(
+            engine,
+            "SELECT DISTINCT actor FROM job_runs",
+            lambda rows: {"worker:w-a", "worker:w-b"} <= {r.actor for r in rows},
+        )
         time.sleep(12)
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            assert p.wait(60) == 0, (p.stderr.read() if p.stderr else b"")[-2000:]
+        stop_workers(procs)
     with engine.connect() as conn:
         runs = [
             dict(r._mapping)
