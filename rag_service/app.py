@@ -16,7 +16,7 @@ from rag_service.auth import KeyRing
 from rag_service.config import Settings
 from rag_service.deps import UNPROCESSABLE
 from rag_service.limits import BodyLimitMiddleware
-from rag_service.ratelimit import RateLimiter
+from rag_service.ratelimit import RateLimiter, SharedRateLimiter
 from rag_service.routes import admin, audit, query
 from rag_service.services import Services, build_services
 
@@ -49,6 +49,10 @@ def create_app(
         owned = services is None if owns_services is None else owns_services
         svc = services or build_services(settings)
         app.state.services = svc
+        if settings.api.rate_limit_store == "state":
+            app.state.limiter = SharedRateLimiter(
+                svc.state.engine, settings.api.rate_limit_per_minute, settings.api.rate_limit_burst
+            )
         run_scheduler = settings.scheduler.enabled if start_scheduler is None else start_scheduler
         if run_scheduler:
             svc.start_scheduler()

@@ -68,6 +68,9 @@ class ApiConfig(BaseModel):
     snippet_chars: int = Field(default=300, ge=50)
     rate_limit_per_minute: int = Field(default=600, ge=1)  # per API key, every endpoint
     rate_limit_burst: int = Field(default=60, ge=1)
+    # memory: buckets per API process; state: shared by every replica through the state store
+    # (use with PostgreSQL when running several API replicas)
+    rate_limit_store: Literal["memory", "state"] = "memory"
 
 
 class RebuildConfig(BaseModel):

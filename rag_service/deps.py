@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader
 
 from rag_service.auth import Caller, KeyRing
 from rag_service.config import Role, Settings
-from rag_service.ratelimit import RateLimiter
+from rag_service.ratelimit import Limiter
 from rag_service.services import Services
 
 UNPROCESSABLE = 422  # starlette renamed its constant for this code; the number is what matters
@@ -37,15 +37,15 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
+def get_limiter(request: Request) -> Limiter:
+    limiter: Limiter = request.app.state.limiter
     return limiter
 
 
 def require(*roles: Role) -> Callable[..., Caller]:
     def dependency(
         ring: Annotated[KeyRing, Depends(get_keyring)],
-        limiter: Annotated[RateLimiter, Depends(get_limiter)],
+        limiter: Annotated[Limiter, Depends(get_limiter)],
         key: Annotated[str | None, Security(_api_key)],
     ) -> Caller:
         caller = ring.authenticate(key)

@@ -296,21 +296,22 @@ def test_api_keeps_answering_during_a_reindex(client: TestClient, truth: dict[st
     assert answered >= 5
 
 
-def test_rate_limit_per_key(demo_services: Any) -> None:
+@pytest.mark.parametrize("store", ["memory", "state"])
+def test_rate_limit_per_key(demo_services: Any, store: str) -> None:
     from rag_service.app import create_app
 
-    settings = demo_services.settings.model_copy(
-        update={
-            "api": demo_services.settings.api.model_copy(
-                update={"rate_limit_per_minute": 2, "rate_limit_burst": 2}
-            )
-        }
+    api = demo_services.settings.api.model_copy(
+        update={"rate_limit_per_minute": 2, "rate_limit_burst": 2, "rate_limit_store": store}
     )
-    with TestClient(create_app(settings, services=demo_services, start_scheduler=False)) as limited:
-        codes = [limited.get("/admin/runs", headers=headers("admin")).status_code for _ in range(3)]
-        assert codes == [200, 200, 429]
+    settings = demo_services.settings.model_copy(update={"api": api})
+    apps = [create_app(settings, services=demo_services, start_scheduler=False) for _ in range(2)]
+    with TestClient(apps[0]) as limited, TestClient(apps[1]) as replica:
+        codes = [limited.get("/admin/runs", headers=headers("admin")).status_code for _ in range(2)]
+        # a second replica: its own bucket in memory; the same bucket through the state store
+        codes.append(replica.get("/admin/runs", headers=headers("admin")).status_code)
+        assert codes == ([200, 200, 429] if store == "state" else [200, 200, 200])
         resp = limited.get("/admin/runs", headers=headers("admin"))
-        assert int(resp.headers["Retry-After"]) >= 1
+        assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
         assert limited.get("/audit/events", headers=headers("auditor")).status_code == 200  # other key
 
 

@@ -128,6 +128,29 @@ def test_postgres_schema_comes_from_migrations_without_drift(pg_url: str) -> Non
 
     with StateStore(pg_url) as state, state.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-        assert version == "0001"
+        assert version == "0002"  # the newest migration (shared rate-limit buckets)
         drift = compare_metadata(MigrationContext.configure(conn), metadata)
         assert drift == [], f"tables changed without a migration: {drift}"
+
+
+def test_rate_limit_buckets_are_shared_by_replicas(url: str) -> None:
+    """Two API replicas (two engines on one database) draw from one bucket per key."""
+    import uuid as _uuid
+
+    from rag_service.ratelimit import SharedRateLimiter
+
+    now = [datetime(2026, 11, 24, 12, 0, tzinfo=UTC)]
+    replicas = [StateStore(url), StateStore(url)]
+    try:
+        a, b = (SharedRateLimiter(s.engine, per_minute=60, burst=3, clock=lambda: now[0]) for s in replicas)
+        key = f"key-{_uuid.uuid4().hex[:8]}"
+        assert [a.acquire(key), b.acquire(key), a.acquire(key)] == [0.0, 0.0, 0.0]
+        wait = b.acquire(key)  # the burst is spent across both replicas
+        assert 0.9 < wait <= 1.0
+        assert a.acquire(f"other-{key}") == 0.0  # other keys are not affected
+        now[0] += timedelta(seconds=1)  # one token per second refills, on either replica
+        assert b.acquire(key) == 0.0
+        assert a.acquire(key) > 0
+    finally:
+        for s in replicas:
+            s.close()
