@@ -121,6 +121,9 @@ class Settings(BaseSettings):
         names = [s.name for s in self.sources]
         if len(names) != len(set(names)):
             raise ValueError("source names must be unique")
+        for s in self.sources:  # "<name>#<p>" names cursors, locks and runs (64 characters at most)
+            if s.partitions > 1 and len(s.name) + 1 + len(str(s.partitions - 1)) > 64:
+                raise ValueError(f"source {s.name!r}: name too long for {s.partitions} partitions")
         if self.api.default_top_k > self.api.max_top_k:
             raise ValueError("api.default_top_k must not exceed api.max_top_k")
         if self.environment == "production":

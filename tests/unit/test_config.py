@@ -51,3 +51,12 @@ def test_keys_must_be_hashes() -> None:
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="config file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_partition_names_must_fit_the_state_columns(tmp_path: Path) -> None:
+    ok = FileSourceConfig(name="a" * 60, tenant_id="tt", path=tmp_path, partitions=16)
+    assert Settings(sources=(ok,)).sources[0].partitions == 16
+    with pytest.raises(ValueError, match="too long for 16 partitions"):
+        Settings(sources=(ok.model_copy(update={"name": "a" * 62}),))
+    with pytest.raises(ValueError):
+        FileSourceConfig(name="big", tenant_id="tt", path=tmp_path, partitions=0)
