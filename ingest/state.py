@@ -3,57 +3,25 @@ the append-only, hash-chained audit log. SQLite file by default; PostgreSQL by U
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
+from ingest.audit_log import GENESIS, AuditEvent, AuditLog
 from ingest.history import HistoryEvent, write_history
-from ingest.models import Cursor, RecordFailure, RecordRef, RunReport, SourceRecord
+from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.privacy import write_links
-from ingest.tables import audit_events, cursors, job_runs, ledger, metadata, quarantine, source_locks
+from ingest.runs import RunsAndLocks, lock_owner
+from ingest.tables import cursors, ledger, metadata, quarantine
+from ingest.timeutil import aware as _aware
+from ingest.timeutil import utcnow
 
 LedgerStatus = Literal["indexed", "excluded", "deleted", "erased"]
-
-GENESIS = "0" * 64
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; everything we store is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def lock_owner(tag: str) -> str:
-    """host:pid:tag, so a lock left by a dead process on this host can be recognised."""
-    return f"{socket.gethostname()}:{os.getpid()}:{tag}"
-
-
-def _owner_is_dead(owner: str) -> bool:
-    parts = owner.split(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False  # another host, or not ours to judge: wait for the TTL
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class LedgerEntry(BaseModel):
@@ -81,42 +49,10 @@ class LedgerEntry(BaseModel):
         return RecordRef(tenant_id=self.tenant_id, source=self.source, record_id=self.record_id)
 
 
-class AuditEvent(BaseModel):
-    """What happened, who did it, to which ids, how many. Never content."""
+class StateStore(RunsAndLocks, AuditLog):
+    """Cursors, ledger, page commits and quarantine here; job runs and source locks come from
+    ingest.runs, the hash-chained audit log from ingest.audit_log."""
 
-    model_config = ConfigDict(frozen=True)
-
-    actor: str
-    action: str
-    tenant_id: str | None = None
-    source: str | None = None
-    record_id: str | None = None
-    run_id: str | None = None
-    details: dict[str, Any] = {}
-
-    @classmethod
-    def for_record(
-        cls, ref: RecordRef, action: str, *, actor: str, run_id: str, details: dict[str, Any]
-    ) -> AuditEvent:
-        return cls(
-            actor=actor,
-            action=action,
-            tenant_id=ref.tenant_id,
-            source=ref.source,
-            record_id=ref.record_id,
-            run_id=run_id,
-            details=details,
-        )
-
-
-def _event_hash(prev: str, ts: datetime, event: AuditEvent) -> str:
-    body = json.dumps(
-        {"prev": prev, "ts": ts.isoformat(), **event.model_dump()}, sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-class StateStore:
     def __init__(self, url: str) -> None:
         self._engine = self._make_engine(url)
         self._audit_lock = threading.Lock()
@@ -320,188 +256,5 @@ class StateStore:
         with self._engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    # ------------------------------------------------------------------ job runs
 
-    def start_run(self, *, source: str, kind: str, actor: str) -> str:
-        run_id = uuid.uuid4().hex
-        with self._engine.begin() as conn:
-            conn.execute(
-                sa.insert(job_runs).values(
-                    run_id=run_id,
-                    source=source,
-                    kind=kind,
-                    actor=actor,
-                    status="running",
-                    started_at=utcnow(),
-                    counts="{}",
-                )
-            )
-        return run_id
-
-    def finish_run(self, report: RunReport) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                sa.update(job_runs)
-                .where(job_runs.c.run_id == report.run_id)
-                .values(
-                    status=report.status,
-                    finished_at=report.finished_at,
-                    counts=json.dumps(report.counts, sort_keys=True),
-                    error=report.error,
-                )
-            )
-
-    def list_runs(self, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        query = sa.select(job_runs).order_by(job_runs.c.started_at.desc()).limit(limit)
-        if source:  # a partitioned source's runs are named "<source>#<p>"
-            query = query.where((job_runs.c.source == source) | job_runs.c.source.like(f"{source}#%"))
-        with self._engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query)]
-        for row in rows:
-            row["counts"] = json.loads(row["counts"] or "{}")
-            row["started_at"] = _aware(row["started_at"])
-            row["finished_at"] = _aware(row["finished_at"])
-        return rows
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(job_runs).where(job_runs.c.run_id == run_id)).first()
-        if row is None:
-            return None
-        data = dict(row._mapping)
-        data["counts"] = json.loads(data["counts"] or "{}")
-        return data
-
-    # ------------------------------------------------------------------ source locks
-
-    def try_lock(self, source: str, owner: str, ttl: timedelta) -> bool:
-        """Cross-process mutual exclusion per source (sync vs reindex vs reconcile).
-
-        A lock expires after `ttl` unless refreshed (runs refresh it every page). A lock whose
-        owner process died on this host (kill -9, OOM) is taken over at once."""
-        now = utcnow()
-        with self._engine.begin() as conn:
-            held = conn.execute(sa.select(source_locks).where(source_locks.c.source == source)).first()
-            if held is not None and (_aware(held.expires_at) < now or _owner_is_dead(held.owner)):  # type: ignore[operator]
-                conn.execute(
-                    sa.delete(source_locks).where(
-                        source_locks.c.source == source, source_locks.c.owner == held.owner
-                    )
-                )
-                conn.execute(  # the run that held it never finished: say so
-                    sa.update(job_runs)
-                    .where(job_runs.c.run_id == held.owner.rsplit(":", 1)[-1], job_runs.c.status == "running")
-                    .values(
-                        status="failed",
-                        finished_at=now,
-                        error="interrupted: the process holding the lock died",
-                    )
-                )
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        sa.insert(source_locks).values(source=source, owner=owner, expires_at=now + ttl)
-                    )
-            except sa.exc.IntegrityError:
-                return False
-        return True
-
-    def refresh_lock(self, source: str, owner: str, ttl: timedelta) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                sa.update(source_locks)
-                .where(source_locks.c.source == source, source_locks.c.owner == owner)
-                .values(expires_at=utcnow() + ttl)
-            )
-
-    def unlock(self, source: str, owner: str) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                sa.delete(source_locks).where(source_locks.c.source == source, source_locks.c.owner == owner)
-            )
-
-    # ------------------------------------------------------------------ audit log
-
-    def audit(self, *events: AuditEvent) -> None:
-        with self._audit_lock, self._engine.begin() as conn:
-            self._append_audit(conn, events)
-
-    @staticmethod
-    def _append_audit(conn: Connection, events: Sequence[AuditEvent]) -> None:
-        if not events:
-            return
-        last = conn.execute(
-            sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
-        ).first()
-        prev = last.hash if last else GENESIS
-        for event in events:
-            ts = utcnow()
-            digest = _event_hash(prev, ts, event)
-            conn.execute(
-                sa.insert(audit_events).values(
-                    ts=ts,
-                    actor=event.actor,
-                    action=event.action,
-                    tenant_id=event.tenant_id,
-                    source=event.source,
-                    record_id=event.record_id,
-                    run_id=event.run_id,
-                    details=json.dumps(event.details, sort_keys=True),
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
-            prev = digest
-
-    def list_audit(
-        self,
-        *,
-        action: str | None = None,
-        record_id: str | None = None,
-        actor: str | None = None,
-        tenant_id: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-        source: str | None = None,
-    ) -> list[dict[str, Any]]:
-        query = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
-        for column, value in (
-            (audit_events.c.action, action),
-            (audit_events.c.record_id, record_id),
-            (audit_events.c.actor, actor),
-            (audit_events.c.tenant_id, tenant_id),
-            (audit_events.c.source, source),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if since is not None:
-            query = query.where(audit_events.c.ts >= since)
-        with self._engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query)]
-        for row in rows:
-            row["details"] = json.loads(row["details"])
-            row["ts"] = _aware(row["ts"])
-        return rows
-
-    def verify_audit_chain(self) -> tuple[bool, int, int | None]:
-        """(ok, events checked, id of the first bad event)."""
-        prev = GENESIS
-        checked = 0
-        with self._engine.connect() as conn:
-            for row in conn.execute(sa.select(audit_events).order_by(audit_events.c.id)):
-                event = AuditEvent(
-                    actor=row.actor,
-                    action=row.action,
-                    tenant_id=row.tenant_id,
-                    source=row.source,
-                    record_id=row.record_id,
-                    run_id=row.run_id,
-                    details=json.loads(row.details),
-                )
-                ts = _aware(row.ts)
-                assert ts is not None
-                if row.prev_hash != prev or _event_hash(prev, ts, event) != row.hash:
-                    return False, checked, int(row.id)
-                prev = row.hash
-                checked += 1
-        return True, checked, None
+__all__ = ["GENESIS", "AuditEvent", "LedgerEntry", "LedgerStatus", "StateStore", "lock_owner", "utcnow"]
