@@ -58,5 +58,5 @@ def test_partition_names_must_fit_the_state_columns(tmp_path: Path) -> None:
     assert Settings(sources=(ok,)).sources[0].partitions == 16
     with pytest.raises(ValueError, match="too long for 16 partitions"):
         Settings(sources=(ok.model_copy(update={"name": "a" * 62}),))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
         FileSourceConfig(name="big", tenant_id="tt", path=tmp_path, partitions=0)

@@ -1,0 +1,38 @@
+"""Every benchmark runs with its one command (tiny sizes here; bench/README.md has real runs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from tests.conftest import ROOT
+
+
+def run_bench(*args: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    last: dict[str, Any] = json.loads(proc.stdout[proc.stdout.rindex("\n{\n") :])
+    return last
+
+
+def test_langchain_side_by_side_runs() -> None:
+    out = run_bench("bench.langchain_compare", "--records", "40")
+    ours, theirs = out["ours_initial_detail"], out["langchain_plain_initial_detail"]
+    assert ours["indexed"] > 0
+    # the same records through the same splitter settings: about the same number of chunks
+    assert abs(theirs["num_added"] - ours["chunks_written"]) <= 0.1 * ours["chunks_written"]
+    assert out["changed_records"] >= 1
+    assert out["ours_resync_1pct_detail"]["embedded"] == out["changed_records"]
+    assert out["langchain_presidio_resync_1pct_detail"]["num_added"] >= out["changed_records"]
+    assert out["speedup_vs_langchain_presidio_resync_1pct"] > 1
+
+
+def test_scale_bench_runs_ingest_and_concurrent_queries() -> None:
+    out = run_bench("bench.scale", "--records", "60", "--sample", "40", "--requests", "16")
+    assert out["ingest"]["chunks"] > 0 and out["ingest"]["pipeline_over_raw_embedding_ours"] > 0
+    assert [q["clients"] for q in out["query"]] == [1, 4, 16]
+    assert all(q["failed_or_empty"] == 0 and q["p50_ms"] > 0 for q in out["query"])
