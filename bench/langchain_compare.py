@@ -124,14 +124,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--skip-plain", action="store_true", help="only LangChain + Presidio")
+    parser.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "torch"], help="ours")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-lc-"))
-    results: dict[str, Any] = {"records": args.records}
+    results: dict[str, Any] = {"records": args.records, "our_backend": args.backend}
     try:
         write_corpus(tmp / "crm", args.records)
-        settings = bench_settings(
+        base = bench_settings(
             tmp / "var",
             [FileSourceConfig(name="bench-files", tenant_id="bench", path=tmp / "crm", page_size=500)],
+        )
+        settings = base.model_copy(
+            update={"embedding": base.embedding.model_copy(update={"backend": args.backend})}
         )
         services = build_services(settings)
         stacks: dict[str, Callable[[], Any]] = {"ours": lambda: services.run("bench-files", actor="bench")}

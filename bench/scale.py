@@ -53,7 +53,7 @@ QUESTIONS = [
 TEAMS = [f"team-{t}-{k}" for t in ("northwind", "contoso", "globex") for k in ("sales", "support")]
 
 
-def write_config(tmp: Path) -> Path:
+def write_config(tmp: Path, backend: str) -> Path:
     demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     config = {
         "environment": "dev",
@@ -70,6 +70,7 @@ def write_config(tmp: Path) -> Path:
         "auth": demo["auth"],
         "index": {"path": str(tmp / "var" / "index")},
         "state": {"url": f"sqlite:///{tmp / 'var' / 'state.db'}"},
+        "embedding": {"backend": backend},
         # the benchmark measures the engine, not the per-key limiter
         "api": {"rate_limit_per_minute": 10_000_000, "rate_limit_burst": 1_000_000},
     }
@@ -205,11 +206,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--sample", type=int, default=2000, help="chunks/records for the raw baselines")
     parser.add_argument("--requests", type=int, default=400, help="per concurrency level")
+    parser.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "torch"])
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-scale-"))
     try:
         write_corpus(tmp / "crm", args.records)
-        config = write_config(tmp)
+        config = write_config(tmp, args.backend)
         results: dict[str, Any] = {"ingest": ingest(config, args.sample)}
         print(json.dumps(results["ingest"]), flush=True)
         proc, url = serve(config)

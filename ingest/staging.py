@@ -1,6 +1,8 @@
 """Redact, chunk and embed a page's changed records, with redaction of the next batch running in
-a helper thread while the current batch embeds (Presidio/spaCy and ONNX Runtime both release the
-GIL for most of their work, so the two overlap on separate cores).
+a helper thread while the current batch embeds. ONNX Runtime releases the GIL while it runs;
+Presidio's recognizers are Python and hold it, so on 2 cores the overlap gains little (a few
+percent, measured in bench/README.md): the batching (spaCy nlp.pipe, 64 records per hand-over)
+is what pays.
 
 Nothing here writes: the caller upserts, flushes and commits the page as one unit, so a failure
 in either stage fails the page before anything is stored.

@@ -61,3 +61,26 @@ def test_spans_carry_no_values(redactor: PresidioRedactor) -> None:
 def test_allow_list_keeps_product_names(redactor: PresidioRedactor) -> None:
     out = redactor.redact("They want single sign-on with Okta.")
     assert "Okta" in out.text
+
+
+def test_batched_redaction_equals_one_by_one(redactor: PresidioRedactor) -> None:
+    items = [
+        ("Spoke to Maria Gonzalez about the renewal.", ["Maria Gonzalez"]),
+        ("", []),
+        ("Verified with SSN 536-22-8145; call (415) 555-0132.", []),
+        ("No personal data in this one.", []),
+    ]
+    batched = redactor.redact_many(items)
+    assert [b.text for b in batched] == [redactor.redact(t, known_names=n).text for t, n in items]
+    assert batched[1].text == "" and not batched[1].spans
+    assert "<US_SSN>" in batched[2].text  # context words ("SSN") still count without the lemmatizer
+    assert "[ner," in redactor.detector_version  # only the entity recognizer runs
+
+
+def test_unknown_spacy_pipe_is_a_policy_error() -> None:
+    from policies.errors import PolicyFileError
+    from policies.redaction import load_redaction_policy
+
+    policy = load_redaction_policy().model_copy(update={"spacy_pipes": ("ner", "no_such_pipe")})
+    with pytest.raises(PolicyFileError, match="no_such_pipe"):
+        PresidioRedactor(policy)
