@@ -11,6 +11,8 @@
    raw embedding time per chunk.
 4. Serve the index with `crm-rag serve` (a separate uvicorn process on 127.0.0.1) and drive
    /query from 1, 4 and 16 concurrent clients: client-side p50/p95/p99 and requests/s.
+5. Stop it, build the shard's HNSW index with `crm-rag optimize` (what a rebuild does to each new
+   generation), serve again and repeat the load.
 """
 
 from __future__ import annotations
@@ -201,6 +203,16 @@ def load(url: str, clients: int, per_client: int) -> dict[str, Any]:
     }
 
 
+def query_phase(config: Path, requests: int) -> list[dict[str, Any]]:
+    proc, url = serve(config)
+    try:
+        load(url, 2, 10)  # warm-up
+        return [load(url, c, max(1, requests // c)) for c in (1, 4, 16)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=10_000)
@@ -214,13 +226,22 @@ def main() -> None:
         config = write_config(tmp, args.backend)
         results: dict[str, Any] = {"ingest": ingest(config, args.sample)}
         print(json.dumps(results["ingest"]), flush=True)
-        proc, url = serve(config)
-        try:
-            load(url, 2, 10)  # warm-up
-            results["query"] = [load(url, c, max(1, args.requests // c)) for c in (1, 4, 16)]
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+        results["query"] = query_phase(config, args.requests)
+        print(json.dumps(results["query"]), flush=True)
+        t0 = time.perf_counter()
+        optimized = subprocess.run(
+            [sys.executable, "-m", "rag_service.cli", "--config", str(config), "optimize"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        results["optimize"] = {
+            "wall_s": round(time.perf_counter() - t0, 1),
+            **json.loads(optimized.stdout.strip().splitlines()[-1]),
+        }
+        results["query_optimized"] = query_phase(config, args.requests)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(results, indent=1))

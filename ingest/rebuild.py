@@ -141,6 +141,7 @@ def rebuild(
     canaries: Sequence[Canary],
     actor: str,
     lock_keys: Sequence[str] | None = None,
+    optimize: bool = True,
 ) -> RebuildReport:
     started = time.perf_counter()
     state, privacy = parts.state, parts.privacy
@@ -157,6 +158,8 @@ def rebuild(
             ]
             replay_suppressions(privacy, store)
             store.flush()
+            if optimize and not failed:  # vector index built before the checks run against it
+                store = gens.optimized(generation, store)
             checks = [Check(name=f"build:{r.source}", ok=False, detail=r.error or "failed") for r in failed]
             checks += verify(store, scratch, sources, canaries, privacy, parts.embedder)
             chunks = store.count()

@@ -167,6 +167,20 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.status in ("swapped", "rolled_back") else 1
 
 
+def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
+    """Build the HNSW index of the live edge shard; the serving process must be stopped (it owns
+    the shard). A rebuild does the same for its new generation without stopping anything."""
+    from ingest.index.generations import EdgeGenerations
+    from ingest.index.optimize import optimize_shard
+
+    if settings.index.backend != "edge":
+        print("the Qdrant server builds its indexes itself; nothing to do", file=sys.stderr)
+        return 0
+    gens = EdgeGenerations(settings.index.path, dimension=0)  # dimension is unused for an existing shard
+    print(json.dumps(optimize_shard(gens.shard_dir(gens.pointer().live))))
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.state import StateStore
 
@@ -227,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help="blue/green rebuild: build, verify, swap (or --rollback)")
     rebuild.add_argument("--rollback", action="store_true", help="make the previous generation live again")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    optimize = sub.add_parser(
+        "optimize", help="build the vector index of the live edge shard (service stopped)"
+    )
+    optimize.set_defaults(func=cmd_optimize)
 
     audit = sub.add_parser("audit", help="audit log: verify the hash chain, export JSON lines, list runs")
     audit.add_argument("action", choices=["verify", "export", "runs"])

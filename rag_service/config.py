@@ -77,6 +77,8 @@ class RebuildConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     canaries: tuple[Canary, ...] = ()  # verification gate: each must find its record in the new index
+    # build the new generation's HNSW index (edge: in a child process) before verifying and swapping
+    optimize: bool = True
 
 
 class PolicyPaths(BaseModel):

@@ -162,6 +162,7 @@ class Services:
             canaries=self.settings.rebuild.canaries,
             actor=actor,
             lock_keys=self._all_lock_keys(),
+            optimize=self.settings.rebuild.optimize,
         )
 
     def rollback(self, *, actor: str) -> RebuildReport:

@@ -43,6 +43,9 @@ class Generations(Protocol):
     def ledger_url(self, generation: str) -> str: ...
     def open_live(self) -> IndexStore: ...
     def live_store_after_switch(self, built: IndexStore) -> IndexStore: ...
+    def optimized(self, generation: str, store: IndexStore) -> IndexStore:
+        """Build the vector index of a new generation before it is verified and swapped in."""
+        ...
 
 
 class _PointerFile:
@@ -111,6 +114,18 @@ class EdgeGenerations:
 
     def live_store_after_switch(self, built: IndexStore) -> IndexStore:
         return built  # one process owns a shard: keep the instance that built it
+
+    def optimized(self, generation: str, store: IndexStore) -> IndexStore:
+        """HNSW build in a child process (it holds the GIL), then reopen the shard here."""
+        from ingest.index.optimize import optimize_in_subprocess
+
+        store.flush()
+        store.close()
+        optimize_in_subprocess(self._dir(generation) / "shard")
+        return self.open(generation)
+
+    def shard_dir(self, generation: str) -> Path:
+        return self._dir(generation) / "shard"
 
 
 class QdrantGenerations:
@@ -181,6 +196,9 @@ class QdrantGenerations:
     def live_store_after_switch(self, built: IndexStore) -> IndexStore:
         built.close()
         return self.open_live()
+
+    def optimized(self, generation: str, store: IndexStore) -> IndexStore:
+        return store  # the Qdrant server builds its indexes itself, off the request path
 
 
 def open_generations(config: IndexConfig, dimension: int, state_dir: Path) -> Generations:
