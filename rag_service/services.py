@@ -189,7 +189,7 @@ class Services:
                 return done
             name, partition = split_key(key)
             if name not in self.sources or key not in self.lock_keys(name):
-                return done  # a schedule row of another configuration (renamed or re-partitioned)
+                continue  # a row of another configuration (renamed, re-partitioned); now not due
             try:
                 self.run(name, actor=f"worker:{worker}", partition=partition)
                 if not partition:  # stale records are whole-source work: partition 0 triggers it
