@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.embedding import Embedder
 from ingest.erasure import replay_suppressions
-from ingest.errors import IngestError, SourceBusyError
+from ingest.errors import IngestError, SourceBusyError, StoreError
 from ingest.index.base import IndexFilter, IndexStore
 from ingest.index.generations import Generations
 from ingest.index.switchable import SwitchableIndex
@@ -158,9 +158,13 @@ def rebuild(
             ]
             replay_suppressions(privacy, store)
             store.flush()
-            if optimize and not failed:  # vector index built before the checks run against it
-                store = gens.optimized(generation, store)
             checks = [Check(name=f"build:{r.source}", ok=False, detail=r.error or "failed") for r in failed]
+            if optimize and not failed:  # vector index built before the checks run against it
+                try:
+                    store = gens.optimized(generation, store)
+                except StoreError as exc:  # the new generation is dropped below; live is untouched
+                    store = gens.open(generation)
+                    checks.append(Check(name="optimize", ok=False, detail=str(exc)))
             checks += verify(store, scratch, sources, canaries, privacy, parts.embedder)
             chunks = store.count()
             if not all(c.ok for c in checks):

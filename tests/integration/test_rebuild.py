@@ -153,3 +153,21 @@ def test_failed_verification_keeps_the_live_generation(services: Services) -> No
     assert "N-0" in ids(services)
     assert services.state.list_audit(action="rebuild_failed")
     assert np.isfinite(report.seconds)
+
+
+def test_a_failed_index_build_keeps_the_live_generation(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if services.settings.index.backend != "edge":
+        pytest.skip("the Qdrant server builds its own indexes")
+    from ingest.errors import StoreError
+
+    def broken(path: Path, timeout_seconds: float = 0) -> dict[str, float | int]:
+        raise StoreError("optimizing the shard failed (exit 1)")
+
+    monkeypatch.setattr("ingest.index.optimize.optimize_in_subprocess", broken)
+    live = services.gens.pointer().live
+    report = services.rebuild(actor="t")
+    assert report.status == "failed_verification"
+    assert [c.name for c in report.checks if not c.ok] == ["optimize"]
+    assert services.gens.pointer().live == live and "N-0" in ids(services)
