@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 
+from bench.corpus import demo_records
 from bench.live import ROOT, bench_settings
 from policies.consent import ConsentPolicy
 from policies.models import Admit, ConsentStatus
@@ -29,22 +30,12 @@ from rag_service.services import build_services
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
-def raw_records() -> dict[tuple[str, str], dict[str, Any]]:
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted((ROOT / "demo" / "crm").glob("*/*.jsonl")):
-        for line in path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "record_id" in rec:
-                out[(path.parent.name, str(rec["record_id"]))] = rec
-    return out
-
-
 def main() -> None:
     truth = json.loads((ROOT / "demo" / "truth.json").read_text())
-    records = raw_records()
+    # the labeled questions' records, by (tenant, record id)
+    records: dict[tuple[str, str], Any] = {
+        (str(r.get("tenant_id")), str(r["record_id"])): r for r in demo_records()
+    }
     consent = ConsentPolicy.from_file()
     results: dict[str, Any] = {}
     reference: Any = None

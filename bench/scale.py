@@ -34,6 +34,7 @@ import httpx
 import yaml
 
 from bench.corpus import write_corpus
+from bench.demo_bench import pct
 from bench.live import free_port
 from ingest.config import EmbeddingConfig
 from ingest.embedding import SentenceTransformerEmbedder
@@ -79,11 +80,6 @@ def write_config(tmp: Path, backend: str) -> Path:
     path = tmp / "bench.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def ingest(config: Path, sample: int) -> dict[str, Any]:

@@ -67,6 +67,13 @@ def keys(source: str, count: int) -> list[str]:
     return [p.key(source) for p in partitions(count)]
 
 
+def key_like(source: str) -> str:
+    """SQL LIKE pattern (escape character: backslash) for the partition keys of `source`;
+    "_" in a source name is escaped, so it matches itself only."""
+    escaped = source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}{SEPARATOR}%"
+
+
 def split_key(key: str) -> tuple[str, int | None]:
     """ "crm#3" -> ("crm", 3); "crm" -> ("crm", None)."""
     name, sep, index = key.rpartition(SEPARATOR)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ingest.models import RunReport
+from ingest.partition import key_like
 from ingest.tables import job_runs, source_locks
 from ingest.timeutil import aware as _aware
 from ingest.timeutil import utcnow
@@ -71,7 +72,8 @@ class RunsAndLocks:
     def list_runs(self, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = sa.select(job_runs).order_by(job_runs.c.started_at.desc()).limit(limit)
         if source:  # a partitioned source's runs are named "<source>#<p>"
-            query = query.where((job_runs.c.source == source) | job_runs.c.source.like(f"{source}#%"))
+            partitions = job_runs.c.source.like(key_like(source), escape="\\")
+            query = query.where((job_runs.c.source == source) | partitions)
         with self._engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
         for row in rows:

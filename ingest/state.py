@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from ingest.audit_log import GENESIS, AuditEvent, AuditLog
 from ingest.history import HistoryEvent, write_history
 from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
+from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
 from ingest.tables import cursors, ledger, metadata, quarantine
@@ -216,7 +217,9 @@ class StateStore(RunsAndLocks, AuditLog):
         with other._engine.begin() as conn:
             conn.execute(sa.delete(ledger).where(ledger.c.source.in_(list(sources))))
             # partition cursors ("<source>#<p>") restart: the next runs re-read and skip what matches
-            partition_cursors = sa.or_(*(cursors.c.source.like(f"{name}#%") for name in sources))
+            partition_cursors = sa.or_(
+                *(cursors.c.source.like(key_like(name), escape="\\") for name in sources)
+            )
             conn.execute(sa.delete(cursors).where(cursors.c.source.in_(list(sources)) | partition_cursors))
             self._upsert_ledger(conn, entries)
             for name, cursor in cursors_now.items():

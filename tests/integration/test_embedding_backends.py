@@ -65,7 +65,7 @@ def test_onnx_int8_stays_close_to_fp32(
     assert ((q @ q.T).argmax(axis=1) == (ref @ ref.T).argmax(axis=1)).mean() == 1.0
 
 
-class SlowRedactor:
+class RecordingRedactor:
     """The real redactor, recording which thread redacts and when."""
 
     def __init__(self, inner: PresidioRedactor) -> None:
@@ -105,10 +105,10 @@ def pending_for(records: list[SourceRecord]) -> list[Pending]:
 def test_stage_overlaps_batches_and_matches_sequential_results(
     records: list[SourceRecord], redactor: PresidioRedactor, embedder: Embedder
 ) -> None:
-    slow = SlowRedactor(redactor)
+    recording = RecordingRedactor(redactor)
     items = pending_for(records[:20])
-    stage(Parts(slow, embedder), items, batch_records=4)  # type: ignore[arg-type]
-    assert any(name.startswith("redact") for name in slow.threads)  # ran in the helper thread
+    stage(Parts(recording, embedder), items, batch_records=4)  # type: ignore[arg-type]
+    assert any(name.startswith("redact") for name in recording.threads)  # ran in the helper thread
     for item in items:
         redaction = redactor.redact(render_text(item.record), known_names=known_names(item.record))
         assert item.chunks and item.vectors is not None and len(item.vectors) == len(item.chunks)
@@ -123,4 +123,4 @@ def test_stage_surfaces_a_redaction_failure_in_a_later_batch(
     bad = records[9].model_copy(update={"title": "FAIL-HERE"})
     items = pending_for([*records[:9], bad])
     with pytest.raises(RuntimeError, match="redaction failed"):
-        stage(Parts(SlowRedactor(redactor), embedder), items, batch_records=3)  # type: ignore[arg-type]
+        stage(Parts(RecordingRedactor(redactor), embedder), items, batch_records=3)  # type: ignore[arg-type]

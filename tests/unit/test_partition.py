@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest.models import Cursor, Page, RecordFailure, RecordRef, RunReport, Tombstone
-from ingest.partition import Partition, bucket, combine_reports, keys, split_key
+from ingest.partition import Partition, bucket, combine_reports, key_like, keys, split_key
 
 
 def test_bucket_is_stable_and_balanced() -> None:
@@ -80,3 +80,21 @@ def test_combine_reports_adds_counts_and_keeps_the_first_error() -> None:
     assert out.run_id == "r0" and out.source == "s" and out.status == "failed"
     assert out.counts == {"fetched": 5, "indexed": 1} and out.redacted == {"PERSON": 3}
     assert out.error == "s#1: boom" and (out.started_at, out.finished_at) == (t0, t1)
+
+
+def test_key_like_matches_only_this_sources_partitions() -> None:
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    pattern = key_like("acme_files")
+    matches = {
+        key: db.execute("SELECT ? LIKE ? ESCAPE '\\'", (key, pattern)).fetchone()[0]
+        for key in ("acme_files#0", "acme_files#12", "acmeXfiles#0", "acme_files", "acme_files2#0")
+    }
+    assert matches == {
+        "acme_files#0": 1,
+        "acme_files#12": 1,
+        "acmeXfiles#0": 0,
+        "acme_files": 0,
+        "acme_files2#0": 0,
+    }
