@@ -34,7 +34,7 @@ def main() -> None:
     truth = json.loads((ROOT / "demo" / "truth.json").read_text())
     # the labeled questions' records, by (tenant, record id)
     records: dict[tuple[str, str], Any] = {
-        (str(r.get("tenant_id")), str(r["record_id"])): r for r in demo_records()
+        (str(r.get("tenant_id")), str(r.get("record_id"))): r for r in demo_records()
     }
     consent = ConsentPolicy.from_file()
     results: dict[str, Any] = {}
