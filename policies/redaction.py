@@ -55,7 +55,7 @@ def load_redaction_policy(path: Path | None = None) -> RedactionPolicyDoc:
     return load_policy_file(path or DEFAULT_POLICY_DIR / "redaction.yaml", RedactionPolicyDoc)
 
 
-def _pin_tldextract_offline() -> None:
+def pin_tldextract_offline() -> None:
     """Presidio's e-mail recognizer calls tldextract, which fetches the public suffix list
     from the internet on first use. Use the snapshot bundled in the wheel instead."""
     import tldextract.tldextract as tld
@@ -149,7 +149,7 @@ class PresidioRedactor:
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
         from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-        _pin_tldextract_offline()
+        pin_tldextract_offline()
         self._policy = policy
         try:
             provider = NlpEngineProvider(
