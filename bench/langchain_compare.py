@@ -27,7 +27,7 @@ from bench.live import bench_settings
 from ingest.config import FileSourceConfig
 from ingest.contract import validate_record
 from ingest.models import SourceRecord
-from ingest.render import known_names, render_text
+from ingest.render import known_identifiers, render_text
 from policies.models import Admit
 from rag_service.services import Services, build_services
 
@@ -94,7 +94,7 @@ class LangChainStack:
         texts = [render_text(r) for r in records]
         if self._redact:
             redactions = self._services.redactor.redact_many(
-                [(t, known_names(r)) for t, r in zip(texts, records, strict=True)]
+                [(t, known_identifiers(r)) for t, r in zip(texts, records, strict=True)]
             )
             texts = [x.text for x in redactions]
         docs = [

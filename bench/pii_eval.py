@@ -34,7 +34,7 @@ from pathlib import Path
 from bench.pii_data import SETS, Labelled
 from ingest.contract import validate_record
 from ingest.models import SourceRecord
-from ingest.render import known_names, render_text
+from ingest.render import known_identifiers, render_text
 from policies.redaction import PresidioRedactor, Redactor
 
 LABEL = re.compile(r"^S\d+ (?:rep|customer|other):", re.MULTILINE)
@@ -133,7 +133,7 @@ def redact_texts(
     out: list[str] = []
     took = 0.0
     for i in range(0, len(records), batch):
-        items = [(render_text(r), known_names(r)) for r in records[i : i + batch]]
+        items = [(render_text(r), known_identifiers(r)) for r in records[i : i + batch]]
         t0 = time.perf_counter()
         out.extend(r.text for r in redactor.redact_many(items))
         took += time.perf_counter() - t0

@@ -38,7 +38,7 @@ from bench.demo_bench import pct
 from bench.live import free_port
 from ingest.config import EmbeddingConfig
 from ingest.embedding import SentenceTransformerEmbedder
-from ingest.render import known_names, render_text
+from ingest.render import known_identifiers, render_text
 from rag_service.config import load_settings
 from rag_service.services import build_services
 
@@ -101,7 +101,7 @@ def ingest(config: Path, sample: int) -> dict[str, Any]:
         stock.embed_documents(texts)
         stock_s = time.perf_counter() - t0
         records = [r for page in services.sources["bench-files"].pages(cursor=None) for r in page.records]
-        items = [(render_text(r), known_names(r)) for r in records[:sample]]
+        items = [(render_text(r), known_identifiers(r)) for r in records[:sample]]
         t0 = time.perf_counter()
         services.redactor.redact_many(items)
         redact_s = time.perf_counter() - t0

@@ -18,10 +18,26 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Contact(Frozen):
+class Contact(BaseModel):
+    """A person the CRM links to the record. Every identifier it holds is masked wherever it
+    appears in the record's text. Fields a CRM adds that the contract does not know are ignored
+    (they never quarantine the record)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     contact_id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=256)
     email: str = Field(default="", max_length=320)
+    phone: str = Field(default="", max_length=64)
+    username: str = Field(default="", max_length=256)
+    # other identifiers the CRM holds for the person: further e-mails and phones, account or
+    # order ids, customer numbers
+    identifiers: tuple[str, ...] = Field(default=(), max_length=50)
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        values = (self.name, self.email, self.phone, self.username, *self.identifiers)
+        return tuple(v for v in values if v and v.strip())
 
 
 class Turn(Frozen):
@@ -80,6 +96,7 @@ class SourceRecord(Frozen):
             "body": self.body,
             "turns": [[t.speaker_id, t.role, t.text] for t in self.turns],
             "names": sorted(c.name for c in self.contacts),
+            "known": sorted({v for c in self.contacts for v in c.known} - {c.name for c in self.contacts}),
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 

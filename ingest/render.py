@@ -28,8 +28,9 @@ def render_text(record: SourceRecord) -> str:
     return f"{head}\n\n{body}" if head else body
 
 
-def known_names(record: SourceRecord) -> list[str]:
-    """Names the CRM itself knows for this record: contacts and transcript speakers."""
-    names = {c.name for c in record.contacts if c.name}
-    names.update(t.speaker_name for t in record.turns if t.speaker_name)
-    return sorted(names)
+def known_identifiers(record: SourceRecord) -> list[str]:
+    """What the CRM itself knows about the people in this record: every identifier of its
+    contacts (names, e-mails, phones, usernames, account ids) and the transcript speakers' names."""
+    known = {value for c in record.contacts for value in c.known}
+    known.update(t.speaker_name for t in record.turns if t.speaker_name)
+    return sorted(known)

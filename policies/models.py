@@ -90,6 +90,76 @@ class KnownContactsRule(Frozen):
     min_token_length: int = Field(default=3, ge=2)
 
 
+class NameLayer(Frozen):
+    """Names the NER model misses: cue phrases, name lists, short answers in chats."""
+
+    enabled: bool = True
+    entity: str = "PERSON"
+    score: float = Field(default=0.7, gt=0, le=1)
+    # lower-case phrases after which the next name-like words are a name ("my name is", "this is")
+    cues: tuple[str, ...] = ()
+    # after these cues even a common word is taken as a name when it is capitalised or alone
+    field_cues: tuple[str, ...] = ()
+    # words that are never names (common English words that are also in the census lists)
+    not_names: tuple[str, ...] = ()
+    extra_first_names: tuple[str, ...] = ()
+    # words ignored when judging whether a short customer turn is just a name ("yes", "sure", "its")
+    fillers: tuple[str, ...] = ()
+    answer_max_words: int = Field(default=4, ge=0)
+    last_name_max_zipf: float = 4.0
+    unknown_max_zipf: float = 2.5
+    common_min_zipf: float = 4.0
+    # NER also runs on a copy where name-like words of all-lower-case lines are capitalised
+    truecase: bool = True
+
+
+class NumberLayer(Frozen):
+    """Digit runs in what people type: last-4 SSNs, account and card numbers, zip codes, phones."""
+
+    enabled: bool = True
+    entity: str = "ID_NUMBER"
+    score: float = Field(default=0.6, gt=0, le=1)
+    min_digits: int = Field(default=4, ge=2)
+    cue_min_digits: int = Field(default=3, ge=1)  # after a cue word ("pin 145")
+    cue_window: int = Field(default=6, ge=1)  # words between a cue and its number
+    cues: dict[str, tuple[str, ...]] = Field(default_factory=dict)  # entity -> cue words
+    # harmless shapes kept as written (regexes, case-insensitive): money, dates, times, versions
+    keep: tuple[str, ...] = ()
+    # words right before a number that make it a searchable business id ("ticket 88231")
+    keep_after_words: tuple[str, ...] = ()
+    # words right after a number that make it a quantity ("15 minutes", "250 seats")
+    keep_before_words: tuple[str, ...] = ()
+    spelled_digits: bool = True
+
+    @field_validator("keep")
+    @classmethod
+    def _keep_compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                regex.compile(item)
+            except regex.error as exc:
+                raise ValueError(f"invalid keep regex {item!r}: {exc}") from exc
+        return value
+
+
+class DialogueLayer(Frozen):
+    """In a transcript, the rep's question types the customer's next answer."""
+
+    enabled: bool = True
+    score: float = Field(default=0.8, gt=0, le=1)
+    # entity -> regexes matched (case-insensitive) in the rep's turn
+    questions: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
+class FieldLayer(Frozen):
+    """CRM text as "Field: value" pairs: the field name says what the value is."""
+
+    enabled: bool = True
+    score: float = Field(default=0.85, gt=0, le=1)
+    # entity -> field names, compared lower-cased without spaces, "_" or "-" ("MailingPostalCode")
+    fields: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
 class RedactionPolicyDoc(Frozen):
     kind: Literal["redaction"]
     version: str = Field(min_length=1)
@@ -109,6 +179,12 @@ class RedactionPolicyDoc(Frozen):
     known_contacts: KnownContactsRule = KnownContactsRule()
     allow_list: tuple[str, ...] = ()  # exact terms never redacted (product / vendor names NER mistakes)
     replacement: str = "<{entity}>"
+    names: NameLayer = NameLayer()
+    numbers: NumberLayer = NumberLayer()
+    dialogue: DialogueLayer = DialogueLayer()
+    fields: FieldLayer = FieldLayer()
+    # a transcript line starts with a speaker label; markers never cover it
+    speaker_label: str = r"^S\d+ (?P<role>rep|customer|other): "
 
     @model_validator(mode="after")
     def _consistent(self) -> RedactionPolicyDoc:
@@ -122,6 +198,11 @@ class RedactionPolicyDoc(Frozen):
             raise ValueError("known_contacts.entity must be in entities")
         if "{entity}" not in self.replacement:
             raise ValueError("replacement must contain '{entity}'")
+        layered = {self.names.entity, self.numbers.entity, *self.numbers.cues, *self.dialogue.questions}
+        layered |= set(self.fields.fields)
+        missing = layered - set(self.entities)
+        if missing:
+            raise ValueError(f"layers emit entities that are not in entities: {sorted(missing)}")
         return self
 
     def threshold(self, entity: str) -> float:

@@ -15,7 +15,15 @@ from typing import Any, Protocol
 
 from policies.errors import PolicyFileError
 from policies.loader import DEFAULT_POLICY_DIR, load_policy_file
-from policies.models import RedactedSpan, Redaction, RedactionPolicyDoc
+from policies.models import Redaction, RedactionPolicyDoc
+from policies.pii import spans
+from policies.pii.dialogue import DialogueDetector
+from policies.pii.fields import FieldDetector
+from policies.pii.known import KnownIdentifiers
+from policies.pii.lexicon import NameLexicon
+from policies.pii.names import NameDetector
+from policies.pii.numbers import NumberDetector
+from policies.pii.text import WORD, Candidate, Line, label_spans, split_lines
 
 
 class Redactor(Protocol):
@@ -25,10 +33,12 @@ class Redactor(Protocol):
     @property
     def detector_version(self) -> str: ...
 
-    def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction: ...
+    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction: ...
 
     def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
-        """(text, known names) pairs in, one Redaction each, in order; batched NLP."""
+        """(text, identifiers the CRM knows for it) pairs in, one Redaction each, in order;
+        batched NLP. Known identifiers are names, e-mail addresses, phone numbers, usernames and
+        account ids of the record's contacts."""
         ...
 
 
@@ -71,79 +81,10 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def name_variants(names: Sequence[str], min_token_length: int) -> list[str]:
-    """Full names plus their individual tokens (first / last names) long enough to be safe."""
-    variants: set[str] = set()
-    for name in names:
-        clean = " ".join(name.split())
-        if not clean:
-            continue
-        variants.add(clean)
-        for token in re.split(r"[\s\-']+", clean):
-            if len(token) >= min_token_length and token[0].isalpha():
-                variants.add(token)
-    # longest first so "Maria Gonzalez" wins over "Maria" in the alternation
-    return sorted(variants, key=lambda v: (-len(v), v))
-
-
-def merge_spans(
-    candidates: Sequence[tuple[int, int, str, float, str]],
-) -> list[tuple[int, int, str, float, str]]:
-    """Merge overlapping detections into disjoint spans.
-
-    Overlaps are united (the safer choice: nothing of either detection survives); the merged span
-    takes the entity type of the longer (then higher-scoring) detection, so an e-mail address that
-    contains a known first name stays an EMAIL_ADDRESS.
-    """
-    ordered = sorted(candidates, key=lambda c: (c[0], -c[1]))
-    merged: list[tuple[int, int, str, float, str]] = []
-    for start, end, entity, score, detector in ordered:
-        if merged and start < merged[-1][1]:
-            p_start, p_end, p_entity, p_score, p_detector = merged[-1]
-            keep_new = (end - start, score) > (p_end - p_start, p_score)
-            merged[-1] = (
-                p_start,
-                max(p_end, end),
-                entity if keep_new else p_entity,
-                max(score, p_score),
-                detector if keep_new else p_detector,
-            )
-        else:
-            merged.append((start, end, entity, score, detector))
-    return merged
-
-
-def apply_spans(
-    text: str, spans: Sequence[tuple[int, int, str, float, str]], replacement: str
-) -> tuple[str, tuple[RedactedSpan, ...]]:
-    out: list[str] = []
-    result: list[RedactedSpan] = []
-    cursor = 0
-    length = 0
-    for start, end, entity, score, detector in spans:
-        out.append(text[cursor:start])
-        length += start - cursor
-        marker = replacement.format(entity=entity)
-        out.append(marker)
-        result.append(
-            RedactedSpan(
-                entity_type=entity,
-                start=start,
-                end=end,
-                out_start=length,
-                out_end=length + len(marker),
-                score=round(score, 3),
-                detector=detector,
-            )
-        )
-        length += len(marker)
-        cursor = end
-    out.append(text[cursor:])
-    return "".join(out), tuple(result)
-
-
 class PresidioRedactor:
-    """Presidio AnalyzerEngine + policy-defined pattern recognizers + known-contacts deny list."""
+    """Presidio's AnalyzerEngine (NER on a truecased copy + pattern recognizers from the policy)
+    beside the policy's own layers: what the CRM knows, dialogue context, numbers, names, fields.
+    Overlaps are united and markers never cross a line break or a speaker label."""
 
     def __init__(self, policy: RedactionPolicyDoc) -> None:
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
@@ -184,11 +125,18 @@ class PresidioRedactor:
                     supported_language=policy.language,
                 )
             )
-        self._pattern_recognizer_cls = PatternRecognizer
+        self._lexicon = NameLexicon(policy.names)
+        self._names = NameDetector(policy.names, self._lexicon)
+        self._numbers = NumberDetector(policy.numbers)
+        self._dialogue = DialogueDetector(policy.dialogue, policy.names.fillers)
+        self._fields = FieldDetector(policy.fields)
+        self._label = re.compile(policy.speaker_label)
+        self._allow = frozenset(term.lower() for term in policy.allow_list)
         self._detector_version = (
             f"presidio-analyzer {_version('presidio_analyzer')}; "
             f"{policy.spacy_model} {_version(policy.spacy_model.replace('_', '-'))} [{pipes}]; "
-            f"phone regions {','.join(policy.phone_regions) or 'default'}"
+            f"phone regions {','.join(policy.phone_regions) or 'default'}; "
+            f"names {_version('names')}; wordfreq {_version('wordfreq')}"
         )
 
     @staticmethod
@@ -223,34 +171,22 @@ class PresidioRedactor:
     def detector_version(self) -> str:
         return self._detector_version
 
-    def _known_contacts_recognizer(self, known_names: Sequence[str]) -> Any:
-        rule = self._policy.known_contacts
-        variants = name_variants(known_names, rule.min_token_length)
-        if not rule.enabled or not variants:
-            return None
-        return self._pattern_recognizer_cls(
-            supported_entity=rule.entity,
-            name="known_contacts",
-            deny_list=variants,
-            deny_list_score=rule.score,
-            supported_language=self._policy.language,
-        )
-
-    def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction:
-        return self.redact_many([(text, known_names)])[0]
+    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction:
+        return self.redact_many([(text, known)])[0]
 
     def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
         policy = self._policy
-        texts = [text for text, _ in items]
-        nonempty = [text for text in texts if text]
+        shaped = [(text, split_lines(text, self._label)) for text, _ in items]
+        # NER reads a truecased copy (same offsets): lower-case chat names look like names
+        nlp_input = [self._names.truecase(text, lines) for text, lines in shaped if text]
         artifacts = iter(
-            [a for _, a in self._engine.nlp_engine.process_batch(nonempty, policy.language, batch_size=32)]
-            if nonempty
+            [a for _, a in self._engine.nlp_engine.process_batch(nlp_input, policy.language, batch_size=32)]
+            if nlp_input
             else []
         )
         return [
-            self._analyze(text, names, next(artifacts)) if text else self._empty(text)
-            for text, names in items
+            self._analyze(text, lines, known, next(artifacts)) if text else self._empty(text)
+            for (text, lines), (_, known) in zip(shaped, items, strict=True)
         ]
 
     def _empty(self, text: str) -> Redaction:
@@ -258,29 +194,43 @@ class PresidioRedactor:
             text=text, spans=(), policy_version=self._policy.version, detector_version=self._detector_version
         )
 
-    def _analyze(self, text: str, known_names: Sequence[str], nlp_artifacts: Any) -> Redaction:
+    def _presidio(self, text: str, nlp_artifacts: Any) -> list[Candidate]:
         policy = self._policy
-        ad_hoc = self._known_contacts_recognizer(known_names)
         results = self._engine.analyze(
             text=text,
             language=policy.language,
             entities=list(policy.entities),
-            ad_hoc_recognizers=[ad_hoc] if ad_hoc is not None else None,
             allow_list=list(policy.allow_list) or None,
             nlp_artifacts=nlp_artifacts,
         )
-        candidates = [
-            (
-                r.start,
-                r.end,
-                r.entity_type,
-                float(r.score),
-                (r.recognition_metadata or {}).get("recognizer_name", "presidio"),
-            )
-            for r in results
-            if r.entity_type in policy.entities and r.score >= policy.threshold(r.entity_type)
-        ]
-        redacted, spans = apply_spans(text, merge_spans(candidates), policy.replacement)
+        out: list[Candidate] = []
+        for r in results:
+            if r.entity_type not in policy.entities or r.score < policy.threshold(r.entity_type):
+                continue
+            detector = (r.recognition_metadata or {}).get("recognizer_name", "presidio")
+            if r.entity_type == policy.names.entity and detector == "SpacyRecognizer":
+                if not self._plausible_person(text[r.start : r.end]):
+                    continue
+            out.append(Candidate(r.start, r.end, r.entity_type, float(r.score), detector))
+        return out
+
+    def _plausible_person(self, value: str) -> bool:
+        """NER calls "Hi there", "Good morning", "Gmail" and "Ambient Mode" persons: a span made
+        only of common English words, none of them a given name, is not one."""
+        words = [w.lower() for w in WORD.findall(value)]
+        lex = self._lexicon
+        return any(lex.is_first(w) or not lex.is_common(w) for w in words)
+
+    def _analyze(self, text: str, lines: list[Line], known: Sequence[str], nlp_artifacts: Any) -> Redaction:
+        policy = self._policy
+        candidates = self._presidio(text, nlp_artifacts)
+        candidates += KnownIdentifiers(known, policy.known_contacts).detect(text)
+        candidates += self._dialogue.detect(text, lines)
+        candidates += self._fields.detect(text, lines)
+        candidates += self._numbers.detect(text, lines)
+        candidates += self._names.detect(text, lines)
+        kept = spans.allowed(text, spans.clip(text, candidates, label_spans(lines)), self._allow)
+        redacted, result = spans.apply(text, spans.merge(kept), policy.replacement)
         return Redaction(
-            text=redacted, spans=spans, policy_version=policy.version, detector_version=self._detector_version
+            text=redacted, spans=result, policy_version=policy.version, detector_version=self._detector_version
         )

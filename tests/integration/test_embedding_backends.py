@@ -16,7 +16,7 @@ from ingest.config import ChunkingConfig, EmbeddingConfig
 from ingest.contract import validate_record
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from ingest.models import SourceRecord
-from ingest.render import known_names, render_text
+from ingest.render import known_identifiers, render_text
 from ingest.staging import stage
 from ingest.writer import Pending
 from policies.models import Admit, Redaction
@@ -80,8 +80,8 @@ class RecordingRedactor:
     def detector_version(self) -> str:
         return self.inner.detector_version
 
-    def redact(self, text: str, *, known_names: Sequence[str] = ()) -> Redaction:
-        return self.redact_many([(text, known_names)])[0]
+    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction:
+        return self.redact_many([(text, known)])[0]
 
     def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
         self.threads.add(threading.current_thread().name)
@@ -110,7 +110,7 @@ def test_stage_overlaps_batches_and_matches_sequential_results(
     stage(Parts(recording, embedder), items, batch_records=4)  # type: ignore[arg-type]
     assert any(name.startswith("redact") for name in recording.threads)  # ran in the helper thread
     for item in items:
-        redaction = redactor.redact(render_text(item.record), known_names=known_names(item.record))
+        redaction = redactor.redact(render_text(item.record), known=known_identifiers(item.record))
         assert item.chunks and item.vectors is not None and len(item.vectors) == len(item.chunks)
         assert item.chunks[0].text[:40] in redaction.text
         expected = embedder.embed_documents([c.text for c in item.chunks])

@@ -33,7 +33,7 @@ def test_models_load_with_network_blocked(tmp_path: Path) -> None:
         onnx = make_embedder(EmbeddingConfig(backend="onnx"))
         assert float(onnx.embed_query("renewal") @ emb.embed_query("renewal")) > 0.9999
         red = PresidioRedactor.from_file()
-        out = red.redact("Mail jane.doe@corp.com or call (415) 555-0132", known_names=["Jane Doe"])
+        out = red.redact("Mail jane.doe@corp.com or call (415) 555-0132", known=["Jane Doe"])
         assert "jane.doe@corp.com" not in out.text, out.counts()
         assert not attempts, f"network attempted: {len(attempts)}"
         print("OFFLINE-OK")

@@ -45,14 +45,14 @@ def test_pattern_pii_is_redacted(redactor: PresidioRedactor, text: str, entity: 
 
 def test_known_contacts_catch_lowercase_names(redactor: PresidioRedactor) -> None:
     text = "spoke with kwame mensah and later mensah confirmed the order"
-    out = redactor.redact(text, known_names=["Kwame Mensah"])
+    out = redactor.redact(text, known=["Kwame Mensah"])
     assert "kwame" not in out.text.lower() and "mensah" not in out.text.lower()
     assert out.counts()["PERSON"] == 2
     assert all(s.detector == "known_contacts" for s in out.spans)
 
 
 def test_spans_carry_no_values(redactor: PresidioRedactor) -> None:
-    out = redactor.redact("Reach Maria Gonzalez at maria@acme.example", known_names=["Maria Gonzalez"])
+    out = redactor.redact("Reach Maria Gonzalez at maria@acme.example", known=["Maria Gonzalez"])
     dumped = out.model_dump_json(exclude={"text"})
     assert "Maria" not in dumped and "maria@" not in dumped
     assert out.policy_version.startswith("redaction-")
@@ -71,7 +71,7 @@ def test_batched_redaction_equals_one_by_one(redactor: PresidioRedactor) -> None
         ("No personal data in this one.", []),
     ]
     batched = redactor.redact_many(items)
-    assert [b.text for b in batched] == [redactor.redact(t, known_names=n).text for t, n in items]
+    assert [b.text for b in batched] == [redactor.redact(t, known=n).text for t, n in items]
     assert batched[1].text == "" and not batched[1].spans
     assert "<US_SSN>" in batched[2].text  # context words ("SSN") still count without the lemmatizer
     assert "[ner," in redactor.detector_version  # only the entity recognizer runs
