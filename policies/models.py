@@ -107,10 +107,14 @@ class NameLayer(Frozen):
     fillers: tuple[str, ...] = ()
     answer_max_words: int = Field(default=4, ge=0)
     last_name_max_zipf: float = 4.0
+    census_max_zipf: float = 5.0  # a census name this frequent as a word ("day") is never a surname
     unknown_max_zipf: float = 2.5
     common_min_zipf: float = 4.0
     # NER also runs on a copy where name-like words of all-lower-case lines are capitalised
     truecase: bool = True
+    # a capitalised unknown word is a name unless it or the next word says "company"
+    org_words: tuple[str, ...] = ()
+    org_suffixes: tuple[str, ...] = ()
 
 
 class NumberLayer(Frozen):

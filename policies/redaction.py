@@ -208,8 +208,15 @@ class PresidioRedactor:
             if r.entity_type not in policy.entities or r.score < policy.threshold(r.entity_type):
                 continue
             detector = (r.recognition_metadata or {}).get("recognizer_name", "presidio")
+            if detector == "SpacyRecognizer":  # an entity never runs on into the next line
+                newline = text.find("\n", r.start, r.end)
+                r.end = r.end if newline < 0 else newline
+                if r.end <= r.start:
+                    continue
             if r.entity_type == policy.names.entity and detector == "SpacyRecognizer":
-                if not self._plausible_person(text[r.start : r.end]):
+                if not self._plausible_person(text[r.start : r.end]) or self._names.looks_like_org(
+                    text, r.start, r.end
+                ):
                     continue
             out.append(Candidate(r.start, r.end, r.entity_type, float(r.score), detector))
         return out

@@ -49,6 +49,14 @@ class NameLexicon:
     def is_last(self, word: str) -> bool:
         return word in self._last and zipf(word) < self._rule.last_name_max_zipf
 
+    def is_census(self, word: str) -> bool:
+        """In either census list and not an everyday word ("smith", "jones", but not "morning")."""
+        return (
+            (word in self._first or word in self._last)
+            and word not in self._not_names
+            and zipf(word) < self._rule.census_max_zipf
+        )
+
     def is_unknown(self, word: str) -> bool:
         """Not an English word we know: a rare name, a handle, or a typo."""
         return (
@@ -61,5 +69,47 @@ class NameLexicon:
     def is_namelike(self, word: str) -> bool:
         return self.is_first(word) or self.is_last(word) or self.is_unknown(word)
 
+    def is_common_word(self, word: str) -> bool:
+        """Frequent as an everyday word, name or not ("mason", "will", "grant")."""
+        return word in self._not_names or zipf(word) >= self._rule.common_min_zipf
+
     def is_common(self, word: str) -> bool:
-        return word in self._not_names or (not self.is_first(word) and zipf(word) >= self._rule.common_min_zipf)
+        if word in self._not_names:
+            return True
+        if self.is_first(word):
+            return False
+        return self._frequent(word) or self._frequent(squeeze(word)) or self._compound(word)
+
+    def _frequent(self, word: str) -> bool:
+        return zipf(word) >= self._rule.common_min_zipf or word in self._not_names
+
+    def _compound(self, word: str) -> bool:
+        """Chat run-ons of everyday words: "nothanks", "okthanks", "thankyou", "higood"."""
+        if len(word) < 5 or len(word) > 24:
+            return False
+        return any(
+            all(_part_ok(p) and zipf(p) >= COMPOUND_MIN_ZIPF and p not in self._first for p in (word[:i], word[i:]))
+            for i in range(2, len(word) - 1)
+        )
+
+
+COMPOUND_MIN_ZIPF = 5.0  # both halves of a run-on are everyday words ("no"+"thanks"), not "sub"+"ash"
+SHORT_PARTS = frozenset("no ok hi so my im is it to me of in on at go do be we us oh ur".split())
+
+
+def _part_ok(part: str) -> bool:
+    return len(part) >= 3 or part in SHORT_PARTS
+
+
+def squeeze(word: str) -> str:
+    """Chat elongations back to the word: "hiii" -> "hi", "byee" -> "bye", "okok" -> "ok"."""
+    out: list[str] = []
+    for ch in word:
+        if len(out) >= 1 and out[-1] == ch and (len(out) < 2 or out[-2] == ch or ch in "iyeoh"):
+            continue
+        out.append(ch)
+    squeezed = "".join(out)
+    half = len(squeezed) // 2
+    if len(squeezed) % 2 == 0 and squeezed[:half] == squeezed[half:]:
+        return squeezed[:half]
+    return squeezed

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from policies.models import NameLayer
 from policies.pii.lexicon import NameLexicon
-from policies.pii.text import Candidate, Line, Word
+from policies.pii.text import WORD, Candidate, Line, Word
 
 MAX_NAME_WORDS = 3
 
@@ -22,6 +22,8 @@ class NameDetector:
         self._rule = rule
         self._lex = lexicon
         self._fillers = {w.lower() for w in rule.fillers}
+        self._org_words = frozenset(w.lower() for w in rule.org_words)
+        self._org_suffixes = tuple(w.lower() for w in rule.org_suffixes)
 
         def alternation(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
             if not phrases:
@@ -42,6 +44,14 @@ class NameDetector:
             return False
         return self._lex.is_first(low) or self._lex.is_last(low) or self._lex.is_unknown(low)
 
+    def _continues(self, word: Word, lowercase: bool) -> bool:
+        """The word after a name is its family name: name-like, or any census surname."""
+        if self.namelike(word, lowercase):
+            return True
+        return (lowercase or word.text[:1].isupper()) and word.lower not in self._fillers and (
+            self._lex.is_census(word.lower)
+        )
+
     def _after_cues(self, text: str, line: Line, words: list[Word]) -> Iterator[Candidate]:
         for pattern, strong in ((self._field_cue, True), (self._cue, False)):
             if pattern is None:
@@ -53,7 +63,9 @@ class NameDetector:
                     if i and w.start - taken[-1].end > 2:  # punctuation between words ends the name
                         break
                     if self.namelike(w, line.lowercase) or (
-                        strong and w.lower not in self._fillers and not self._lex.is_common(w.lower)
+                        w.lower not in self._fillers
+                        and (strong or len(following) <= 2)
+                        and not self._lex.is_common(w.lower)
                     ):
                         taken.append(w)
                     elif strong and not taken and (w.text[:1].isupper() or line.lowercase):
@@ -71,13 +83,44 @@ class NameDetector:
         while i < len(words):
             w = words[i]
             first = self._lex.is_first(w.lower) and w.lower not in self._fillers
-            if not first or (not line.lowercase and not w.text[:1].isupper()):
+            # in cased text a list name needs its capital, unless it is rare as a word ("conor")
+            if not first or (not line.lowercase and not w.text[:1].isupper() and self._lex.is_common_word(w.lower)):
                 i += 1
                 continue
             j = i + 1
-            while j < len(words) and j - i < MAX_NAME_WORDS and self.namelike(words[j], line.lowercase):
+            while j < len(words) and j - i < MAX_NAME_WORDS and self._continues(words[j], line.lowercase):
                 j += 1
             yield Candidate(w.start, words[j - 1].end, self._rule.entity, self._rule.score, "name_list")
+            i = j
+
+    def _capitalised_unknown(self, text: str, line: Line, words: list[Word]) -> Iterator[Candidate]:
+        """A capitalised word no word list knows ("Vsevolod", "Zuzana") in cased text, unless a
+        company word follows it ("Biolabs Inc")."""
+        if line.lowercase:
+            return
+        for i, w in enumerate(words):
+            low = w.lower
+            if not (w.text[:1].isupper() and w.text[1:].islower() and self._lex.is_unknown(low)):
+                continue
+            nxt = words[i + 1].lower if i + 1 < len(words) else ""
+            if nxt in self._org_words or low in self._org_words or low.endswith(self._org_suffixes):
+                continue
+            yield Candidate(w.start, w.end, self._rule.entity, self._rule.score * 0.9, "name_unknown")
+
+    def _unknown_in_chat(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
+        """In lower-case customer text, a word no list knows is a name (with the surname after it)."""
+        if not line.lowercase or line.role not in ("customer", "other"):
+            return
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if w.lower in self._fillers or not self._lex.is_unknown(w.lower) or self._lex.is_common(w.lower):
+                i += 1
+                continue
+            j = i + 1
+            while j < len(words) and j - i < MAX_NAME_WORDS and self._continues(words[j], True):
+                j += 1
+            yield Candidate(w.start, words[j - 1].end, self._rule.entity, self._rule.score * 0.8, "name_unknown")
             i = j
 
     def _short_answer(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
@@ -87,11 +130,22 @@ class NameDetector:
         content = [w for w in words if w.lower not in self._fillers]
         if not content or len(content) > self._rule.answer_max_words:
             return
-        names = [w for w in content if self.namelike(w, True) and not self._lex.is_common(w.lower)]
+        names = [w for w in content if not self._lex.is_common(w.lower) or self._lex.is_census(w.lower)]
         if len(names) != len(content):
             return
         for w in names:
             yield Candidate(w.start, w.end, self._rule.entity, self._rule.score * 0.9, "name_answer")
+
+    def looks_like_org(self, text: str, start: int, end: int) -> bool:
+        """"Maple Grove Schools", "Globex Telecom": a company word inside or right after."""
+        words = [m.group().lower() for m in WORD.finditer(text, start, end)]
+        pos = end
+        for m in WORD.finditer(text, end, min(len(text), end + 60)):  # the capitalised run after it
+            if text[pos : m.start()].strip(" &") or not m.group()[:1].isupper():
+                break
+            words.append(m.group().lower())
+            pos = m.end()
+        return any(w in self._org_words for w in words)
 
     def detect(self, text: str, lines: list[Line]) -> Iterator[Candidate]:
         if not self._rule.enabled:
@@ -100,9 +154,14 @@ class NameDetector:
             words = line.words(text)
             if not words:
                 continue
-            yield from self._after_cues(text, line, words)
-            yield from self._from_lists(line, words)
-            yield from self._short_answer(line, words)
+            found = [
+                *self._after_cues(text, line, words),
+                *self._from_lists(line, words),
+                *self._capitalised_unknown(text, line, words),
+                *self._unknown_in_chat(line, words),
+                *self._short_answer(line, words),
+            ]
+            yield from (c for c in found if line.lowercase or not self.looks_like_org(text, c.start, c.end))
 
     def truecase(self, text: str, lines: list[Line]) -> str:
         """A copy of `text` (same length) with name-like words of lower-case lines capitalised,
@@ -112,6 +171,11 @@ class NameDetector:
         chars = list(text)
         for line in lines:
             if not line.lowercase:
+                if _shouting(text[line.body_start : line.end]):  # "THANKS OBAMA": Title Case
+                    for w in line.words(text):
+                        tail = text[w.start + 1 : w.end].lower()
+                        if len(tail) == w.end - w.start - 1:
+                            chars[w.start + 1 : w.end] = list(tail)
                 continue
             for w in line.words(text):
                 if self.namelike(w, True) and not self._lex.is_common(w.lower):
@@ -119,3 +183,8 @@ class NameDetector:
                     if len(upper) == 1:  # keep offsets: "ß".upper() is two characters
                         chars[w.start] = upper
         return "".join(chars)
+
+
+def _shouting(body: str) -> bool:
+    letters = [c for c in body if c.isalpha()]
+    return len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.7 * len(letters)

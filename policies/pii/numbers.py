@@ -15,7 +15,7 @@ import regex
 from policies.models import NumberLayer
 from policies.pii.text import Candidate, Line
 
-RUN = re.compile(r"(?<![\d])\d+(?:(?:[ \t]{0,2}[-–./][ \t]{0,2}|[ \t]{1,2})\d+)*")
+RUN = re.compile(r"(?<![\d])\d+(?:(?:[ \t]{0,2}[-–./][ \t]{0,2}|[ \t]{1,2}|[ \t][a-z][ \t])\d+)*")
 TOKEN_EDGE = re.compile(r"[A-Za-z0-9_@]*")
 SPELLED = (
     r"zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple|"
