@@ -27,6 +27,31 @@ def census_names() -> tuple[frozenset[str], frozenset[str]]:
     return first, frozenset(load("dist.all.last"))
 
 
+TYPO_MIN_LENGTH = 6  # shorter words are one edit away from too many names ("arun" / "run")
+
+
+@lru_cache(maxsize=1)
+def _typo_index() -> frozenset[str]:
+    """Single-letter deletions of the 25,000 most frequent English words of 5+ letters (SymSpell)."""
+    from wordfreq import top_n_list
+
+    keys: set[str] = set()
+    for word in top_n_list("en", 25_000):
+        if len(word) >= TYPO_MIN_LENGTH - 1 and word.isalpha():
+            keys.add(word)
+            keys.update(word[:i] + word[i + 1 :] for i in range(len(word)))
+    return frozenset(keys)
+
+
+@lru_cache(maxsize=200_000)
+def is_typo(word: str) -> bool:
+    """One insertion, deletion, substitution or swap away from a frequent word ("laptob")."""
+    if len(word) < TYPO_MIN_LENGTH:
+        return False
+    index = _typo_index()
+    return word in index or any(word[:i] + word[i + 1 :] in index for i in range(len(word)))
+
+
 @lru_cache(maxsize=200_000)
 def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
@@ -57,13 +82,15 @@ class NameLexicon:
             and zipf(word) < self._rule.census_max_zipf
         )
 
-    def is_unknown(self, word: str) -> bool:
-        """Not an English word we know: a rare name, a handle, or a typo."""
+    def is_unknown(self, word: str, *, typos: bool = True) -> bool:
+        """Not an English word we know: a rare name or a handle. With `typos`, a typo of a
+        frequent word ("laptob") is not unknown; a capital letter outweighs that doubt."""
         return (
             len(word) >= 3
             and word.isalpha()
             and word not in self._not_names
             and zipf(word) < self._rule.unknown_max_zipf
+            and not (typos and is_typo(word))
         )
 
     def is_namelike(self, word: str) -> bool:

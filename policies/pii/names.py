@@ -42,7 +42,7 @@ class NameDetector:
             return self._lex.is_namelike(low)
         if not word.text[:1].isupper():
             return False
-        return self._lex.is_first(low) or self._lex.is_last(low) or self._lex.is_unknown(low)
+        return self._lex.is_first(low) or self._lex.is_last(low) or self._lex.is_unknown(low, typos=False)
 
     def _continues(self, word: Word, lowercase: bool) -> bool:
         """The word after a name is its family name: name-like, or any census surname."""
@@ -100,7 +100,7 @@ class NameDetector:
             return
         for i, w in enumerate(words):
             low = w.lower
-            if not (w.text[:1].isupper() and w.text[1:].islower() and self._lex.is_unknown(low)):
+            if not (w.text[:1].isupper() and w.text[1:].islower() and self._lex.is_unknown(low, typos=False)):
                 continue
             nxt = words[i + 1].lower if i + 1 < len(words) else ""
             if nxt in self._org_words or low in self._org_words or low.endswith(self._org_suffixes):
