@@ -216,22 +216,42 @@ def through_index(records: Sequence[Labelled]) -> dict[str, str]:
 
 
 def evaluate(
-    items: Sequence[Labelled],
-    texts: Sequence[str],
-    sources: Sequence[str],
-    seconds: float,
+    items: Sequence[Labelled], texts: Sequence[str], sources: Sequence[str], seconds: dict[str, float]
 ) -> dict[str, SetTally]:
     tallies: dict[str, SetTally] = {}
     for item, source, stored in zip(items, sources, texts, strict=True):
         score_record(item, source, stored, tallies.setdefault(item.set_name, SetTally()))
-    total = sum(t.records for t in tallies.values()) or 1
-    for t in tallies.values():
-        t.seconds = seconds * t.records / total
+    for name, t in tallies.items():
+        t.seconds = seconds.get(name, 0.0)
     return tallies
 
 
 def load(limit: int | None = None, sets: Sequence[str] = tuple(SETS)) -> list[Labelled]:
-    return [item for name in sets for item in SETS[name](limit=limit)]
+    """Every record of each set, or `limit` records per set spread evenly over the whole set
+    (every domain of the chats, not only the first file)."""
+    out: list[Labelled] = []
+    for name in sets:
+        items = SETS[name]()
+        if limit and len(items) > limit:
+            step = len(items) / limit
+            items = [items[int(i * step)] for i in range(limit)]
+        out.extend(items)
+    return out
+
+
+def _per_set(
+    items: Sequence[Labelled], run_set: Callable[[list[int]], tuple[list[str], float]]
+) -> tuple[list[str], dict[str, float]]:
+    """Run each set on its own (so ms/record is per set); texts come back in item order."""
+    out = [""] * len(items)
+    seconds: dict[str, float] = {}
+    for name in dict.fromkeys(i.set_name for i in items):
+        positions = [n for n, i in enumerate(items) if i.set_name == name]
+        texts, took = run_set(positions)
+        seconds[name] = took
+        for n, text in zip(positions, texts, strict=True):
+            out[n] = text
+    return out, seconds
 
 
 def run(
@@ -245,7 +265,7 @@ def run(
     records = [to_record(i) for i in items]
     sources = [render_text(r) for r in records]
     redactor = redactor_factory()
-    ours, took = redact_texts(redactor, records)
+    ours, took = _per_set(items, lambda pos: redact_texts(redactor, [records[n] for n in pos]))
     results = {"project": evaluate(items, ours, sources, took)}
     if index:
         stored = through_index(items)
@@ -253,7 +273,8 @@ def run(
             items, [stored.get(str(i.record["record_id"]), "") for i in items], sources, took
         )
     if stock:
-        base, base_took = StockPresidio().redact_all(sources)
+        baseline = StockPresidio()
+        base, base_took = _per_set(items, lambda pos: baseline.redact_all([sources[n] for n in pos]))
         results["stock Presidio"] = evaluate(items, base, sources, base_took)
     return results
 
@@ -267,8 +288,8 @@ def table(results: dict[str, dict[str, SetTally]]) -> str:
         for kind in sorted(tally.types):
             cells = []
             for s in systems:
-                t = results[s][set_name].types.get(kind, TypeTally())
-                cells.append(f"{t.recall():.1%} ({t.strict_recall():.1%})")
+                tt = results[s][set_name].types.get(kind, TypeTally())
+                cells.append(f"{tt.recall():.1%} ({tt.strict_recall():.1%})")
             lines.append(f"| {set_name} | {kind} | {tally.types[kind].values} | {' | '.join(cells)} |")
     lines += ["", "| set | system | records | over-redaction | speaker labels lost | ms/record |"]
     lines.append("|---|---|---|---|---|---|")

@@ -182,7 +182,7 @@ def generate(n: int, seed: int) -> list[Example]:
             pos += len(value)
         if rng.random() < 0.6:
             text += " " + rng.choice(DISTRACTORS)
-        out.append(Example(text=text, spans=spans, known=names))
+        out.append(Example(text=text, spans=spans, known_names=names))
     return out
 
 

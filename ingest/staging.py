@@ -27,7 +27,9 @@ BATCH_RECORDS = 64  # per hand-over between the redaction thread and the embedde
 
 
 def _redact_and_chunk(parts: PipelineParts, batch: Sequence[Pending]) -> Sequence[Pending]:
-    redactions = parts.redactor.redact_many([(render_text(i.record), known_identifiers(i.record)) for i in batch])
+    redactions = parts.redactor.redact_many(
+        [(render_text(i.record), known_identifiers(i.record)) for i in batch]
+    )
     for item, redaction in zip(batch, redactions, strict=True):
         item.chunks = parts.chunker.split(item.record.ref, item.record.record_type, redaction)
     return batch

@@ -132,6 +132,11 @@ class PresidioRedactor:
         self._fields = FieldDetector(policy.fields)
         self._label = re.compile(policy.speaker_label)
         self._allow = frozenset(term.lower() for term in policy.allow_list)
+        self._generic = frozenset({policy.numbers.entity})
+        self._entities = frozenset(policy.entities)
+        # Presidio is asked only for the entities it has recognizers for (the layers do the rest)
+        supported = set(self._engine.get_supported_entities(policy.language))
+        self._presidio_entities = [e for e in policy.entities if e in supported]
         self._detector_version = (
             f"presidio-analyzer {_version('presidio_analyzer')}; "
             f"{policy.spacy_model} {_version(policy.spacy_model.replace('_', '-'))} [{pipes}]; "
@@ -199,7 +204,7 @@ class PresidioRedactor:
         results = self._engine.analyze(
             text=text,
             language=policy.language,
-            entities=list(policy.entities),
+            entities=self._presidio_entities,
             allow_list=list(policy.allow_list) or None,
             nlp_artifacts=nlp_artifacts,
         )
@@ -213,20 +218,24 @@ class PresidioRedactor:
                 r.end = r.end if newline < 0 else newline
                 if r.end <= r.start:
                     continue
-            if r.entity_type == policy.names.entity and detector == "SpacyRecognizer":
-                if not self._plausible_person(text[r.start : r.end]) or self._names.looks_like_org(
-                    text, r.start, r.end
-                ):
-                    continue
+            if (
+                r.entity_type == policy.names.entity
+                and detector == "SpacyRecognizer"
+                and not self._plausible_person(text, r.start, r.end)
+            ):
+                continue
             out.append(Candidate(r.start, r.end, r.entity_type, float(r.score), detector))
         return out
 
-    def _plausible_person(self, value: str) -> bool:
+    def _plausible_person(self, text: str, start: int, end: int) -> bool:
         """NER calls "Hi there", "Good morning", "Gmail" and "Ambient Mode" persons: a span made
-        only of common English words, none of them a given name, is not one."""
-        words = [w.lower() for w in WORD.findall(value)]
+        only of common English words, none of them a given name, is not one; nor is a span with
+        a company word in or after it ("Maple Grove Schools")."""
+        words = [w.lower() for w in WORD.findall(text, start, end)]
         lex = self._lexicon
-        return any(lex.is_first(w) or not lex.is_common(w) for w in words)
+        if not any(lex.is_first(w) or not lex.is_common(w) for w in words):
+            return False
+        return not self._names.looks_like_org(text, start, end)
 
     def _analyze(self, text: str, lines: list[Line], known: Sequence[str], nlp_artifacts: Any) -> Redaction:
         policy = self._policy
@@ -236,8 +245,12 @@ class PresidioRedactor:
         candidates += self._fields.detect(text, lines)
         candidates += self._numbers.detect(text, lines)
         candidates += self._names.detect(text, lines)
+        candidates = [c for c in candidates if c.entity in self._entities]
         kept = spans.allowed(text, spans.clip(text, candidates, label_spans(lines)), self._allow)
-        redacted, result = spans.apply(text, spans.merge(kept), policy.replacement)
+        redacted, result = spans.apply(text, spans.merge(kept, self._generic), policy.replacement)
         return Redaction(
-            text=redacted, spans=result, policy_version=policy.version, detector_version=self._detector_version
+            text=redacted,
+            spans=result,
+            policy_version=policy.version,
+            detector_version=self._detector_version,
         )

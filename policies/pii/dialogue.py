@@ -56,9 +56,10 @@ class DialogueDetector:
         run: list[tuple[int, int]] = []
         for m in TOKEN.finditer(text, line.body_start, line.end):
             token = m.group().strip(".'-").lower()
-            masked = bool(token) and token not in self._fillers
-            if masked and numeric:
+            if numeric:
                 masked = any(c.isdigit() for c in token) or token in SPELLED
+            else:
+                masked = bool(token) and token not in self._fillers
             if masked:
                 run.append((m.start(), m.end()))
                 continue
@@ -67,4 +68,3 @@ class DialogueDetector:
                 run = []
         if run:
             yield Candidate(run[0][0], run[-1][1], entity, self._rule.score, "dialogue")
-

@@ -27,7 +27,9 @@ def normalise_key(key: str) -> str:
 class FieldDetector:
     def __init__(self, rule: FieldLayer) -> None:
         self._rule = rule
-        self._entity = {normalise_key(name): entity for entity, names in rule.fields.items() for name in names}
+        self._entity = {
+            normalise_key(name): entity for entity, names in rule.fields.items() for name in names
+        }
 
     def detect(self, text: str, lines: list[Line]) -> Iterator[Candidate]:
         if not self._rule.enabled or not self._entity:

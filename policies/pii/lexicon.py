@@ -115,13 +115,40 @@ class NameLexicon:
         if len(word) < 5 or len(word) > 24:
             return False
         return any(
-            all(_part_ok(p) and zipf(p) >= COMPOUND_MIN_ZIPF and p not in self._first for p in (word[:i], word[i:]))
+            all(
+                _part_ok(p) and zipf(p) >= COMPOUND_MIN_ZIPF and p not in self._first
+                for p in (word[:i], word[i:])
+            )
             for i in range(2, len(word) - 1)
         )
 
 
 COMPOUND_MIN_ZIPF = 5.0  # both halves of a run-on are everyday words ("no"+"thanks"), not "sub"+"ash"
-SHORT_PARTS = frozenset("no ok hi so my im is it to me of in on at go do be we us oh ur".split())
+SHORT_PARTS = frozenset(
+    [
+        "no",
+        "ok",
+        "hi",
+        "so",
+        "my",
+        "im",
+        "is",
+        "it",
+        "to",
+        "me",
+        "of",
+        "in",
+        "on",
+        "at",
+        "go",
+        "do",
+        "be",
+        "we",
+        "us",
+        "oh",
+        "ur",
+    ]
+)
 
 
 def _part_ok(part: str) -> bool:

@@ -28,7 +28,9 @@ class NameDetector:
         def alternation(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
             if not phrases:
                 return None
-            parts = sorted((re.escape(p.lower()).replace(r"\ ", r"\s+") for p in phrases), key=len, reverse=True)
+            parts = sorted(
+                (re.escape(p.lower()).replace(r"\ ", r"\s+") for p in phrases), key=len, reverse=True
+            )
             return re.compile(rf"(?<![\w'])(?:{'|'.join(parts)})(?![\w'])\s*[:,\-]?", re.IGNORECASE)
 
         self._cue = alternation(rule.cues)
@@ -48,8 +50,10 @@ class NameDetector:
         """The word after a name is its family name: name-like, or any census surname."""
         if self.namelike(word, lowercase):
             return True
-        return (lowercase or word.text[:1].isupper()) and word.lower not in self._fillers and (
-            self._lex.is_census(word.lower)
+        return (
+            (lowercase or word.text[:1].isupper())
+            and word.lower not in self._fillers
+            and (self._lex.is_census(word.lower))
         )
 
     def _after_cues(self, text: str, line: Line, words: list[Word]) -> Iterator[Candidate]:
@@ -75,7 +79,9 @@ class NameDetector:
                     else:
                         break
                 if taken:
-                    yield Candidate(taken[0].start, taken[-1].end, self._rule.entity, self._rule.score, "name_cue")
+                    yield Candidate(
+                        taken[0].start, taken[-1].end, self._rule.entity, self._rule.score, "name_cue"
+                    )
 
     def _from_lists(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
         """A first name, extended over the name-like words around it."""
@@ -84,7 +90,9 @@ class NameDetector:
             w = words[i]
             first = self._lex.is_first(w.lower) and w.lower not in self._fillers
             # in cased text a list name needs its capital, unless it is rare as a word ("conor")
-            if not first or (not line.lowercase and not w.text[:1].isupper() and self._lex.is_common_word(w.lower)):
+            if not first or (
+                not line.lowercase and not w.text[:1].isupper() and self._lex.is_common_word(w.lower)
+            ):
                 i += 1
                 continue
             j = i + 1
@@ -120,7 +128,9 @@ class NameDetector:
             j = i + 1
             while j < len(words) and j - i < MAX_NAME_WORDS and self._continues(words[j], True):
                 j += 1
-            yield Candidate(w.start, words[j - 1].end, self._rule.entity, self._rule.score * 0.8, "name_unknown")
+            yield Candidate(
+                w.start, words[j - 1].end, self._rule.entity, self._rule.score * 0.8, "name_unknown"
+            )
             i = j
 
     def _short_answer(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
@@ -137,7 +147,7 @@ class NameDetector:
             yield Candidate(w.start, w.end, self._rule.entity, self._rule.score * 0.9, "name_answer")
 
     def looks_like_org(self, text: str, start: int, end: int) -> bool:
-        """"Maple Grove Schools", "Globex Telecom": a company word inside or right after."""
+        """ "Maple Grove Schools", "Globex Telecom": a company word inside or right after."""
         words = [m.group().lower() for m in WORD.finditer(text, start, end)]
         pos = end
         for m in WORD.finditer(text, end, min(len(text), end + 60)):  # the capitalised run after it

@@ -15,14 +15,15 @@ import regex
 from policies.models import NumberLayer
 from policies.pii.text import Candidate, Line
 
-RUN = re.compile(r"(?<![\d])\d+(?:(?:[ \t]{0,2}[-–./][ \t]{0,2}|[ \t]{1,2}|[ \t][a-z][ \t])\d+)*")
+RUN = re.compile(r"(?<![\d])\d+(?:(?:[ \t]{0,2}[-\u2013./][ \t]{0,2}|[ \t]{1,2}|[ \t][a-z][ \t])\d+)*")
 TOKEN_EDGE = re.compile(r"[A-Za-z0-9_@]*")
 SPELLED = (
     r"zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple|"
     r"ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred"
 )
 SPELLED_RUN = re.compile(rf"\b(?:(?:{SPELLED})[\s\-]+){{3,}}(?:{SPELLED})\b", re.IGNORECASE)
-WORDS = re.compile(r"[A-Za-z/#]+")
+SENTENCE_END = re.compile(r"[.!?;]\s")
+WORDS = re.compile(r"[A-Za-z][A-Za-z/]*")
 
 
 class NumberDetector:
@@ -34,7 +35,9 @@ class NumberDetector:
         self._keep_before = {w.lower() for w in rule.keep_before_words}
 
     def _cue_before(self, text: str, line: Line, start: int) -> str | None:
-        words = WORDS.findall(text[line.body_start : start])[-self._rule.cue_window :]
+        """The nearest cue word before the number, in the same sentence and within the window."""
+        before = SENTENCE_END.split(text[line.body_start : start])[-1]
+        words = WORDS.findall(before)[-self._rule.cue_window :]
         for word in reversed(words):
             entity = self._cue.get(word.lower().strip("#/"))
             if entity:

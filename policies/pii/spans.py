@@ -37,13 +37,18 @@ def allowed(text: str, candidates: Iterable[Candidate], allow: frozenset[str]) -
     return [c for c in candidates if text[c.start : c.end].strip(" .,;:!?'\"()").lower() not in allow]
 
 
-def merge(candidates: Sequence[Candidate]) -> list[Candidate]:
+def merge(candidates: Sequence[Candidate], generic: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Unite overlaps; a typed entity names the result over a `generic` one ("ID_NUMBER")."""
     ordered = sorted(candidates, key=lambda c: (c.start, -c.end))
     merged: list[Candidate] = []
+
+    def rank(c: Candidate) -> tuple[bool, int, float]:
+        return (c.entity not in generic, c.end - c.start, c.score)
+
     for c in ordered:
         if merged and c.start < merged[-1].end:
             prev = merged[-1]
-            keep_new = (c.end - c.start, c.score) > (prev.end - prev.start, prev.score)
+            keep_new = rank(c) > rank(prev)
             merged[-1] = Candidate(
                 prev.start,
                 max(prev.end, c.end),

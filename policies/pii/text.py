@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*\w)?")
+WORD = re.compile(r"[^\W\d_](?:[\w'\u2019\-]*\w)?")
 
 
 class Candidate(NamedTuple):
