@@ -71,6 +71,7 @@ def to_record_fields(
                 "contact_id": str(p.get("id") or p.get("speakerId")),
                 "name": p.get("name") or "",
                 "email": p.get("emailAddress") or "",
+                "phone": p.get("phoneNumber") or "",
             }
             for p in externals
         ],

@@ -31,6 +31,19 @@ COMMON = ["hs_lastmodifieddate", "hubspot_owner_id", "hubspot_team_id"]
 SEARCH_WINDOW = 10_000
 
 
+def _contact(contact: dict[str, Any]) -> dict[str, Any]:
+    """A HubSpot contact as the contract's Contact: every identifier HubSpot holds for the person."""
+    props = contact.get("properties") or {}
+    extra = [props.get("mobilephone") or "", *str(props.get("hs_additional_emails") or "").split(";")]
+    return {
+        "contact_id": str(contact.get("id")),
+        "name": " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p),
+        "email": props.get("email") or "",
+        "phone": props.get("phone") or "",
+        "identifiers": [v.strip() for v in extra if v.strip()],
+    }
+
+
 def to_record_fields(
     obj: dict[str, Any],
     *,
@@ -51,16 +64,7 @@ def to_record_fields(
         )
     else:
         title, body = "", html_to_text(props.get("hs_note_body"))
-    people = [
-        {
-            "contact_id": str(c.get("id")),
-            "name": " ".join(
-                p for p in ((c.get("properties") or {}).get(k) for k in ("firstname", "lastname")) if p
-            ),
-            "email": (c.get("properties") or {}).get("email") or "",
-        }
-        for c in contacts
-    ]
+    people = [_contact(c) for c in contacts]
     updated = parse_time(props.get("hs_lastmodifieddate") or obj.get("updatedAt"))
     return {
         "record_id": str(obj.get("id")),
@@ -104,7 +108,8 @@ class HubSpotSource(VendorSource):
     def _contacts(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        props = ["firstname", "lastname", "email", self._hs.consent.field]
+        props = ["firstname", "lastname", "email", "phone", "mobilephone", "hs_additional_emails"]
+        props.append(self._hs.consent.field)
         body = self.call(
             "POST",
             "/crm/v3/objects/contacts/batch/read",

@@ -104,6 +104,8 @@ def to_record_fields(
                 "contact_id": contact["Id"],
                 "name": contact.get("Name") or "",
                 "email": contact.get("Email") or "",
+                "phone": contact.get("Phone") or "",
+                "identifiers": [v for k in ("MobilePhone",) if (v := contact.get(k))],
             }
         ]
         if contact
@@ -148,7 +150,8 @@ class SalesforceSource(VendorSource):
         ids = sorted({c for c in (contact_of(r) for r in rows) if c})
         if not ids:
             return {}
-        soql = f"SELECT Id, Name, Email, {self._sf.consent.field} FROM Contact WHERE Id IN ({self._in(ids)})"
+        fields = f"Id, Name, Email, Phone, MobilePhone, {self._sf.consent.field}"
+        soql = f"SELECT {fields} FROM Contact WHERE Id IN ({self._in(ids)})"
         return {c["Id"]: c for batch in self._query(soql, all_rows=False) for c in batch}
 
     def _comments(self, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

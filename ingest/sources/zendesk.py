@@ -57,6 +57,7 @@ def to_record_fields(
                 "contact_id": str(ticket.get("requester_id")),
                 "name": requester.get("name") or "",
                 "email": requester.get("email") or "",
+                "phone": requester.get("phone") or "",
             }
         ]
         if ticket.get("requester_id")

@@ -76,3 +76,25 @@ def test_run_errors_never_echo_record_values() -> None:
     assert secret not in message
     assert message.startswith("ValidationError: 1 error(s) at owner_id")
     assert "boom" in safe_error(RuntimeError("boom"))
+
+
+def test_a_contact_field_the_contract_does_not_know_never_quarantines_the_record() -> None:
+    from ingest.render import known_identifiers
+
+    contact = {
+        "contact_id": "c-1",
+        "name": "Ana Okafor",
+        "email": "ana@okafor.example",
+        "phone": "+1 415 555 0132",
+        "username": "aokafor",
+        "identifiers": ["ACCT-88412"],
+        "lifecycle_stage": "customer",  # a CRM's own field
+    }
+    rec = check({**GOOD, "contacts": [contact]})
+    assert isinstance(rec, SourceRecord), rec
+    assert known_identifiers(rec) == sorted(
+        ["Ana Okafor", "ana@okafor.example", "+1 415 555 0132", "aokafor", "ACCT-88412"]
+    )
+    # what the CRM knows shapes the redacted text, so it is part of the content hash
+    other = check({**GOOD, "contacts": [{**contact, "phone": "+1 415 555 0199"}]})
+    assert isinstance(other, SourceRecord) and other.content_hash() != rec.content_hash()
