@@ -246,6 +246,7 @@ class PresidioRedactor:
         candidates += self._numbers.detect(text, lines)
         candidates += self._names.detect(text, lines)
         candidates = [c for c in candidates if c.entity in self._entities]
+        candidates += self._names.spread(text, lines, candidates)
         kept = spans.allowed(text, spans.clip(text, candidates, label_spans(lines)), self._allow)
         redacted, result = spans.apply(text, spans.merge(kept, self._generic), policy.replacement)
         return Redaction(

@@ -63,13 +63,18 @@ class NameLexicon:
     def __init__(self, rule: NameLayer) -> None:
         first, last = census_names()
         not_names = {w.lower() for w in rule.not_names}
-        self._first = (first | {w.lower() for w in rule.extra_first_names}) - not_names
+        self._all_first = first | {w.lower() for w in rule.extra_first_names}
+        self._first = self._all_first - not_names
         self._last = last - not_names
         self._not_names = frozenset(not_names)
         self._rule = rule
 
     def is_first(self, word: str) -> bool:
         return word in self._first
+
+    def is_any_first(self, word: str) -> bool:
+        """A census first name even if it is also an everyday word ("Frank", "Crystal")."""
+        return word in self._all_first
 
     def is_last(self, word: str) -> bool:
         return word in self._last and zipf(word) < self._rule.last_name_max_zipf

@@ -15,6 +15,31 @@ from policies.pii.lexicon import NameLexicon
 from policies.pii.text import WORD, Candidate, Line, Word
 
 MAX_NAME_WORDS = 3
+CALENDAR = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+)
+# ", Rogers" / " and Torres" right after a name
+COORDINATED = re.compile(r"(?:,\s*|\s+and\s+|\s*&\s*)(?P<word>[A-Z][a-z\u00C0-\u024F]+)\b")
 
 
 class NameDetector:
@@ -133,6 +158,58 @@ class NameDetector:
             )
             i = j
 
+    def _capitalised_first(self, text: str, line: Line, words: list[Word]) -> Iterator[Candidate]:
+        """In cased text, a capitalised given name inside a sentence is a name even when it is
+        also a word ("named him Frank", "Crystal Murdock"); months and weekdays are not."""
+        if line.lowercase:
+            return
+        for i, w in enumerate(words):
+            low = w.lower
+            if not (w.text[:1].isupper() and w.text[1:].islower()) or low in CALENDAR:
+                continue
+            if not self._lex.is_any_first(low) or self._lex.is_first(low):
+                continue  # plain first names are _from_lists' job
+            before = text[words[i - 1].end : w.start] if i else text[line.body_start : w.start]
+            if i == 0 or re.search(r"[.!?:\"]", before):
+                continue  # sentence-initial: the capital says nothing
+            yield Candidate(w.start, w.end, self._rule.entity, self._rule.score * 0.9, "name_list")
+
+    def spread(self, text: str, lines: list[Line], found: list[Candidate]) -> Iterator[Candidate]:
+        """A name found once is masked wherever else it appears in the record; a capitalised
+        surname joined to a found name by "and" or a comma is a name too ("Morrison, Rogers and
+        Torres")."""
+        if not self._rule.enabled:
+            return
+        person = [c for c in found if c.entity == self._rule.entity]
+        tokens = {
+            m.group().lower()
+            for c in person
+            for m in WORD.finditer(text, c.start, c.end)
+            if len(m.group()) >= 3
+            and m.group().lower() not in self._fillers
+            and not self._lex.is_common(m.group().lower())
+        }
+        if tokens:
+            pattern = re.compile(
+                rf"(?<![\w@.])(?:{'|'.join(map(re.escape, sorted(tokens, key=len, reverse=True)))})(?![\w@])",
+                re.IGNORECASE,
+            )
+            for m in pattern.finditer(text):
+                yield Candidate(m.start(), m.end(), self._rule.entity, self._rule.score * 0.9, "name_repeat")
+        for c in person:
+            for m in COORDINATED.finditer(text, c.end, min(len(text), c.end + 80)):
+                if m.start() != c.end:
+                    break
+                word = m.group("word")
+                if word.lower() in CALENDAR or not (
+                    self._lex.is_census(word.lower()) or self._lex.is_unknown(word.lower(), typos=False)
+                ):
+                    break
+                yield Candidate(
+                    m.start("word"), m.end("word"), self._rule.entity, self._rule.score * 0.9, "name_list"
+                )
+                break
+
     def _short_answer(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
         """A customer turn of a few words, all name-like once fillers are set aside: a name."""
         if line.role not in ("customer", "other"):
@@ -168,6 +245,7 @@ class NameDetector:
                 *self._after_cues(text, line, words),
                 *self._from_lists(line, words),
                 *self._capitalised_unknown(text, line, words),
+                *self._capitalised_first(text, line, words),
                 *self._unknown_in_chat(line, words),
                 *self._short_answer(line, words),
             ]

@@ -1,0 +1,379 @@
+"""Retrieval quality on the public retrieval-dev sets, through the real pipeline and /query, with the
+shipped redaction policy and with redaction off, side by side in one run:
+
+    .venv/bin/python -m bench.retrieval_dev [--limit-queries N] [--sets emanual,stackfaq]
+
+Sets (read in place from ../shared/data/retrieval-dev, see its SOURCES.md):
+- emanual: the S10 phone manual, one note per section (title + text lines); gold = the section whose
+  title is the last element of `section_path` and whose ancestors (rebuilt from the heading levels)
+  fit best, plus sections with near-identical text;
+- stackfaq: one note per answer (answer text only); queries = the `rephr` paraphrases (`*`
+  placeholders ignored); a hit = any answer of the right thread.
+
+Each configuration gets its own data dir: file drop folder -> contract -> consent -> redaction ->
+chunks -> embeddings -> embedded index, then POST /query (TestClient, demo assistant key, top_k 10).
+Scores are record level: record ids in rank order, first occurrence kept. Markers = redaction
+markers in the stored text (rebuilt from the chunks' offsets) that the source text does not have;
+redacted words come from aligning the source text with the stored text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import difflib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ingest.models import SourceRecord
+from policies.models import Redaction
+
+if TYPE_CHECKING:
+    from policies.redaction import Redactor
+    from rag_service.services import Services
+
+ROOT = Path(__file__).resolve().parents[1]
+OWNER = "u-bench"
+API_KEY = "demo-assistant-key"
+TOP_K = 10
+NEAR_IDENTICAL = 0.9  # difflib ratio of two sections' normalized text
+MARKER = re.compile(r"<([A-Z][A-Z0-9_]*)>")
+PUNCT = " \t\n.,;:!?\"'()[]{}"
+
+
+def data_root() -> Path:
+    default = ROOT.parent / "shared" / "data" / "retrieval-dev"
+    return Path(os.environ.get("CRM_RAG_RETRIEVAL_DEV", default))
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    gold: frozenset[str]
+
+
+@dataclass(frozen=True)
+class BenchSet:
+    name: str  # also the tenant and the source name
+    records: list[dict[str, object]]
+    queries: list[Query]
+
+
+@dataclass
+class Result:
+    records: int = 0
+    chunks: int = 0
+    queries: int = 0
+    at1: int = 0
+    at5: int = 0
+    rr: float = 0.0
+    markers: int = 0
+    seconds: float = 0.0
+    words: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class IdentityRedactor:
+    """Redaction off: the text unchanged, no spans; versions say so."""
+
+    def __init__(self, policy_version: str, detector_version: str) -> None:
+        self._policy_version = f"{policy_version}-off"
+        self._detector_version = f"{detector_version}-off"
+
+    @property
+    def policy_version(self) -> str:
+        return self._policy_version
+
+    @property
+    def detector_version(self) -> str:
+        return self._detector_version
+
+    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction:
+        return Redaction(
+            text=text, spans=(), policy_version=self._policy_version, detector_version=self._detector_version
+        )
+
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
+        return [self.redact(text, known=known) for text, known in items]
+
+
+def _note(set_name: str, record_id: str, title: str, body: str) -> dict[str, object]:
+    return {
+        "record_id": record_id,
+        "record_type": "note",
+        "tenant_id": set_name,
+        "url": f"https://crm.example/{set_name}/{record_id}",
+        "version": "1",
+        "updated_at": "2026-11-01T00:00:00+00:00",
+        "owner_id": OWNER,
+        "title": title,
+        "body": body,
+        "consent": {"assistant_use": "granted"},
+    }
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _near(a: str, b: str) -> bool:
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return all(r() >= NEAR_IDENTICAL for r in (m.real_quick_ratio, m.quick_ratio, m.ratio))
+
+
+def load_emanual(root: Path) -> BenchSet:
+    corpus: dict[str, dict[str, list[str] | str]] = json.loads(
+        (root / "emanual-s10" / "s10_manual_corpus.json").read_text(encoding="utf-8")
+    )
+    records: list[dict[str, object]] = []
+    paths: dict[str, list[str]] = {}  # record id -> titles from the chapter down to the section
+    texts: dict[str, str] = {}
+    stack: dict[int, str] = {}
+    for key, section in corpus.items():
+        title, lines, html = str(section["title"]), list(section["text"]), list(section["html"])
+        head = re.match(r"\s*<h(\d)", html[0]) if html else None
+        level = int(head.group(1)) if head else 9
+        stack = {lv: t for lv, t in stack.items() if lv < level} | {level: title}
+        rid = f"s10-{key}"
+        paths[rid] = [stack[lv] for lv in sorted(stack)]
+        body = "\n".join(lines).strip() or title
+        texts[rid] = _normalized(f"{title} {body}")
+        records.append(_note("emanual", rid, title, body))
+    queries: list[Query] = []
+    with (root / "emanual-s10" / "s10_50_questions.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            *ancestors, last = [p.strip() for p in row["section_path"].split(">")]
+            fits = {
+                rid: sum(a in path[:-1] for a in ancestors)
+                for rid, path in paths.items()
+                if path[-1].casefold() == last.casefold()
+            }
+            if not fits:
+                raise ValueError(f"question {row['question_id']}: no section titled {last!r}")
+            best = max(fits.values())
+            gold = {rid for rid, score in fits.items() if score == best}
+            gold |= {rid for g in gold for rid, text in texts.items() if _near(texts[g], text)}
+            queries.append(Query(row["question"].strip(), frozenset(gold)))
+    return BenchSet("emanual", records, queries)
+
+
+def load_stackfaq(root: Path) -> BenchSet:
+    doc = json.loads((root / "stackfaq" / "stackExchange-FAQ.json").read_text(encoding="utf-8"))
+    records: list[dict[str, object]] = []
+    queries: list[Query] = []
+    for t, thread in enumerate(doc["root"]["qapair"]):
+        ids = []
+        answers = thread["answer"] if isinstance(thread["answer"], list) else [thread["answer"]]
+        for a, answer in enumerate(answers):  # one thread has a single answer as a plain string
+            if answer and str(answer).strip():
+                ids.append(f"faq-{t:03d}-{a:02d}")
+                records.append(_note("stackfaq", ids[-1], "", str(answer).strip()))
+        gold = frozenset(ids)
+        for raw in thread["rephr"]:
+            text = " ".join(str(raw or "").split())
+            if text and text != "*" and len(text) >= 3:
+                queries.append(Query(text, gold))
+    return BenchSet("stackfaq", records, queries)
+
+
+LOADERS = {"emanual": load_emanual, "stackfaq": load_stackfaq}
+
+
+def spread(items: list[Query], limit: int | None) -> list[Query]:
+    """`limit` queries spread evenly over the set (every thread / chapter), or all."""
+    if not limit or len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def redacted_values(source: str, stored: str) -> list[tuple[str, str]]:
+    """(entity type, source words) per marker, by aligning the words of source and stored text."""
+    src, out = source.split(), stored.split()
+    found: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(None, src, out, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        out_seg = " ".join(out[j1:j2])
+        types = MARKER.findall(out_seg)
+        if op == "equal" or not types:
+            continue
+        src_seg = " ".join(src[i1:i2])
+        pieces = MARKER.split(out_seg)  # literal, type, literal, type, ..., literal
+        pattern = "".join(
+            r"(.+?)" if n % 2 else r"\s*".join(re.escape(w) for w in piece.split())
+            for n, piece in enumerate(pieces)
+        )
+        hit = re.fullmatch(pattern, src_seg, re.DOTALL)
+        values = list(hit.groups()) if hit else [src_seg] + [""] * (len(types) - 1)
+        found.extend((kind, v.strip(PUNCT)) for kind, v in zip(types, values, strict=True) if v.strip(PUNCT))
+    return found
+
+
+def stored_texts(services: Services, tenant: str) -> tuple[dict[str, str], int]:
+    """Record id -> stored (redacted) text rebuilt from its chunks' offsets; and the chunk count."""
+    from ingest import payload as P
+
+    payloads = services.index.scroll_payloads(tenant_id=tenant)
+    payloads.sort(key=lambda p: (str(p[P.RECORD_ID]), int(p[P.CHUNK_INDEX])))
+    stored: dict[str, str] = {}
+    for payload in payloads:
+        rid, start, chunk = str(payload[P.RECORD_ID]), int(payload[P.CHAR_START]), str(payload[P.TEXT])
+        text = stored.get(rid, "").ljust(start)
+        stored[rid] = text[:start] + chunk + text[start + len(chunk) :]
+    return stored, len(payloads)
+
+
+def source_texts(bench: BenchSet) -> dict[str, str]:
+    from ingest.contract import validate_record
+    from ingest.render import render_text
+
+    out: dict[str, str] = {}
+    for raw in bench.records:
+        record = validate_record(raw, tenant_id=bench.name, source=bench.name, system="file", locator="-")
+        if not isinstance(record, SourceRecord):
+            raise ValueError(f"{bench.name} record {raw['record_id']} fails the contract: {record.reason}")
+        out[record.record_id] = render_text(record)
+    return out
+
+
+def score(ranked: Sequence[str], gold: frozenset[str], result: Result) -> None:
+    rank = next((n for n, rid in enumerate(ranked, start=1) if rid in gold), 0)
+    result.queries += 1
+    result.at1 += rank == 1
+    result.at5 += 0 < rank <= 5
+    result.rr += 1 / rank if rank else 0.0
+
+
+def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[str, Result]:
+    """Index every set through the real pipeline into a private data dir and ask /query."""
+    from fastapi.testclient import TestClient
+
+    from bench.live import bench_settings
+    from ingest.config import FileSourceConfig
+    from policies.models import Admit, ConsentStatus
+    from rag_service.app import create_app
+    from rag_service.services import build_services
+
+    sources = []
+    for bench in sets:
+        drop = tmp / "drop" / bench.name
+        drop.mkdir(parents=True)
+        with (drop / "records.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in bench.records)
+        sources.append(
+            FileSourceConfig.model_validate(
+                {"name": bench.name, "kind": "file", "tenant_id": bench.name, "path": drop, "page_size": 500}
+            )
+        )
+    settings = bench_settings(tmp / "var", sources)
+    services = build_services(settings, redactor=redactor)
+    results: dict[str, Result] = {}
+    try:
+        decision = services.consent.decide({"assistant_use": ConsentStatus("granted")})
+        if not isinstance(decision, Admit):
+            raise ValueError("the consent policy does not admit assistant_use records")
+        purpose = "support_assistant" if "support_assistant" in decision.purposes else decision.purposes[0]
+        app = create_app(settings, services=services, start_scheduler=False)
+        with TestClient(app) as client:
+            for bench in sets:
+                result = results.setdefault(bench.name, Result())
+                t0 = time.perf_counter()
+                report = services.run(bench.name, actor="bench")
+                if report.status != "succeeded":
+                    raise RuntimeError(f"{bench.name}: sync {report.status}: {report.error}")
+                stored, result.chunks = stored_texts(services, bench.name)
+                result.records = len(stored)
+                for rid, source in source_texts(bench).items():
+                    text = stored.get(rid, "")
+                    result.markers += max(0, len(MARKER.findall(text)) - len(MARKER.findall(source)))
+                    if text != source:
+                        result.words.update(redacted_values(source, text))
+                for q in bench.queries:
+                    body = {
+                        "question": q.text,
+                        "tenant_id": bench.name,
+                        "purpose": purpose,
+                        "user": {"user_id": OWNER, "team_ids": []},
+                        "top_k": TOP_K,
+                    }
+                    resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
+                    if resp.status_code != 200:
+                        raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
+                    ranked = list(dict.fromkeys(str(s["record_id"]) for s in resp.json()["sources"]))
+                    score(ranked, q.gold, result)
+                result.seconds = time.perf_counter() - t0
+    finally:
+        services.close()
+    return results
+
+
+def table(results: dict[str, dict[str, Result]], sets: Sequence[BenchSet]) -> str:
+    lines = [
+        "| set | redaction | records indexed | chunks | queries | R@1 | R@5 | MRR | markers | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bench in sets:
+        for config, per_set in results.items():
+            r = per_set[bench.name]
+            n = r.queries or 1
+            lines.append(
+                f"| {bench.name} | {config} | {r.records} of {len(bench.records)} | {r.chunks} | {r.queries} "
+                f"| {r.at1 / n:.3f} | {r.at5 / n:.3f} | {r.rr / n:.3f} | {r.markers} | {r.seconds:.0f} |"
+            )
+    for config, per_set in results.items():
+        for bench in sets:
+            top = per_set[bench.name].words.most_common(10)
+            lines += ["", f"Most often redacted words, {bench.name}, {config}:"]
+            if not top:
+                lines.append("(none)")
+                continue
+            lines += ["", "| word | entity | count |", "|---|---|---|"]
+            lines += [f"| {word} | {kind} | {count} |" for (kind, word), count in top]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--limit-queries", type=int, default=None, help="queries per set (default: all)")
+    parser.add_argument("--sets", default=",".join(LOADERS), help="comma-separated: emanual,stackfaq")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from policies.redaction import PresidioRedactor
+
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    unknown = set(names) - set(LOADERS)
+    if unknown:
+        parser.error(f"unknown sets {sorted(unknown)}; known: {', '.join(LOADERS)}")
+    started = time.perf_counter()
+    sets = []
+    for name in names:
+        bench = LOADERS[name](data_root())
+        sets.append(BenchSet(bench.name, bench.records, spread(bench.queries, args.limit_queries)))
+    shipped = PresidioRedactor.from_file()
+    configs: list[tuple[str, Redactor]] = [
+        (f"shipped ({shipped.policy_version})", shipped),
+        ("off", IdentityRedactor(shipped.policy_version, shipped.detector_version)),
+    ]
+    results: dict[str, dict[str, Result]] = {}
+    for label, redactor in configs:
+        tmp = Path(tempfile.mkdtemp(prefix="crm-retrieval-dev-"))
+        try:
+            results[label] = run_config(redactor, sets, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(f"{label}: done after {time.perf_counter() - started:.0f} s", flush=True)
+    print(table(results, sets))
+    print(f"\nwall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
