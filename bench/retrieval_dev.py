@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import hashlib
 import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -195,25 +197,40 @@ def spread(items: list[Query], limit: int | None) -> list[Query]:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def redacted_values(source: str, stored: str) -> list[tuple[str, str]]:
-    """(entity type, source words) per marker, by aligning the words of source and stored text."""
+def _words_aligned(source: str, stored: str) -> list[tuple[str, str]]:
+    """Fallback: align words, then read each marker's words out of its differing stretch."""
     src, out = source.split(), stored.split()
     found: list[tuple[str, str]] = []
     matcher = difflib.SequenceMatcher(None, src, out, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         out_seg = " ".join(out[j1:j2])
-        types = MARKER.findall(out_seg)
-        if op == "equal" or not types:
-            continue
-        src_seg = " ".join(src[i1:i2])
-        pieces = MARKER.split(out_seg)  # literal, type, literal, type, ..., literal
-        pattern = "".join(
-            r"(.+?)" if n % 2 else r"\s*".join(re.escape(w) for w in piece.split())
-            for n, piece in enumerate(pieces)
-        )
-        hit = re.fullmatch(pattern, src_seg, re.DOTALL)
-        values = list(hit.groups()) if hit else [src_seg] + [""] * (len(types) - 1)
-        found.extend((kind, v.strip(PUNCT)) for kind, v in zip(types, values, strict=True) if v.strip(PUNCT))
+        if op != "equal" and MARKER.search(out_seg):
+            found += _line_aligned(" ".join(src[i1:i2]), out_seg) or [
+                (MARKER.findall(out_seg)[0], " ".join(src[i1:i2]).strip(PUNCT))
+            ]
+    return found
+
+
+def _line_aligned(source: str, stored: str) -> list[tuple[str, str]]:
+    """One line: the stored line with each marker as a lazy group must match the source line."""
+    pieces = MARKER.split(stored)  # literal, type, literal, type, ..., literal
+    pattern = "".join(r"(.+?)" if n % 2 else re.escape(piece) for n, piece in enumerate(pieces))
+    hit = re.fullmatch(pattern, source)
+    if hit is None:
+        return []
+    return [(kind, v.strip(PUNCT)) for kind, v in zip(pieces[1::2], hit.groups(), strict=True)]
+
+
+def redacted_values(source: str, stored: str) -> list[tuple[str, str]]:
+    """(entity type, source words) per redaction marker. Redaction replaces spans inside a line
+    and keeps the rest, so lines align one to one; word alignment is the fallback."""
+    src_lines, out_lines = source.split("\n"), stored.split("\n")
+    if len(src_lines) != len(out_lines):
+        return _words_aligned(source, stored)
+    found: list[tuple[str, str]] = []
+    for src, out in zip(src_lines, out_lines, strict=True):
+        if src != out and MARKER.search(out):
+            found += _line_aligned(src, out) or _words_aligned(src, out)
     return found
 
 
@@ -330,14 +347,29 @@ def table(results: dict[str, dict[str, Result]], sets: Sequence[BenchSet]) -> st
             )
     for config, per_set in results.items():
         for bench in sets:
-            top = per_set[bench.name].words.most_common(10)
-            lines += ["", f"Most often redacted words, {bench.name}, {config}:"]
+            r = per_set[bench.name]
+            top = r.words.most_common(10)
+            aligned = sum(r.words.values())
+            lines += [
+                "",
+                f"Most often redacted words, {bench.name}, {config} ({aligned} of {r.markers} markers):",
+            ]
             if not top:
                 lines.append("(none)")
                 continue
             lines += ["", "| word | entity | count |", "|---|---|---|"]
             lines += [f"| {word} | {kind} | {count} |" for (kind, word), count in top]
     return "\n".join(lines)
+
+
+def policies_fingerprint() -> str:
+    """The redaction code and policy files this run loaded (the working tree may be mid-edit)."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "policies").rglob("*")):
+        if path.suffix in {".py", ".yaml"}:
+            digest.update(f"{path.relative_to(ROOT)}\0".encode() + path.read_bytes())
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return f"HEAD {head.stdout.strip() or '?'}, policies/ sha256 {digest.hexdigest()[:12]}"
 
 
 def main() -> None:
@@ -358,6 +390,7 @@ def main() -> None:
     for name in names:
         bench = LOADERS[name](data_root())
         sets.append(BenchSet(bench.name, bench.records, spread(bench.queries, args.limit_queries)))
+    fingerprint = policies_fingerprint()
     shipped = PresidioRedactor.from_file()
     configs: list[tuple[str, Redactor]] = [
         (f"shipped ({shipped.policy_version})", shipped),
@@ -372,7 +405,8 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         print(f"{label}: done after {time.perf_counter() - started:.0f} s", flush=True)
     print(table(results, sets))
-    print(f"\nwall time {time.perf_counter() - started:.0f} s")
+    print(f"\nshipped redactor: {shipped.detector_version}; {fingerprint}")
+    print(f"wall time {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

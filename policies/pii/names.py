@@ -227,12 +227,13 @@ class NameDetector:
         """ "Maple Grove Schools", "Globex Telecom": a company word inside or right after."""
         words = [m.group().lower() for m in WORD.finditer(text, start, end)]
         pos = end
-        for m in WORD.finditer(text, end, min(len(text), end + 60)):  # the capitalised run after it
-            if text[pos : m.start()].strip(" &") or not m.group()[:1].isupper():
+        for n, m in enumerate(WORD.finditer(text, end, min(len(text), end + 60))):
+            # the next word ("Austin office"), then the capitalised run after it
+            if text[pos : m.start()].strip(" &") or (n and not m.group()[:1].isupper()):
                 break
             words.append(m.group().lower())
             pos = m.end()
-        return any(w in self._org_words for w in words)
+        return any(w in self._org_words or (w.endswith("s") and w[:-1] in self._org_words) for w in words)
 
     def detect(self, text: str, lines: list[Line]) -> Iterator[Candidate]:
         if not self._rule.enabled:
