@@ -149,3 +149,9 @@ class ReconcileConfig(Section):
     max_delete_share: float = Field(default=0.15, gt=0, le=1)  # per run: tombstones and reconcile
     guard_min_records: int = Field(default=20, ge=0)  # smaller sources are not guarded
     reprocess_batch: int = Field(default=500, ge=1)  # stale records re-processed after each sync
+
+
+class PrivacyConfig(Section):
+    # an erasure or revocation waits this long for pages in flight (ingest/fence.py) before it
+    # verifies; a receipt written after a timeout says verified: false
+    settle_timeout_seconds: float = Field(default=120, gt=0, le=3600)

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,10 @@ from policies.redaction import Redactor
 log = logging.getLogger("ingest.pipeline")
 
 Progress = Callable[[str, RunCounts], None]
+# a test seam: called at named points of every page ("fetched": before its write intents are
+# announced, "staged": redacted and embedded, nothing written yet, "committed": state committed,
+# intents not yet withdrawn) with the page's record refs; a test can hold a page there
+PageHook = Callable[[str, Sequence[RecordRef]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class PipelineParts:
     guard_min_records: int = 20
     on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
     stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
+    page_hook: PageHook | None = None
 
 
 def safe_error(exc: BaseException) -> str:
@@ -268,6 +274,61 @@ class Refresher:
         save_cursor: bool = True,
         cursor_key: str | None = None,
     ) -> None:
+        """The page's records are announced on the write fence before suppressions are read and
+        withdrawn only after the commit, so an erasure or revocation racing this page waits for it
+        (ingest/fence.py) or is seen by it."""
+        p = self._p
+        refs = [r.ref for r in page.records]
+        self._hook("fetched", refs)
+        owner = lock_owner(f"page:{run_id}:{uuid.uuid4().hex[:8]}")
+        p.privacy.fence.hold(source.tenant_id, [r.key for r in refs], owner, p.lock_ttl)
+        try:
+            entries = self._write_page(
+                source,
+                page,
+                run_id=run_id,
+                actor=actor,
+                counts=counts,
+                force=force,
+                save_cursor=save_cursor,
+                cursor_key=cursor_key,
+            )
+            self._undo_late_suppressions(entries, counts)
+            self._hook("committed", refs)
+        finally:
+            p.privacy.fence.release(owner)
+
+    def _hook(self, point: str, refs: Sequence[RecordRef]) -> None:
+        if self._p.page_hook is not None:
+            self._p.page_hook(point, refs)
+
+    def _undo_late_suppressions(self, entries: Sequence[LedgerEntry], counts: RunCounts) -> None:
+        """A suppression committed after this page read them (an erasure or revocation that gave up
+        waiting for the page): its records are purged here, so no late write survives."""
+        p = self._p
+        late = p.privacy.for_refs([e.ref for e in entries if e.status == "indexed"])
+        if not late:
+            return
+        for s in late.values():
+            counts.chunks_deleted += p.index.delete_record(s.ref)
+        p.index.flush()
+        for s in late.values():
+            p.state.mark_ledger(
+                [s.ref], status="erased" if s.reason == "erasure" else "excluded", reason=s.reason
+            )
+
+    def _write_page(
+        self,
+        source: Source,
+        page: Page,
+        *,
+        run_id: str,
+        actor: str,
+        counts: RunCounts,
+        force: bool,
+        save_cursor: bool,
+        cursor_key: str | None,
+    ) -> list[LedgerEntry]:
         p = self._p
         counts.pages += 1
         counts.fetched += len(page.records)
@@ -416,6 +477,7 @@ class Refresher:
             )
 
         stage(self._p, pending)
+        self._hook("staged", [r.ref for r in page.records])
         written = write_pending(
             self._p, pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
         )
@@ -430,6 +492,7 @@ class Refresher:
             linked=linked,
             history=history_of(entries, events, written),
         )
+        return entries
 
     def _decide(self, record: SourceRecord, suppression: Suppression | None) -> Admit | Exclude:
         """Consent policy, plus a revocation received through the API: it stands until the source

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
+from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
 from ingest.tables import receipts, record_contacts, suppressions
 
@@ -72,6 +73,8 @@ class Receipt(BaseModel):
     chunks_deleted: int
     collections: list[str]
     remaining_hits: int
+    # no page that was writing these records when the request came is still in flight
+    writes_settled: bool = True
     verified: bool
     seconds_to_zero_hits: float
 
@@ -85,6 +88,7 @@ def _aware(value: datetime) -> datetime:
 class PrivacyLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.fence = WriteFence(engine)  # pages in flight; erasures and revocations wait for them
 
     def suppress(
         self, refs: Sequence[RecordRef], reason: SuppressionReason, receipt_id: str, now: datetime

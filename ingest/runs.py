@@ -24,7 +24,7 @@ def lock_owner(tag: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{tag}"
 
 
-def _owner_is_dead(owner: str) -> bool:
+def owner_is_dead(owner: str) -> bool:
     parts = owner.split(":", 2)
     if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
         return False  # another host, or not ours to judge: wait for the TTL
@@ -101,7 +101,7 @@ class RunsAndLocks:
         now = utcnow()
         with self._engine.begin() as conn:
             held = conn.execute(sa.select(source_locks).where(source_locks.c.source == source)).first()
-            if held is not None and (_aware(held.expires_at) < now or _owner_is_dead(held.owner)):  # type: ignore[operator]
+            if held is not None and (_aware(held.expires_at) < now or owner_is_dead(held.owner)):  # type: ignore[operator]
                 conn.execute(
                     sa.delete(source_locks).where(
                         source_locks.c.source == source, source_locks.c.owner == held.owner

@@ -168,3 +168,14 @@ rate_buckets = sa.Table(
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+write_intents = sa.Table(
+    "write_intents",
+    metadata,
+    # records a page is about to write: an erasure or revocation waits for them to settle before it
+    # verifies, so no write in flight can bring a purged record back (ingest/fence.py)
+    sa.Column("owner", sa.String(128), primary_key=True),
+    sa.Column("record_key", sa.String(512), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)

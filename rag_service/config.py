@@ -25,6 +25,7 @@ from ingest.config import (
     EmbeddingConfig,
     FileSourceConfig,
     IndexConfig,
+    PrivacyConfig,
     ReconcileConfig,
     SchedulerConfig,
     SourceConfig,
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     rebuild: RebuildConfig = RebuildConfig()
 
     @classmethod

@@ -166,6 +166,7 @@ async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesD
             contact_id=body.contact_id,
             email=body.email,
             actor=f"admin:{caller.name}",
+            settle_timeout=services.settings.privacy.settle_timeout_seconds,
         )
 
     return await run_in_threadpool(run)
@@ -179,7 +180,12 @@ async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep
 
     def run() -> Receipt:
         return revoke_record(
-            services.state, services.privacy, services.index, ref=ref, actor=f"admin:{caller.name}"
+            services.state,
+            services.privacy,
+            services.index,
+            ref=ref,
+            actor=f"admin:{caller.name}",
+            settle_timeout=services.settings.privacy.settle_timeout_seconds,
         )
 
     return await run_in_threadpool(run)

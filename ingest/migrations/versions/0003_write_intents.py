@@ -1,0 +1,33 @@
+"""write intents: pages in flight, awaited by erasures and revocations
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-25 15:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "write_intents",
+        sa.Column("owner", sa.String(length=128), nullable=False),
+        sa.Column("record_key", sa.String(length=512), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("owner", "record_key"),
+    )
+    op.create_index(op.f("ix_write_intents_tenant_id"), "write_intents", ["tenant_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_write_intents_tenant_id"), table_name="write_intents")
+    op.drop_table("write_intents")
