@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,30 @@ log = logging.getLogger("rag_service.app")
 CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
+# context keys that carry schema constraints only; any other (an "error" text, a union "tag")
+# may quote the input, so such a message is replaced by a generic one
+_SAFE_CONTEXT = frozenset(
+    {"min_length", "max_length", "actual_length", "pattern", "expected", "gt", "ge", "lt", "le"}
+    | {"multiple_of", "max_digits", "decimal_places", "whole_digits", "field_type"}
+)
+UNKNOWN_FIELD = "<unknown field>"
+
+
+def _safe_error(err: Mapping[str, Any]) -> dict[str, Any]:
+    loc = list(err.get("loc", ()))
+    kind = str(err.get("type", ""))
+    msg = str(err.get("msg", ""))
+    if kind == "extra_forbidden" and loc:
+        loc[-1] = UNKNOWN_FIELD  # the key itself is input (it may be an e-mail address)
+        msg = "unknown field, not allowed here (its name is not repeated)"
+    elif set(err.get("ctx") or {}) - _SAFE_CONTEXT:
+        msg = "invalid value"
+    return {"loc": loc, "msg": msg, "type": kind}
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Never echo the input back: a question may carry personal data.
-    return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-        for err in exc.errors()
-    ]
+    # Never echo the input back: a question, or even a JSON key, may carry personal data.
+    return [_safe_error(err) for err in exc.errors()]
 
 
 def create_app(
