@@ -29,6 +29,7 @@ from ingest.index.base import IndexStore
 from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.partition import WHOLE, Partition
 from ingest.privacy import PrivacyLedger, Suppression
+from ingest.runs import SOURCE_BUSY
 from ingest.sources.base import Source
 from ingest.staging import stage
 from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
@@ -117,9 +118,8 @@ class Refresher:
         run_id = run_id or p.state.start_run(source=key, kind=kind, actor=actor)
         owner = lock_owner(run_id)
         if not p.state.try_lock(key, owner, p.lock_ttl):
-            busy = "another sync or reindex of this source is running"
-            self._finish(run_id, key, kind, utcnow(), RunCounts(), busy)
-            raise SourceBusyError(busy)
+            self._finish(run_id, key, kind, utcnow(), RunCounts(), SOURCE_BUSY)
+            raise SourceBusyError(SOURCE_BUSY)
         started = utcnow()
         counts = RunCounts()
         error: str | None = None

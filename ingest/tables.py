@@ -179,3 +179,13 @@ write_intents = sa.Table(
     sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+run_owners = sa.Table(
+    "run_owners",
+    metadata,
+    # which process owns a running job run (host:pid:tag) and until when without a sign of life:
+    # a run whose owner is gone is marked "abandoned" instead of staying "running" forever
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -89,7 +89,7 @@ async def _start(
                 status.HTTP_409_CONFLICT, "a sync or reindex of this source is running"
             ) from None
     else:
-        services.submit(job)  # type: ignore[arg-type]
+        services.submit(job, run_id=run_id)
     run = services.state.get_run(run_id) or {}
     return RunAccepted(run_id=run_id, source=source, kind=kind, status=str(run.get("status", "running")))
 
@@ -116,6 +116,8 @@ async def reindex(body: ReindexRequest, caller: AdminCaller, services: ServicesD
 
 
 def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:
+    if source == "*":  # rebuilds and rollbacks: every tenant
+        return "*" in caller.tenants
     src = services.sources.get(split_key(source)[0])  # runs of partitions: "<source>#<p>"
     return src is not None and caller.may_access(src.tenant_id)
 
@@ -249,12 +251,16 @@ async def rebuild_index(
     if "*" not in caller.tenants:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a full rebuild needs an admin key for every tenant")
     actor = f"admin:{caller.name}"
-    services.state.audit(AuditEvent(actor=actor, action="admin_rebuild"))
+    try:  # a second rebuild while one runs gets 409 at once, whether or not it would wait
+        run_id = services.begin_rebuild(actor=actor)
+    except SourceBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    services.state.audit(AuditEvent(actor=actor, action="admin_rebuild", run_id=run_id))
     if not wait:
-        services.submit(lambda: services.rebuild(actor=actor))
-        return RunAccepted(run_id="", source="*", kind="rebuild", status="accepted")
+        services.submit(lambda: services.rebuild(actor=actor, run_id=run_id), run_id=run_id)
+        return RunAccepted(run_id=run_id, source="*", kind="rebuild", status="accepted")
     try:
-        return await run_in_threadpool(lambda: services.rebuild(actor=actor))
+        return await run_in_threadpool(lambda: services.rebuild(actor=actor, run_id=run_id))
     except SourceBusyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 

@@ -1,4 +1,4 @@
-"""write intents: pages in flight, awaited by erasures and revocations
+"""write intents (pages in flight, awaited by erasures and revocations) and run owners
 
 Revision ID: 0003
 Revises: 0002
@@ -26,8 +26,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("owner", "record_key"),
     )
     op.create_index(op.f("ix_write_intents_tenant_id"), "write_intents", ["tenant_id"], unique=False)
+    op.create_table(
+        "run_owners",
+        sa.Column("run_id", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=128), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("run_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("run_owners")
     op.drop_index(op.f("ix_write_intents_tenant_id"), table_name="write_intents")
     op.drop_table("write_intents")
