@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from rag_service.auth import KeyRing
-from rag_service.config import Settings
+from rag_service.config import SAFE_ERROR_CONTEXT, Settings
 from rag_service.deps import UNPROCESSABLE
 from rag_service.limits import BodyLimitMiddleware
 from rag_service.ratelimit import RateLimiter, SharedRateLimiter
@@ -27,12 +27,6 @@ log = logging.getLogger("rag_service.app")
 CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
-# context keys that carry schema constraints only; any other (an "error" text, a union "tag")
-# may quote the input, so such a message is replaced by a generic one
-_SAFE_CONTEXT = frozenset(
-    {"min_length", "max_length", "actual_length", "pattern", "expected", "gt", "ge", "lt", "le"}
-    | {"multiple_of", "max_digits", "decimal_places", "whole_digits", "field_type"}
-)
 UNKNOWN_FIELD = "<unknown field>"
 
 
@@ -43,7 +37,7 @@ def _safe_error(err: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "extra_forbidden" and loc:
         loc[-1] = UNKNOWN_FIELD  # the key itself is input (it may be an e-mail address)
         msg = "unknown field, not allowed here (its name is not repeated)"
-    elif set(err.get("ctx") or {}) - _SAFE_CONTEXT:
+    elif set(err.get("ctx") or {}) - SAFE_ERROR_CONTEXT:
         msg = "invalid value"
     return {"loc": loc, "msg": msg, "type": kind}
 
