@@ -29,6 +29,11 @@ def _source_or_404(services: ServicesDep, name: str, caller: AdminCaller) -> Non
     check_tenant(caller, src.tenant_id)
 
 
+def _tenant_or_404(services: ServicesDep, tenant_id: str) -> None:
+    if all(cfg.tenant_id != tenant_id for cfg in services.settings.sources):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such tenant")
+
+
 @router.get("/sources")
 def list_sources(caller: AdminCaller, services: ServicesDep) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
@@ -156,6 +161,7 @@ def list_quarantine(
 async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
     """Right to be forgotten for one contact: every chunk of every linked record, all sources."""
     check_tenant(caller, body.tenant_id)
+    _tenant_or_404(services, body.tenant_id)
     if not body.contact_id and not body.email:
         raise HTTPException(UNPROCESSABLE, "give contact_id or email")
 
@@ -178,6 +184,10 @@ async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesD
 async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
     """Consent revoked for one record: excluded from queries at once, then purged everywhere."""
     check_tenant(caller, body.tenant_id)
+    _tenant_or_404(services, body.tenant_id)
+    src = services.sources.get(body.source)
+    if src is None or src.tenant_id != body.tenant_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source for that tenant")
     ref = RecordRef(tenant_id=body.tenant_id, source=body.source, record_id=body.record_id)
 
     def run() -> Receipt:
@@ -212,12 +222,16 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
     """Where the live index is, how many chunks it holds, and records awaiting re-processing after a
     policy, detector, model or chunker change."""
     pointer = services.gens.pointer()
+    if "*" in caller.tenants:
+        chunks = services.index.count()
+    else:  # a tenant-scoped key sees its own tenants' chunks only
+        chunks = sum(services.index.count(tenant_id=t) for t in sorted(set(caller.tenants)))
     return {
         "live_generation": pointer.live,
         "previous_generation": pointer.previous,
         "switched_at": pointer.switched_at,
         "location": services.index.location,
-        "chunks": services.index.count(),
+        "chunks": chunks,
         "stale_records": {
             cfg.name: len(services.stale_records(cfg.name))
             for cfg in services.settings.sources
