@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from ingest.index.base import IndexStore
 from ingest.models import RecordRef
-from ingest.privacy import PrivacyLedger, Receipt, SuppressionReason, email_key
+from ingest.privacy import PrivacyLedger, Receipt, SuppressionReason, subject_keys
 from ingest.state import AuditEvent, StateStore, utcnow
 
 
@@ -31,12 +31,15 @@ def _purge(
     actor: str,
     settle_timeout: float,
     more_refs: Callable[[], Sequence[RecordRef]] | None = None,
+    subjects: Sequence[str] = (),
 ) -> Receipt:
     """`more_refs` (an erasure) finds records linked to the subject by pages that were in flight;
     an erasure waits for every page of the tenant, a revocation for pages holding its record."""
     started = time.perf_counter()
     receipt_id = uuid.uuid4().hex
     now = utcnow()
+    if subjects:  # future records naming the erased contact are not indexed either
+        privacy.suppress_subject(tenant_id, subjects, receipt_id, now)
     privacy.suppress(refs, reason, receipt_id, now)
     keys = None if more_refs is not None else [r.key for r in refs]
     settled = privacy.fence.settle(tenant_id, keys, timeout=settle_timeout)
@@ -90,14 +93,15 @@ def erase_contact(
     email: str | None,
     actor: str,
     settle_timeout: float = 120.0,
+    phone: str | None = None,
 ) -> Receipt:
-    keys = [f"id:{contact_id}"] if contact_id else []
-    if email:
-        keys.append(email_key(email))
+    """Every record linked to the contact is erased for good; the contact itself (its id, e-mail
+    and phone) is suppressed, so records naming it later are not indexed until an admin lifts it."""
+    keys = subject_keys(contact_id, email, phone)
     if not keys:
-        raise ValueError("an erasure needs a contact id or an e-mail address")
+        raise ValueError("an erasure needs a contact id, an e-mail address or a phone number")
     refs = privacy.records_for_contact(tenant_id, keys)
-    subject = keys[-1] if email else keys[0]
+    subject = next((k for k in keys if not k.startswith("id:")), keys[0])  # hashed, if there is one
     return _purge(
         state,
         privacy,
@@ -110,6 +114,7 @@ def erase_contact(
         actor=actor,
         settle_timeout=settle_timeout,
         more_refs=lambda: privacy.records_for_contact(tenant_id, keys),
+        subjects=keys,
     )
 
 

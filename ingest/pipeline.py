@@ -28,7 +28,7 @@ from ingest.history import history_of
 from ingest.index.base import IndexStore
 from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.partition import WHOLE, Partition
-from ingest.privacy import PrivacyLedger, Suppression
+from ingest.privacy import PrivacyLedger, Suppression, contact_keys
 from ingest.runs import SOURCE_BUSY
 from ingest.sources.base import Source
 from ingest.staging import stage
@@ -293,7 +293,7 @@ class Refresher:
                 save_cursor=save_cursor,
                 cursor_key=cursor_key,
             )
-            self._undo_late_suppressions(entries, counts)
+            self._undo_late_suppressions(page.records, entries, counts)
             self._hook("committed", refs)
         finally:
             p.privacy.fence.release(owner)
@@ -302,20 +302,32 @@ class Refresher:
         if self._p.page_hook is not None:
             self._p.page_hook(point, refs)
 
-    def _undo_late_suppressions(self, entries: Sequence[LedgerEntry], counts: RunCounts) -> None:
+    def _undo_late_suppressions(
+        self, records: Sequence[SourceRecord], entries: Sequence[LedgerEntry], counts: RunCounts
+    ) -> None:
         """A suppression committed after this page read them (an erasure or revocation that gave up
         waiting for the page): its records are purged here, so no late write survives."""
         p = self._p
-        late = p.privacy.for_refs([e.ref for e in entries if e.status == "indexed"])
+        indexed = {e.ref.key for e in entries if e.status == "indexed"}
+        written = [r for r in records if r.ref.key in indexed]
+        late = {key: s.reason for key, s in p.privacy.for_refs([r.ref for r in written]).items()}
+        erased = self._erased_subjects(written)
+        late.update({r.ref.key: "erasure" for r in written if erased & set(contact_keys(r))})
         if not late:
             return
-        for s in late.values():
-            counts.chunks_deleted += p.index.delete_record(s.ref)
+        refs = [r.ref for r in written if r.ref.key in late]
+        for ref in refs:
+            counts.chunks_deleted += p.index.delete_record(ref)
         p.index.flush()
-        for s in late.values():
-            p.state.mark_ledger(
-                [s.ref], status="erased" if s.reason == "erasure" else "excluded", reason=s.reason
-            )
+        for ref in refs:
+            reason = late[ref.key]
+            p.state.mark_ledger([ref], status="erased" if reason == "erasure" else "excluded", reason=reason)
+
+    def _erased_subjects(self, records: Sequence[SourceRecord]) -> set[str]:
+        if not records:
+            return set()
+        keys = sorted({k for r in records for k in contact_keys(r)})
+        return self._p.privacy.erased_subjects(records[0].tenant_id, keys)
 
     def _write_page(
         self,
@@ -381,6 +393,7 @@ class Refresher:
             )
 
         suppressed = p.privacy.for_refs([r.ref for r in page.records])
+        erased_subjects = self._erased_subjects(page.records)
         linked: list[SourceRecord] = []
         for record in page.records:
             prev = known.get(record.ref.key)
@@ -391,9 +404,28 @@ class Refresher:
                 counts.chunks_deleted += p.index.delete_record(record.ref)
                 continue
             linked.append(record)
-            decision = self._decide(record, suppression)
             content_hash = record.content_hash()
             fingerprint = self.fingerprint(content_hash)
+            if erased_subjects & set(contact_keys(record)):
+                # names an erased contact (id, e-mail or phone): not indexed until an admin lifts it
+                counts.suppressed += 1
+                counts.chunks_deleted += p.index.delete_record(record.ref)
+                entries.append(
+                    ledger_entry(
+                        self._p,
+                        record,
+                        content_hash,
+                        fingerprint,
+                        "",
+                        "excluded",
+                        "erased_subject",
+                        0,
+                        p.consent.version,
+                        run_id,
+                    )
+                )
+                continue
+            decision = self._decide(record, suppression)
             if isinstance(decision, Exclude):
                 counts.excluded += 1
                 removed = p.index.delete_record(record.ref)

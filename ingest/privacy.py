@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
-from ingest.tables import receipts, record_contacts, suppressions
+from ingest.tables import receipts, record_contacts, subject_suppressions, suppressions
 
 SuppressionReason = Literal["erasure", "consent_revoked"]
 
@@ -28,9 +29,33 @@ def email_key(email: str) -> str:
     return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+def phone_key(phone: str) -> str | None:
+    """Digits only, compared on the last 10 (so "+1 415-555-0100" matches "(415) 555 0100");
+    None when too short to identify anyone."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return None
+    return "phone:" + hashlib.sha256(digits[-10:].encode()).hexdigest()
+
+
+def subject_keys(contact_id: str | None, email: str | None, phone: str | None) -> list[str]:
+    """The keys an erasure request names (contact id, normalised e-mail and phone, hashed)."""
+    keys = [f"id:{contact_id}"] if contact_id else []
+    if email:
+        keys.append(email_key(email))
+    key = phone_key(phone) if phone else None
+    if key:
+        keys.append(key)
+    return keys
+
+
 def contact_keys(record: SourceRecord) -> tuple[str, ...]:
     keys = {f"id:{c.contact_id}" for c in record.contacts}
     keys.update(email_key(c.email) for c in record.contacts if c.email)
+    for c in record.contacts:  # a phone, where the record contract carries one for its contacts
+        key = phone_key(str(getattr(c, "phone", "") or ""))
+        if key:
+            keys.add(key)
     return tuple(sorted(keys))
 
 
@@ -115,6 +140,46 @@ class PrivacyLedger:
                         created_at=now,
                     )
                 )
+
+    def suppress_subject(self, tenant_id: str, keys: Sequence[str], receipt_id: str, now: datetime) -> None:
+        """An erased contact: records naming any of these keys are not indexed from now on."""
+        with self._engine.begin() as conn:
+            for key in sorted(set(keys)):
+                where = (subject_suppressions.c.tenant_id == tenant_id) & (
+                    subject_suppressions.c.contact_key == key
+                )
+                if conn.execute(sa.select(subject_suppressions.c.contact_key).where(where)).first():
+                    continue
+                conn.execute(
+                    sa.insert(subject_suppressions).values(
+                        tenant_id=tenant_id, contact_key=key, receipt_id=receipt_id, created_at=now
+                    )
+                )
+
+    def erased_subjects(self, tenant_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these contact keys belong to an erased subject."""
+        if not keys:
+            return set()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(subject_suppressions.c.contact_key).where(
+                    subject_suppressions.c.tenant_id == tenant_id,
+                    subject_suppressions.c.contact_key.in_(sorted(set(keys))),
+                )
+            ).all()
+        return {r.contact_key for r in rows}
+
+    def lift_subject(self, tenant_id: str, keys: Sequence[str]) -> int:
+        """An admin lifts a subject suppression: later records naming it are indexed again. Records
+        erased before stay erased."""
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                sa.delete(subject_suppressions).where(
+                    subject_suppressions.c.tenant_id == tenant_id,
+                    subject_suppressions.c.contact_key.in_(list(keys)),
+                )
+            )
+        return int(done.rowcount or 0)
 
     def lift(self, ref: RecordRef) -> None:
         """A revoked record whose consent was granted again at the source (never an erasure)."""

@@ -189,3 +189,14 @@ run_owners = sa.Table(
     sa.Column("owner", sa.String(128), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+subject_suppressions = sa.Table(
+    "subject_suppressions",
+    metadata,
+    # an erased contact (by contact id, hashed e-mail or hashed phone): records naming it are not
+    # indexed, now or later, until an admin lifts the suppression
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("contact_key", sa.String(128), primary_key=True),
+    sa.Column("receipt_id", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

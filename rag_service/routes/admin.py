@@ -11,12 +11,19 @@ from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.models import RecordRef
 from ingest.partition import split_key
-from ingest.privacy import Receipt
+from ingest.privacy import Receipt, subject_keys
 from ingest.rebuild import RebuildError, RebuildReport
 from ingest.reconcile import ReconcileReport
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
-from rag_service.schemas import ErasureRequest, ReindexRequest, RevokeRequest, RunAccepted, RunView
+from rag_service.schemas import (
+    ErasureRequest,
+    Lifted,
+    ReindexRequest,
+    RevokeRequest,
+    RunAccepted,
+    RunView,
+)
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -162,8 +169,8 @@ async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesD
     """Right to be forgotten for one contact: every chunk of every linked record, all sources."""
     check_tenant(caller, body.tenant_id)
     _tenant_or_404(services, body.tenant_id)
-    if not body.contact_id and not body.email:
-        raise HTTPException(UNPROCESSABLE, "give contact_id or email")
+    if not subject_keys(body.contact_id, body.email, body.phone):
+        raise HTTPException(UNPROCESSABLE, "give contact_id, email or phone")
 
     def run() -> Receipt:
         return erase_contact(
@@ -173,11 +180,33 @@ async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesD
             tenant_id=body.tenant_id,
             contact_id=body.contact_id,
             email=body.email,
+            phone=body.phone,
             actor=f"admin:{caller.name}",
             settle_timeout=services.settings.privacy.settle_timeout_seconds,
         )
 
     return await run_in_threadpool(run)
+
+
+@router.post("/erasure/lift", response_model=Lifted)
+def lift_erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Lifted:
+    """Lift the suppression of an erased contact: records naming it that arrive (or are reindexed)
+    from now on are indexed again. Records erased before stay erased."""
+    check_tenant(caller, body.tenant_id)
+    _tenant_or_404(services, body.tenant_id)
+    keys = subject_keys(body.contact_id, body.email, body.phone)
+    if not keys:
+        raise HTTPException(UNPROCESSABLE, "give contact_id, email or phone")
+    lifted = services.privacy.lift_subject(body.tenant_id, keys)
+    services.state.audit(
+        AuditEvent(
+            actor=f"admin:{caller.name}",
+            action="erasure_lifted",
+            tenant_id=body.tenant_id,
+            details={"keys": len(keys), "lifted": lifted},
+        )
+    )
+    return Lifted(lifted=lifted)
 
 
 @router.post("/consent/revoke", status_code=status.HTTP_201_CREATED, response_model=Receipt)

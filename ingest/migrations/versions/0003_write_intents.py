@@ -1,4 +1,4 @@
-"""write intents (pages in flight, awaited by erasures and revocations) and run owners
+"""write intents (pages in flight, awaited by erasures and revocations), run owners, erased subjects
 
 Revision ID: 0003
 Revises: 0002
@@ -33,9 +33,18 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("run_id"),
     )
+    op.create_table(
+        "subject_suppressions",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("contact_key", sa.String(length=128), nullable=False),
+        sa.Column("receipt_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "contact_key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("subject_suppressions")
     op.drop_table("run_owners")
     op.drop_index(op.f("ix_write_intents_tenant_id"), table_name="write_intents")
     op.drop_table("write_intents")
