@@ -527,13 +527,14 @@ class Refresher:
         return entries
 
     def _decide(self, record: SourceRecord, suppression: Suppression | None) -> Admit | Exclude:
-        """Consent policy, plus a revocation received through the API: it stands until the source
-        shows the record again with consent granted after the revocation."""
+        """Consent policy, plus a revocation received through the API. The revocation stands,
+        whatever else the source edits, until the source's consent value itself changes after the
+        revocation (the value first seen after it is the baseline), or an admin lifts it."""
         p = self._p
         decision = p.consent.decide(record.consent)
-        if suppression is None or isinstance(decision, Exclude):
+        if suppression is None:
             return decision
-        if record.updated_at > suppression.created_at:
-            p.privacy.lift(record.ref)
+        if p.privacy.consent_changed(record, utcnow()):
+            p.privacy.lift(record.ref)  # the source's own consent value decides from now on
             return decision
         return Exclude(reason="consent_revoked", policy_version=decision.policy_version)

@@ -20,13 +20,19 @@ from sqlalchemy.engine import Connection, Engine
 
 from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
-from ingest.tables import receipts, record_contacts, subject_suppressions, suppressions
+from ingest.tables import consent_baselines, receipts, record_contacts, subject_suppressions, suppressions
 
 SuppressionReason = Literal["erasure", "consent_revoked"]
 
 
 def email_key(email: str) -> str:
     return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def consent_hash(record: SourceRecord) -> str:
+    """The source's consent values of a record (tag -> status), hashed."""
+    values = {tag: str(status) for tag, status in record.consent.items()}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 def phone_key(phone: str) -> str | None:
@@ -126,9 +132,13 @@ class PrivacyLedger:
                     if existing.reason == "erasure":
                         continue  # erasure is final; never downgraded
                     conn.execute(
-                        sa.update(suppressions).where(key).values(reason=reason, receipt_id=receipt_id)
+                        sa.update(suppressions)
+                        .where(key)
+                        .values(reason=reason, receipt_id=receipt_id, created_at=now)
                     )
+                    self._forget_baseline(conn, ref)  # a new revocation: a new baseline
                     continue
+                self._forget_baseline(conn, ref)
                 conn.execute(
                     sa.insert(suppressions).values(
                         tenant_id=ref.tenant_id,
@@ -181,16 +191,43 @@ class PrivacyLedger:
             )
         return int(done.rowcount or 0)
 
-    def lift(self, ref: RecordRef) -> None:
-        """A revoked record whose consent was granted again at the source (never an erasure)."""
+    def lift(self, ref: RecordRef) -> int:
+        """End a revocation (never an erasure): the source's consent value changed after it, or an
+        admin lifted it. Returns how many suppressions were removed (0 or 1)."""
         with self._engine.begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 sa.delete(suppressions).where(
                     suppressions.c.tenant_id == ref.tenant_id,
                     suppressions.c.record_key == ref.key,
                     suppressions.c.reason == "consent_revoked",
                 )
             )
+            self._forget_baseline(conn, ref)
+        return int(done.rowcount or 0)
+
+    @staticmethod
+    def _forget_baseline(conn: Connection, ref: RecordRef) -> None:
+        conn.execute(
+            sa.delete(consent_baselines).where(
+                consent_baselines.c.tenant_id == ref.tenant_id, consent_baselines.c.record_key == ref.key
+            )
+        )
+
+    def consent_changed(self, record: SourceRecord, now: datetime) -> bool:
+        """For a record revoked through the API: has the source's consent value changed since the
+        revocation? The first sight after the revocation records the value (the baseline)."""
+        ref, value = record.ref, consent_hash(record)
+        where = (consent_baselines.c.tenant_id == ref.tenant_id) & (consent_baselines.c.record_key == ref.key)
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(consent_baselines.c.consent_hash).where(where)).first()
+            if row is None:
+                conn.execute(
+                    sa.insert(consent_baselines).values(
+                        tenant_id=ref.tenant_id, record_key=ref.key, consent_hash=value, seen_at=now
+                    )
+                )
+                return False
+        return bool(row.consent_hash != value)
 
     def _rows(self, where: Any) -> list[Suppression]:
         with self._engine.connect() as conn:

@@ -200,3 +200,14 @@ subject_suppressions = sa.Table(
     sa.Column("receipt_id", sa.String(64)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+consent_baselines = sa.Table(
+    "consent_baselines",
+    metadata,
+    # a record revoked through the API: the source's consent value (hashed) when the record was
+    # first seen after the revocation. The revocation stands until that value changes.
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("record_key", sa.String(512), primary_key=True),
+    sa.Column("consent_hash", sa.String(64), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -41,6 +41,13 @@ def _tenant_or_404(services: ServicesDep, tenant_id: str) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such tenant")
 
 
+def _source_for_tenant_or_404(services: ServicesDep, tenant_id: str, source: str) -> None:
+    _tenant_or_404(services, tenant_id)
+    src = services.sources.get(source)
+    if src is None or src.tenant_id != tenant_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source for that tenant")
+
+
 @router.get("/sources")
 def list_sources(caller: AdminCaller, services: ServicesDep) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
@@ -213,10 +220,7 @@ def lift_erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDe
 async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
     """Consent revoked for one record: excluded from queries at once, then purged everywhere."""
     check_tenant(caller, body.tenant_id)
-    _tenant_or_404(services, body.tenant_id)
-    src = services.sources.get(body.source)
-    if src is None or src.tenant_id != body.tenant_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source for that tenant")
+    _source_for_tenant_or_404(services, body.tenant_id, body.source)
     ref = RecordRef(tenant_id=body.tenant_id, source=body.source, record_id=body.record_id)
 
     def run() -> Receipt:
@@ -230,6 +234,27 @@ async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep
         )
 
     return await run_in_threadpool(run)
+
+
+@router.post("/consent/lift", response_model=Lifted)
+def lift_revocation(body: RevokeRequest, caller: AdminCaller, services: ServicesDep) -> Lifted:
+    """Lift a revocation made through the API: the record's own consent value at the source decides
+    again from its next sync or reindex. An erasure is never lifted."""
+    check_tenant(caller, body.tenant_id)
+    _source_for_tenant_or_404(services, body.tenant_id, body.source)
+    ref = RecordRef(tenant_id=body.tenant_id, source=body.source, record_id=body.record_id)
+    lifted = services.privacy.lift(ref)
+    services.state.audit(
+        AuditEvent(
+            actor=f"admin:{caller.name}",
+            action="revocation_lifted",
+            tenant_id=ref.tenant_id,
+            source=ref.source,
+            record_id=ref.record_id,
+            details={"lifted": lifted},
+        )
+    )
+    return Lifted(lifted=lifted)
 
 
 @router.post("/sources/{name}/reconcile", response_model=ReconcileReport)

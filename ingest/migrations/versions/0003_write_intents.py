@@ -1,4 +1,5 @@
-"""write intents (pages in flight, awaited by erasures and revocations), run owners, erased subjects
+"""write intents (pages in flight, awaited by erasures and revocations), run owners, erased subjects,
+consent baselines of revoked records
 
 Revision ID: 0003
 Revises: 0002
@@ -41,9 +42,18 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "contact_key"),
     )
+    op.create_table(
+        "consent_baselines",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("record_key", sa.String(length=512), nullable=False),
+        sa.Column("consent_hash", sa.String(length=64), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "record_key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("consent_baselines")
     op.drop_table("subject_suppressions")
     op.drop_table("run_owners")
     op.drop_index(op.f("ix_write_intents_tenant_id"), table_name="write_intents")
