@@ -136,6 +136,8 @@ def create_app(
             checks["index"] = "ok"
         except Exception as exc:
             checks["index"] = type(exc).__name__
+        # the last write failed and reopening did not help (the engine error is in the log)
+        checks["index_writable"] = "ok" if svc.index.write_error is None else "unwritable"
         checks["model"] = "ok" if svc.embedder.dimension > 0 else "not loaded"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
