@@ -3,14 +3,50 @@ rag_service.config; passed in explicitly, never read from globals."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def resolve_token(data: Any) -> Any:
+    """`token` may be given in clear, or as `token_env` (the name of an environment variable) or
+    `token_file` (an absolute path, e.g. a Docker/Kubernetes secret): read here, once, into
+    `token`. Errors name the variable or file, never a value."""
+    if not isinstance(data, dict) or not ({"token_env", "token_file"} & data.keys()):
+        return data
+    data = dict(data)
+    env, file = data.pop("token_env", None), data.pop("token_file", None)
+    if sum(x is not None for x in (data.get("token"), env, file)) > 1:
+        raise ValueError("give only one of token, token_env and token_file")
+    if env is not None:
+        if not isinstance(env, str) or not _ENV_NAME.match(env):
+            raise ValueError("token_env must be the name of an environment variable")
+        value = os.environ.get(env)
+        if not value:
+            raise ValueError(f"the environment variable {env} named by token_env is not set or empty")
+        data["token"] = SecretStr(value)
+    if file is not None:
+        path = Path(file)
+        if not path.is_absolute():
+            raise ValueError("token_file must be an absolute path")
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"token_file {path} cannot be read ({type(exc).__name__})") from None
+        if not value:
+            raise ValueError(f"token_file {path} is empty")
+        data["token"] = SecretStr(value)
+    return data
 
 
 class FileSourceConfig(Section):
@@ -43,6 +79,8 @@ class HttpJsonSourceConfig(Section):
     partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
 
+    _token = model_validator(mode="before")(resolve_token)  # token_env / token_file
+
 
 class ConsentMapping(Section):
     """Where a vendor keeps assistant-use consent and which values mean what (per tenant)."""
@@ -70,6 +108,8 @@ class VendorSourceConfig(Section):
     start_from: str = "1970-01-01T00:00:00+00:00"  # first sync: records changed since
     partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
+
+    _token = model_validator(mode="before")(resolve_token)  # token_env / token_file
 
 
 class HubSpotSourceConfig(VendorSourceConfig):
@@ -149,3 +189,9 @@ class ReconcileConfig(Section):
     max_delete_share: float = Field(default=0.15, gt=0, le=1)  # per run: tombstones and reconcile
     guard_min_records: int = Field(default=20, ge=0)  # smaller sources are not guarded
     reprocess_batch: int = Field(default=500, ge=1)  # stale records re-processed after each sync
+
+
+class PrivacyConfig(Section):
+    # an erasure or revocation waits this long for pages in flight (ingest/fence.py) before it
+    # verifies; a receipt written after a timeout says verified: false
+    settle_timeout_seconds: float = Field(default=120, gt=0, le=3600)

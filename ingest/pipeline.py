@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,8 @@ from ingest.history import history_of
 from ingest.index.base import IndexStore
 from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
 from ingest.partition import WHOLE, Partition
-from ingest.privacy import PrivacyLedger, Suppression
+from ingest.privacy import PrivacyLedger, Suppression, contact_keys
+from ingest.runs import SOURCE_BUSY
 from ingest.sources.base import Source
 from ingest.staging import stage
 from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
@@ -39,6 +41,10 @@ from policies.redaction import Redactor
 log = logging.getLogger("ingest.pipeline")
 
 Progress = Callable[[str, RunCounts], None]
+# a test seam: called at named points of every page ("fetched": before its write intents are
+# announced, "staged": redacted and embedded, nothing written yet, "committed": state committed,
+# intents not yet withdrawn) with the page's record refs; a test can hold a page there
+PageHook = Callable[[str, Sequence[RecordRef]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,7 @@ class PipelineParts:
     guard_min_records: int = 20
     on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
     stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
+    page_hook: PageHook | None = None
 
 
 def safe_error(exc: BaseException) -> str:
@@ -111,9 +118,8 @@ class Refresher:
         run_id = run_id or p.state.start_run(source=key, kind=kind, actor=actor)
         owner = lock_owner(run_id)
         if not p.state.try_lock(key, owner, p.lock_ttl):
-            busy = "another sync or reindex of this source is running"
-            self._finish(run_id, key, kind, utcnow(), RunCounts(), busy)
-            raise SourceBusyError(busy)
+            self._finish(run_id, key, kind, utcnow(), RunCounts(), SOURCE_BUSY)
+            raise SourceBusyError(SOURCE_BUSY)
         started = utcnow()
         counts = RunCounts()
         error: str | None = None
@@ -268,6 +274,73 @@ class Refresher:
         save_cursor: bool = True,
         cursor_key: str | None = None,
     ) -> None:
+        """The page's records are announced on the write fence before suppressions are read and
+        withdrawn only after the commit, so an erasure or revocation racing this page waits for it
+        (ingest/fence.py) or is seen by it."""
+        p = self._p
+        refs = [r.ref for r in page.records]
+        self._hook("fetched", refs)
+        owner = lock_owner(f"page:{run_id}:{uuid.uuid4().hex[:8]}")
+        p.privacy.fence.hold(source.tenant_id, [r.key for r in refs], owner, p.lock_ttl)
+        try:
+            entries = self._write_page(
+                source,
+                page,
+                run_id=run_id,
+                actor=actor,
+                counts=counts,
+                force=force,
+                save_cursor=save_cursor,
+                cursor_key=cursor_key,
+            )
+            self._undo_late_suppressions(page.records, entries, counts)
+            self._hook("committed", refs)
+        finally:
+            p.privacy.fence.release(owner)
+
+    def _hook(self, point: str, refs: Sequence[RecordRef]) -> None:
+        if self._p.page_hook is not None:
+            self._p.page_hook(point, refs)
+
+    def _undo_late_suppressions(
+        self, records: Sequence[SourceRecord], entries: Sequence[LedgerEntry], counts: RunCounts
+    ) -> None:
+        """A suppression committed after this page read them (an erasure or revocation that gave up
+        waiting for the page): its records are purged here, so no late write survives."""
+        p = self._p
+        indexed = {e.ref.key for e in entries if e.status == "indexed"}
+        written = [r for r in records if r.ref.key in indexed]
+        late = {key: s.reason for key, s in p.privacy.for_refs([r.ref for r in written]).items()}
+        erased = self._erased_subjects(written)
+        late.update({r.ref.key: "erasure" for r in written if erased & set(contact_keys(r))})
+        if not late:
+            return
+        refs = [r.ref for r in written if r.ref.key in late]
+        for ref in refs:
+            counts.chunks_deleted += p.index.delete_record(ref)
+        p.index.flush()
+        for ref in refs:
+            reason = late[ref.key]
+            p.state.mark_ledger([ref], status="erased" if reason == "erasure" else "excluded", reason=reason)
+
+    def _erased_subjects(self, records: Sequence[SourceRecord]) -> set[str]:
+        if not records:
+            return set()
+        keys = sorted({k for r in records for k in contact_keys(r)})
+        return self._p.privacy.erased_subjects(records[0].tenant_id, keys)
+
+    def _write_page(
+        self,
+        source: Source,
+        page: Page,
+        *,
+        run_id: str,
+        actor: str,
+        counts: RunCounts,
+        force: bool,
+        save_cursor: bool,
+        cursor_key: str | None,
+    ) -> list[LedgerEntry]:
         p = self._p
         counts.pages += 1
         counts.fetched += len(page.records)
@@ -320,6 +393,7 @@ class Refresher:
             )
 
         suppressed = p.privacy.for_refs([r.ref for r in page.records])
+        erased_subjects = self._erased_subjects(page.records)
         linked: list[SourceRecord] = []
         for record in page.records:
             prev = known.get(record.ref.key)
@@ -330,9 +404,28 @@ class Refresher:
                 counts.chunks_deleted += p.index.delete_record(record.ref)
                 continue
             linked.append(record)
-            decision = self._decide(record, suppression)
             content_hash = record.content_hash()
             fingerprint = self.fingerprint(content_hash)
+            if erased_subjects & set(contact_keys(record)):
+                # names an erased contact (id, e-mail or phone): not indexed until an admin lifts it
+                counts.suppressed += 1
+                counts.chunks_deleted += p.index.delete_record(record.ref)
+                entries.append(
+                    ledger_entry(
+                        self._p,
+                        record,
+                        content_hash,
+                        fingerprint,
+                        "",
+                        "excluded",
+                        "erased_subject",
+                        0,
+                        p.consent.version,
+                        run_id,
+                    )
+                )
+                continue
+            decision = self._decide(record, suppression)
             if isinstance(decision, Exclude):
                 counts.excluded += 1
                 removed = p.index.delete_record(record.ref)
@@ -416,6 +509,7 @@ class Refresher:
             )
 
         stage(self._p, pending)
+        self._hook("staged", [r.ref for r in page.records])
         written = write_pending(
             self._p, pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
         )
@@ -430,15 +524,17 @@ class Refresher:
             linked=linked,
             history=history_of(entries, events, written),
         )
+        return entries
 
     def _decide(self, record: SourceRecord, suppression: Suppression | None) -> Admit | Exclude:
-        """Consent policy, plus a revocation received through the API: it stands until the source
-        shows the record again with consent granted after the revocation."""
+        """Consent policy, plus a revocation received through the API. The revocation stands,
+        whatever else the source edits, until the source's consent value itself changes after the
+        revocation (the value first seen after it is the baseline), or an admin lifts it."""
         p = self._p
         decision = p.consent.decide(record.consent)
-        if suppression is None or isinstance(decision, Exclude):
+        if suppression is None:
             return decision
-        if record.updated_at > suppression.created_at:
-            p.privacy.lift(record.ref)
+        if p.privacy.consent_changed(record, utcnow()):
+            p.privacy.lift(record.ref)  # the source's own consent value decides from now on
             return decision
         return Exclude(reason="consent_revoked", policy_version=decision.policy_version)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -17,8 +18,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
+from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
-from ingest.tables import receipts, record_contacts, suppressions
+from ingest.tables import consent_baselines, receipts, record_contacts, subject_suppressions, suppressions
 
 SuppressionReason = Literal["erasure", "consent_revoked"]
 
@@ -27,9 +29,39 @@ def email_key(email: str) -> str:
     return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+def consent_hash(record: SourceRecord) -> str:
+    """The source's consent values of a record (tag -> status), hashed."""
+    values = {tag: str(status) for tag, status in record.consent.items()}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def phone_key(phone: str) -> str | None:
+    """Digits only, compared on the last 10 (so "+1 415-555-0100" matches "(415) 555 0100");
+    None when too short to identify anyone."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return None
+    return "phone:" + hashlib.sha256(digits[-10:].encode()).hexdigest()
+
+
+def subject_keys(contact_id: str | None, email: str | None, phone: str | None) -> list[str]:
+    """The keys an erasure request names (contact id, normalised e-mail and phone, hashed)."""
+    keys = [f"id:{contact_id}"] if contact_id else []
+    if email:
+        keys.append(email_key(email))
+    key = phone_key(phone) if phone else None
+    if key:
+        keys.append(key)
+    return keys
+
+
 def contact_keys(record: SourceRecord) -> tuple[str, ...]:
     keys = {f"id:{c.contact_id}" for c in record.contacts}
     keys.update(email_key(c.email) for c in record.contacts if c.email)
+    for c in record.contacts:  # a phone, where the record contract carries one for its contacts
+        key = phone_key(str(getattr(c, "phone", "") or ""))
+        if key:
+            keys.add(key)
     return tuple(sorted(keys))
 
 
@@ -72,6 +104,8 @@ class Receipt(BaseModel):
     chunks_deleted: int
     collections: list[str]
     remaining_hits: int
+    # no page that was writing these records when the request came is still in flight
+    writes_settled: bool = True
     verified: bool
     seconds_to_zero_hits: float
 
@@ -85,6 +119,7 @@ def _aware(value: datetime) -> datetime:
 class PrivacyLedger:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.fence = WriteFence(engine)  # pages in flight; erasures and revocations wait for them
 
     def suppress(
         self, refs: Sequence[RecordRef], reason: SuppressionReason, receipt_id: str, now: datetime
@@ -97,9 +132,13 @@ class PrivacyLedger:
                     if existing.reason == "erasure":
                         continue  # erasure is final; never downgraded
                     conn.execute(
-                        sa.update(suppressions).where(key).values(reason=reason, receipt_id=receipt_id)
+                        sa.update(suppressions)
+                        .where(key)
+                        .values(reason=reason, receipt_id=receipt_id, created_at=now)
                     )
+                    self._forget_baseline(conn, ref)  # a new revocation: a new baseline
                     continue
+                self._forget_baseline(conn, ref)
                 conn.execute(
                     sa.insert(suppressions).values(
                         tenant_id=ref.tenant_id,
@@ -112,16 +151,83 @@ class PrivacyLedger:
                     )
                 )
 
-    def lift(self, ref: RecordRef) -> None:
-        """A revoked record whose consent was granted again at the source (never an erasure)."""
+    def suppress_subject(self, tenant_id: str, keys: Sequence[str], receipt_id: str, now: datetime) -> None:
+        """An erased contact: records naming any of these keys are not indexed from now on."""
         with self._engine.begin() as conn:
-            conn.execute(
+            for key in sorted(set(keys)):
+                where = (subject_suppressions.c.tenant_id == tenant_id) & (
+                    subject_suppressions.c.contact_key == key
+                )
+                if conn.execute(sa.select(subject_suppressions.c.contact_key).where(where)).first():
+                    continue
+                conn.execute(
+                    sa.insert(subject_suppressions).values(
+                        tenant_id=tenant_id, contact_key=key, receipt_id=receipt_id, created_at=now
+                    )
+                )
+
+    def erased_subjects(self, tenant_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these contact keys belong to an erased subject."""
+        if not keys:
+            return set()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(subject_suppressions.c.contact_key).where(
+                    subject_suppressions.c.tenant_id == tenant_id,
+                    subject_suppressions.c.contact_key.in_(sorted(set(keys))),
+                )
+            ).all()
+        return {r.contact_key for r in rows}
+
+    def lift_subject(self, tenant_id: str, keys: Sequence[str]) -> int:
+        """An admin lifts a subject suppression: later records naming it are indexed again. Records
+        erased before stay erased."""
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                sa.delete(subject_suppressions).where(
+                    subject_suppressions.c.tenant_id == tenant_id,
+                    subject_suppressions.c.contact_key.in_(list(keys)),
+                )
+            )
+        return int(done.rowcount or 0)
+
+    def lift(self, ref: RecordRef) -> int:
+        """End a revocation (never an erasure): the source's consent value changed after it, or an
+        admin lifted it. Returns how many suppressions were removed (0 or 1)."""
+        with self._engine.begin() as conn:
+            done = conn.execute(
                 sa.delete(suppressions).where(
                     suppressions.c.tenant_id == ref.tenant_id,
                     suppressions.c.record_key == ref.key,
                     suppressions.c.reason == "consent_revoked",
                 )
             )
+            self._forget_baseline(conn, ref)
+        return int(done.rowcount or 0)
+
+    @staticmethod
+    def _forget_baseline(conn: Connection, ref: RecordRef) -> None:
+        conn.execute(
+            sa.delete(consent_baselines).where(
+                consent_baselines.c.tenant_id == ref.tenant_id, consent_baselines.c.record_key == ref.key
+            )
+        )
+
+    def consent_changed(self, record: SourceRecord, now: datetime) -> bool:
+        """For a record revoked through the API: has the source's consent value changed since the
+        revocation? The first sight after the revocation records the value (the baseline)."""
+        ref, value = record.ref, consent_hash(record)
+        where = (consent_baselines.c.tenant_id == ref.tenant_id) & (consent_baselines.c.record_key == ref.key)
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(consent_baselines.c.consent_hash).where(where)).first()
+            if row is None:
+                conn.execute(
+                    sa.insert(consent_baselines).values(
+                        tenant_id=ref.tenant_id, record_key=ref.key, consent_hash=value, seen_at=now
+                    )
+                )
+                return False
+        return bool(row.consent_hash != value)
 
     def _rows(self, where: Any) -> list[Suppression]:
         with self._engine.connect() as conn:

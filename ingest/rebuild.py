@@ -20,6 +20,7 @@ from ingest.errors import IngestError, SourceBusyError, StoreError
 from ingest.index.base import IndexFilter, IndexStore
 from ingest.index.generations import Generations
 from ingest.index.switchable import SwitchableIndex
+from ingest.models import RecordRef
 from ingest.pipeline import PipelineParts, Refresher
 from ingest.privacy import PrivacyLedger
 from ingest.sources.base import Source
@@ -46,6 +47,7 @@ class Check(BaseModel):
     name: str
     ok: bool
     detail: str
+    skipped: bool = False  # not applicable (a canary whose record was erased, revoked or deleted)
 
 
 class RebuildReport(BaseModel):
@@ -79,6 +81,29 @@ def all_sources_locked(state: StateStore, lock_keys: Sequence[str], ttl: timedel
             state.unlock(name, owner)
 
 
+def canary_gone(
+    canary: Canary, sources: Sequence[Source], ledgers: Sequence[StateStore], privacy: PrivacyLedger
+) -> str | None:
+    """Why a canary's record may no longer be found (erased, revoked, deleted or excluded), or None
+    if it must be. `ledgers`: the new generation's ledger first, then the live one. A record no
+    ledger knows is not excused: a canary naming it is misconfigured and fails."""
+    refs = [
+        RecordRef(tenant_id=canary.tenant_id, source=s.name, record_id=canary.expect_record_id)
+        for s in sources
+        if s.tenant_id == canary.tenant_id
+    ]
+    for suppression in privacy.for_refs(refs).values():
+        return "erased" if suppression.reason == "erasure" else "consent revoked through the API"
+    found = [e for led in ledgers for e in led.ledger_get_many(refs).values()]
+    if (
+        found
+        and found[0].status != "indexed"
+        and not any(e.status == "indexed" for e in ledgers[0].ledger_get_many(refs).values())
+    ):
+        return f"{found[0].status} ({found[0].reason or 'no reason recorded'})"
+    return None
+
+
 def verify(
     store: IndexStore,
     ledger: StateStore,
@@ -86,6 +111,7 @@ def verify(
     canaries: Sequence[Canary],
     privacy: PrivacyLedger,
     embedder: Embedder,
+    live_ledger: StateStore | None = None,
 ) -> list[Check]:
     checks: list[Check] = []
     for src in sources:
@@ -100,6 +126,17 @@ def verify(
             )
         )
     for canary in canaries:
+        gone = canary_gone(canary, sources, [ledger, *([live_ledger] if live_ledger else [])], privacy)
+        if gone is not None:  # canaries follow erasure, revocation and deletion: skipped, and said so
+            checks.append(
+                Check(
+                    name=f"canary:{canary.tenant_id}:{canary.expect_record_id}",
+                    ok=True,
+                    skipped=True,
+                    detail=f"skipped: its record is {gone}",
+                )
+            )
+            continue
         hits = store.search(
             embedder.embed_query(canary.question),
             where=IndexFilter(
@@ -165,7 +202,7 @@ def rebuild(
                 except StoreError as exc:  # the new generation is dropped below; live is untouched
                     store = gens.open(generation)
                     checks.append(Check(name="optimize", ok=False, detail=str(exc)))
-            checks += verify(store, scratch, sources, canaries, privacy, parts.embedder)
+            checks += verify(store, scratch, sources, canaries, privacy, parts.embedder, live_ledger=state)
             chunks = store.count()
             if not all(c.ok for c in checks):
                 store.close()

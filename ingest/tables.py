@@ -168,3 +168,46 @@ rate_buckets = sa.Table(
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+write_intents = sa.Table(
+    "write_intents",
+    metadata,
+    # records a page is about to write: an erasure or revocation waits for them to settle before it
+    # verifies, so no write in flight can bring a purged record back (ingest/fence.py)
+    sa.Column("owner", sa.String(128), primary_key=True),
+    sa.Column("record_key", sa.String(512), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+run_owners = sa.Table(
+    "run_owners",
+    metadata,
+    # which process owns a running job run (host:pid:tag) and until when without a sign of life:
+    # a run whose owner is gone is marked "abandoned" instead of staying "running" forever
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+subject_suppressions = sa.Table(
+    "subject_suppressions",
+    metadata,
+    # an erased contact (by contact id, hashed e-mail or hashed phone): records naming it are not
+    # indexed, now or later, until an admin lifts the suppression
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("contact_key", sa.String(128), primary_key=True),
+    sa.Column("receipt_id", sa.String(64)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+consent_baselines = sa.Table(
+    "consent_baselines",
+    metadata,
+    # a record revoked through the API: the source's consent value (hashed) when the record was
+    # first seen after the revocation. The revocation stands until that value changes.
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("record_key", sa.String(512), primary_key=True),
+    sa.Column("consent_hash", sa.String(64), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)

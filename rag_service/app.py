@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from rag_service.auth import KeyRing
-from rag_service.config import Settings
+from rag_service.config import SAFE_ERROR_CONTEXT, Settings
 from rag_service.deps import UNPROCESSABLE
 from rag_service.limits import BodyLimitMiddleware
 from rag_service.ratelimit import RateLimiter, SharedRateLimiter
@@ -27,12 +27,24 @@ log = logging.getLogger("rag_service.app")
 CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
+UNKNOWN_FIELD = "<unknown field>"
+
+
+def _safe_error(err: Mapping[str, Any]) -> dict[str, Any]:
+    loc = list(err.get("loc", ()))
+    kind = str(err.get("type", ""))
+    msg = str(err.get("msg", ""))
+    if kind == "extra_forbidden" and loc:
+        loc[-1] = UNKNOWN_FIELD  # the key itself is input (it may be an e-mail address)
+        msg = "unknown field, not allowed here (its name is not repeated)"
+    elif set(err.get("ctx") or {}) - SAFE_ERROR_CONTEXT:
+        msg = "invalid value"
+    return {"loc": loc, "msg": msg, "type": kind}
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Never echo the input back: a question may carry personal data.
-    return [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-        for err in exc.errors()
-    ]
+    # Never echo the input back: a question, or even a JSON key, may carry personal data.
+    return [_safe_error(err) for err in exc.errors()]
 
 
 def create_app(
@@ -124,6 +136,8 @@ def create_app(
             checks["index"] = "ok"
         except Exception as exc:
             checks["index"] = type(exc).__name__
+        # the last write failed and reopening did not help (the engine error is in the log)
+        checks["index_writable"] = "ok" if svc.index.write_error is None else "unwritable"
         checks["model"] = "ok" if svc.embedder.dimension > 0 else "not loaded"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})

@@ -21,6 +21,8 @@ class Caller:
 
 class KeyRing:
     def __init__(self, keys: tuple[ApiKey, ...]) -> None:
+        if len({k.sha256 for k in keys}) != len(keys):  # Settings refuses this already
+            raise ValueError("two API keys have the same sha256")
         self._keys = keys
 
     def authenticate(self, presented: str | None) -> Caller | None:

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +26,7 @@ from ingest.config import (
     EmbeddingConfig,
     FileSourceConfig,
     IndexConfig,
+    PrivacyConfig,
     ReconcileConfig,
     SchedulerConfig,
     SourceConfig,
@@ -33,6 +35,35 @@ from ingest.config import (
 from ingest.rebuild import Canary
 
 Role = Literal["assistant", "admin", "auditor"]
+
+# pydantic error context keys that carry schema constraints only. Any other (an "error" text, a
+# union "tag") may quote the input, so such messages are replaced (config errors, API 422 bodies).
+SAFE_ERROR_CONTEXT = frozenset(
+    {"min_length", "max_length", "actual_length", "pattern", "expected", "gt", "ge", "lt", "le"}
+    | {"multiple_of", "max_digits", "decimal_places", "whole_digits", "field_type", "discriminator"}
+    | {"expected_tags"}
+)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid. The message names locations and rules, never values."""
+
+
+def describe_config_errors(exc: ValidationError) -> str:
+    """One line per error: where, and what rule failed; never the input (it may hold secrets)."""
+    lines: list[str] = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        ctx = set(err.get("ctx") or {})
+        if err["type"] == "value_error":
+            msg = err["msg"]  # our own validators: they name fields, never values
+        elif ctx - SAFE_ERROR_CONTEXT:
+            msg = f"invalid value ({err['type']})"
+        else:
+            msg = err["msg"]
+        lines.append(f"{where}: {msg}")
+    return f"{len(lines)} configuration error(s):\n  " + "\n  ".join(lines)
+
 
 # sha256 of the keys shipped in config/demo.yaml; refused when environment=production
 DEMO_KEY_HASHES = frozenset(
@@ -105,6 +136,7 @@ class Settings(BaseSettings):
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     rebuild: RebuildConfig = RebuildConfig()
 
     @classmethod
@@ -126,6 +158,13 @@ class Settings(BaseSettings):
         for s in self.sources:  # "<name>#<p>" names cursors, locks and runs (64 characters at most)
             if s.partitions > 1 and len(s.name) + 1 + len(str(s.partitions - 1)) > 64:
                 raise ValueError(f"source {s.name!r}: name too long for {s.partitions} partitions")
+        hashes = [k.sha256 for k in self.auth.keys]
+        if len(hashes) != len(set(hashes)):
+            dup = sorted({k.name for k in self.auth.keys if hashes.count(k.sha256) > 1})
+            raise ValueError(f"API keys {', '.join(dup)} have the same sha256: every key must be unique")
+        key_names = [k.name for k in self.auth.keys]
+        if len(key_names) != len(set(key_names)):
+            raise ValueError("API key names must be unique (they name the caller and its rate limit)")
         if self.api.default_top_k > self.api.max_top_k:
             raise ValueError("api.default_top_k must not exceed api.max_top_k")
         if self.environment == "production":
@@ -156,7 +195,18 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         model_config = SettingsConfigDict(yaml_file=path)
 
     base = path.parent if path else Path.cwd()
-    settings: Settings = _FromFile(**overrides)
+    try:
+        return _load(_FromFile, base, overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_config_errors(exc)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+
+
+def _load(cls: type[Settings], base: Path, overrides: dict[str, Any]) -> Settings:
+    settings: Settings = cls(**overrides)
     updates: dict[str, Any] = {"data_dir": _resolve(settings.data_dir, base)}
     updates["sources"] = tuple(
         s.model_copy(update={"path": _resolve(s.path, base)}) if isinstance(s, FileSourceConfig) else s

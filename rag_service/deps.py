@@ -44,18 +44,28 @@ def get_limiter(request: Request) -> Limiter:
 
 def require(*roles: Role) -> Callable[..., Caller]:
     def dependency(
+        request: Request,
         ring: Annotated[KeyRing, Depends(get_keyring)],
         limiter: Annotated[Limiter, Depends(get_limiter)],
         key: Annotated[str | None, Security(_api_key)],
     ) -> Caller:
         caller = ring.authenticate(key)
         if caller is None:
+            # missing or unknown keys are limited per client address (key guessing, floods)
+            address = request.client.host if request.client else "unknown"
+            wait = limiter.acquire(f"addr:{address}")
+            if wait > 0:
+                raise HTTPException(
+                    status.HTTP_429_TOO_MANY_REQUESTS,
+                    "too many requests without a valid API key from this address",
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "missing or unknown API key",
                 headers={"WWW-Authenticate": "APIKey"},
             )
-        wait = limiter.acquire(caller.name)
+        wait = limiter.acquire(f"key:{caller.name}")
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,

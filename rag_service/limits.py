@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -22,19 +23,29 @@ class BodyLimitMiddleware:
                 await self._reject(send)
                 return
         seen = 0
+        tripped = False
+        started = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, tripped
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    tripped = True
                     raise _TooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if tripped:
+                return  # the app's answer to a body cut off here (FastAPI makes it a 400) is replaced
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with contextlib.suppress(_TooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if tripped and not started:
             await self._reject(send)
 
     async def _reject(self, send: Any) -> None:

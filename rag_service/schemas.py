@@ -94,6 +94,11 @@ class ErasureRequest(Strict):
     tenant_id: str = Field(pattern=_ID)
     contact_id: str | None = Field(default=None, pattern=_ID)
     email: str | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, min_length=7, max_length=32, pattern=r"^\+?[0-9 ().\-]{7,32}$")
+
+
+class Lifted(BaseModel):
+    lifted: int  # suppressions removed
 
 
 class RevokeRequest(Strict):

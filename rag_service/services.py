@@ -21,10 +21,11 @@ from ingest.index.switchable import SwitchableIndex
 from ingest.models import RunReport
 from ingest.partition import Partition, combine_reports, partitions, split_key
 from ingest.partition import keys as partition_keys
-from ingest.pipeline import PipelineParts, Progress, Refresher
+from ingest.pipeline import PipelineParts, Progress, Refresher, safe_error
 from ingest.privacy import PrivacyLedger
 from ingest.rebuild import RebuildReport, rebuild, rollback
 from ingest.reconcile import ReconcileReport, reconcile
+from ingest.runs import SOURCE_BUSY
 from ingest.schedule_store import ScheduleStore
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
@@ -36,6 +37,8 @@ from rag_service.config import Settings
 from rag_service.metrics import Metrics
 
 log = logging.getLogger("rag_service.services")
+
+REBUILD_LOCK = "*rebuild"  # not a valid source name: one rebuild at a time
 
 
 @dataclass
@@ -111,7 +114,7 @@ class Services:
         try:
             for key in self.lock_keys(name):
                 if not self.state.try_lock(key, owner, ttl):
-                    raise SourceBusyError("a sync or reindex of this source is running")
+                    raise SourceBusyError(SOURCE_BUSY)
                 held.append(key)
             yield
         finally:
@@ -135,8 +138,13 @@ class Services:
     def reindex_record(
         self, name: str, record_id: str, *, actor: str, run_id: str | None = None
     ) -> RunReport:
-        with self._locked(name, "reindex_record"):
-            return self.refresher.reindex_record(self.source(name), record_id, actor=actor, run_id=run_id)
+        try:
+            with self._locked(name, "reindex_record"):
+                return self.refresher.reindex_record(self.source(name), record_id, actor=actor, run_id=run_id)
+        except SourceBusyError:
+            if run_id is not None:  # registered by the API: it ends now, not "running" forever
+                self.state.end_run(run_id, status="failed", error=SOURCE_BUSY)
+            raise
 
     def stale_records(self, name: str) -> list[str]:
         return self.refresher.stale_record_ids(name, self.consent.version)
@@ -152,18 +160,42 @@ class Services:
                 self.source(name), ids, actor=actor, force=False, kind="reprocess_stale"
             )
 
-    def rebuild(self, *, actor: str) -> RebuildReport:
-        """Blue/green: build, verify, swap; the previous generation stays for rollback."""
-        return rebuild(
-            gens=self.gens,
-            live=self.index,
-            parts=self.parts,
-            sources=list(self.sources.values()),
-            canaries=self.settings.rebuild.canaries,
-            actor=actor,
-            lock_keys=self._all_lock_keys(),
-            optimize=self.settings.rebuild.optimize,
-        )
+    def begin_rebuild(self, *, actor: str) -> str:
+        """Register a rebuild run and take the rebuild lock, or raise SourceBusyError (the run is
+        then recorded as failed). The caller hands the run id to `rebuild`, which releases it."""
+        run_id = self.state.start_run(source="*", kind="rebuild", actor=actor)
+        ttl = timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)
+        if not self.state.try_lock(REBUILD_LOCK, lock_owner(f"rebuild:{run_id}"), ttl):
+            busy = "a rebuild is already running"
+            self.state.end_run(run_id, status="failed", error=busy)
+            raise SourceBusyError(busy)
+        return run_id
+
+    def rebuild(self, *, actor: str, run_id: str | None = None) -> RebuildReport:
+        """Blue/green: build, verify, swap; the previous generation stays for rollback. The run
+        ends "succeeded" on a swap, "failed" otherwise (with the failed checks)."""
+        run_id = run_id or self.begin_rebuild(actor=actor)
+        error: str | None = "failed"
+        try:
+            report = rebuild(
+                gens=self.gens,
+                live=self.index,
+                parts=self.parts,
+                sources=list(self.sources.values()),
+                canaries=self.settings.rebuild.canaries,
+                actor=actor,
+                lock_keys=self._all_lock_keys(),
+                optimize=self.settings.rebuild.optimize,
+            )
+            failed = [c.name for c in report.checks if not c.ok]
+            error = None if report.status == "swapped" else f"{report.status}: {', '.join(failed)}"[:1000]
+            return report
+        except Exception as exc:
+            error = safe_error(exc)
+            raise
+        finally:
+            self.state.end_run(run_id, status="failed" if error else "succeeded", error=error)
+            self.state.unlock(REBUILD_LOCK, lock_owner(f"rebuild:{run_id}"))
 
     def rollback(self, *, actor: str) -> RebuildReport:
         return rollback(
@@ -213,8 +245,23 @@ class Services:
         )
         self.scheduler.start()
 
-    def submit(self, fn: Callable[[], object]) -> Future[object]:
-        return self._pool.submit(fn)
+    def submit(self, fn: Callable[[], object], *, run_id: str | None = None) -> Future[object]:
+        """Run in the background. A failure is logged and ends the run `run_id` (if it is still
+        running) as failed, so no submitted run stays "running"."""
+
+        def guarded() -> object:
+            try:
+                return fn()
+            except Exception as exc:
+                log.warning(
+                    "background job failed", extra={"run_id": run_id, "error_type": type(exc).__name__}
+                )
+                if run_id is not None:
+                    error = SOURCE_BUSY if isinstance(exc, SourceBusyError) else safe_error(exc)
+                    self.state.end_run(run_id, status="failed", error=error)
+                return None
+
+        return self._pool.submit(guarded)
 
     def start_scheduler(self) -> None:
         enabled = [s for s in self.settings.sources if s.enabled]
@@ -285,6 +332,9 @@ def build_services(
     embedder = embedder or make_embedder(settings.embedding)
     chunker = Chunker(settings.chunking)
     state = StateStore(settings.state.url)
+    abandoned = state.abandon_orphan_runs()  # runs of a process that died stay "running" no more
+    if abandoned:
+        log.warning("runs of a dead process marked abandoned", extra={"runs": abandoned})
     gens = open_generations(settings.index, embedder.dimension, settings.data_dir / "index-generations")
     index = SwitchableIndex(gens.open_live(), gens.pointer().live)
     privacy = PrivacyLedger(state.engine)

@@ -85,4 +85,9 @@ class IndexStore(Protocol):
         """Make every write so far durable."""
         ...
 
+    @property
+    def write_error(self) -> str | None:
+        """Why writes currently fail (readiness reports it), or None."""
+        ...
+
     def close(self) -> None: ...

@@ -1,6 +1,11 @@
 """IndexStore on qdrant-edge: Qdrant's in-process engine (one shard directory, WAL + segments).
 
 One process owns a shard directory. Writes are serialised by a lock; searches run concurrently.
+A write or flush the engine refuses (e.g. "Failed to flush payload_index: ... Tracker journal ...
+is shorter than expected", which a truncated tracker journal reproduces) is logged in full, the
+shard is reopened (its WAL replays what was not flushed) and the write retried once; while that
+fails, `write_error` says why and readiness reports the index unwritable. The next write tries
+again, so no restart is needed once the cause is gone.
 `optimize()` (HNSW build) is never called here: it holds the GIL for minutes at scale. New points
 live in plain segments (exact search; ~5 ms per query at 1k chunks, ~45 ms at 100k); a rebuild
 builds the HNSW index of its new generation in a child process (ingest/index/optimize.py).
@@ -8,10 +13,11 @@ builds the HNSW index of its new generation in a child process (ingest/index/opt
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
@@ -31,7 +37,11 @@ from ingest.index.filters import (
     source_spec,
     tenant_spec,
 )
+from ingest.index.shard_lock import ShardLock
 from ingest.models import RecordRef
+
+log = logging.getLogger("ingest.index.edge")
+T = TypeVar("T")
 
 
 def _condition(cond: Condition) -> Any:
@@ -61,13 +71,27 @@ class EdgeIndexStore:
         self._path = path
         self._dimension = dimension
         self._write_lock = threading.Lock()
+        self._write_error: str | None = None
         path.mkdir(parents=True, exist_ok=True)
+        self._owner = ShardLock(path)  # before the engine touches the directory (shard_lock.py)
+        self._owner.acquire()
+        try:
+            self._shard = self._open()
+            if self._shard.info().points_count == 0 and not self._shard.info().payload_schema:
+                self._create_indexes()
+        except BaseException:
+            self._owner.release()
+            raise
+
+    def _open(self) -> Any:
+        path = self._path
         try:
             if any(path.iterdir()):
-                self._shard = qe.EdgeShard.load(str(path))
-            else:
-                self._shard = qe.EdgeShard.create(str(path), self._config())
-                self._create_indexes()
+                return qe.EdgeShard.load(str(path))
+            shard = qe.EdgeShard.create(str(path), self._config())
+            self._shard = shard
+            self._create_indexes()
+            return shard
         except Exception as exc:
             text = str(exc).lower()
             if "lock" in text or "wal" in text:
@@ -76,8 +100,42 @@ class EdgeIndexStore:
                     "run writes through that process (admin API) or stop it first"
                 ) from exc
             raise StoreError(f"cannot open index at {path}: {type(exc).__name__}") from exc
-        if self._shard.info().points_count == 0 and not self._shard.info().payload_schema:
-            self._create_indexes()
+
+    @property
+    def write_error(self) -> str | None:
+        """Why the last write failed and could not be recovered; None while writes succeed."""
+        return self._write_error
+
+    def _write(self, op: Callable[[], T]) -> T:
+        """Run an engine write (caller holds the write lock). A failure is logged in full, the shard
+        reopened and the write retried once; writes are idempotent (deterministic ids, filters)."""
+        if self._write_error is None:
+            try:
+                return op()
+            except Exception as exc:
+                self._note_failure(exc)
+        try:
+            self._reopen()
+            result = op()
+        except Exception as exc:
+            self._note_failure(exc)
+            raise StoreError(f"index at {self._path} is not writable: {self._write_error}") from exc
+        if self._write_error is not None:
+            log.warning("index writable again after reopening", extra={"index": self.location})
+        self._write_error = None
+        return result
+
+    def _note_failure(self, exc: Exception) -> None:
+        self._write_error = f"{type(exc).__name__}: {exc}"
+        # the engine's whole message (file paths, no record content): job runs keep a short form
+        log.error("index write failed", extra={"index": self.location, "engine_error": self._write_error})
+
+    def _reopen(self) -> None:
+        try:
+            self._shard.close()
+        except Exception as exc:  # already broken: the reopen below decides
+            log.warning("closing the failed shard", extra={"error_type": type(exc).__name__})
+        self._shard = self._open()
 
     def _config(self) -> Any:
         return qe.EdgeConfig(
@@ -107,17 +165,20 @@ class EdgeIndexStore:
             return
         batch = [qe.Point(id=p.id, vector=p.vector, payload=p.payload) for p in points]
         with self._write_lock:
-            self._shard.update(qe.UpdateOperation.upsert_points(batch))
+            self._write(lambda: self._shard.update(qe.UpdateOperation.upsert_points(batch)))
 
     def _count(self, spec: FilterSpec | None) -> int:
         return int(self._shard.count(qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
 
     def _delete(self, spec: FilterSpec) -> int:
-        with self._write_lock:
+        def op() -> int:
             n = self._count(spec)
             if n:
                 self._shard.update(qe.UpdateOperation.delete_points_by_filter(to_edge_filter(spec)))
-        return n
+            return n
+
+        with self._write_lock:
+            return self._write(op)
 
     def delete_record(self, ref: RecordRef) -> int:
         return self._delete(record_spec(ref))
@@ -127,11 +188,15 @@ class EdgeIndexStore:
 
     def set_record_payload(self, ref: RecordRef, payload: dict[str, Any]) -> int:
         spec = record_spec(ref)
-        with self._write_lock:
+
+        def op() -> int:
             n = self._count(spec)
             if n:
                 self._shard.update(qe.UpdateOperation.set_payload_by_filter(to_edge_filter(spec), payload))
-        return n
+            return n
+
+        with self._write_lock:
+            return self._write(op)
 
     def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]:
         request = qe.SearchRequest(
@@ -182,8 +247,11 @@ class EdgeIndexStore:
 
     def flush(self) -> None:
         with self._write_lock:
-            self._shard.flush()
+            self._write(lambda: self._shard.flush())
 
     def close(self) -> None:
         with self._write_lock:
-            self._shard.close()
+            try:
+                self._shard.close()
+            finally:
+                self._owner.release()

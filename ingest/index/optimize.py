@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from ingest.errors import StoreError
+from ingest.index.shard_lock import ShardLock
 
 
 def optimize_shard(path: Path) -> dict[str, float | int]:
@@ -25,19 +26,24 @@ def optimize_shard(path: Path) -> dict[str, float | int]:
     import qdrant_edge as qe
 
     t0 = time.perf_counter()
-    shard = qe.EdgeShard.load(str(path))
+    owner = ShardLock(path)  # never touch a shard another process owns
+    owner.acquire()
     try:
-        shard.optimize()
-        shard.flush()
-        info = shard.info()
-        return {
-            "points": int(info.points_count),
-            "indexed_vectors": int(info.indexed_vectors_count),
-            "segments": int(info.segments_count),
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
+        shard = qe.EdgeShard.load(str(path))
+        try:
+            shard.optimize()
+            shard.flush()
+            info = shard.info()
+            return {
+                "points": int(info.points_count),
+                "indexed_vectors": int(info.indexed_vectors_count),
+                "segments": int(info.segments_count),
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        finally:
+            shard.close()
     finally:
-        shard.close()
+        owner.release()
 
 
 def optimize_in_subprocess(path: Path, timeout_seconds: float = 3600) -> dict[str, float | int]:

@@ -171,6 +171,10 @@ class QdrantIndexStore:
     def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]:
         return [h.payload for h in self._scroll(tenant_spec(tenant_id), batch)]
 
+    @property
+    def write_error(self) -> str | None:
+        return None  # a Qdrant server reports its own health; request errors raise
+
     def flush(self) -> None:
         """Writes use wait=True: acknowledged writes are already durable in the server's WAL."""
 

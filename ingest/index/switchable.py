@@ -76,5 +76,9 @@ class SwitchableIndex:
     def flush(self) -> None:
         self._store.flush()
 
+    @property
+    def write_error(self) -> str | None:
+        return self._store.write_error
+
     def close(self) -> None:
         self._store.close()

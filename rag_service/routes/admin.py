@@ -11,12 +11,19 @@ from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.models import RecordRef
 from ingest.partition import split_key
-from ingest.privacy import Receipt
+from ingest.privacy import Receipt, subject_keys
 from ingest.rebuild import RebuildError, RebuildReport
 from ingest.reconcile import ReconcileReport
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
-from rag_service.schemas import ErasureRequest, ReindexRequest, RevokeRequest, RunAccepted, RunView
+from rag_service.schemas import (
+    ErasureRequest,
+    Lifted,
+    ReindexRequest,
+    RevokeRequest,
+    RunAccepted,
+    RunView,
+)
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -27,6 +34,18 @@ def _source_or_404(services: ServicesDep, name: str, caller: AdminCaller) -> Non
     except UnknownSourceError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source") from None
     check_tenant(caller, src.tenant_id)
+
+
+def _tenant_or_404(services: ServicesDep, tenant_id: str) -> None:
+    if all(cfg.tenant_id != tenant_id for cfg in services.settings.sources):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such tenant")
+
+
+def _source_for_tenant_or_404(services: ServicesDep, tenant_id: str, source: str) -> None:
+    _tenant_or_404(services, tenant_id)
+    src = services.sources.get(source)
+    if src is None or src.tenant_id != tenant_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source for that tenant")
 
 
 @router.get("/sources")
@@ -89,7 +108,7 @@ async def _start(
                 status.HTTP_409_CONFLICT, "a sync or reindex of this source is running"
             ) from None
     else:
-        services.submit(job)  # type: ignore[arg-type]
+        services.submit(job, run_id=run_id)
     run = services.state.get_run(run_id) or {}
     return RunAccepted(run_id=run_id, source=source, kind=kind, status=str(run.get("status", "running")))
 
@@ -116,6 +135,8 @@ async def reindex(body: ReindexRequest, caller: AdminCaller, services: ServicesD
 
 
 def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:
+    if source == "*":  # rebuilds and rollbacks: every tenant
+        return "*" in caller.tenants
     src = services.sources.get(split_key(source)[0])  # runs of partitions: "<source>#<p>"
     return src is not None and caller.may_access(src.tenant_id)
 
@@ -154,8 +175,9 @@ def list_quarantine(
 async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
     """Right to be forgotten for one contact: every chunk of every linked record, all sources."""
     check_tenant(caller, body.tenant_id)
-    if not body.contact_id and not body.email:
-        raise HTTPException(UNPROCESSABLE, "give contact_id or email")
+    _tenant_or_404(services, body.tenant_id)
+    if not subject_keys(body.contact_id, body.email, body.phone):
+        raise HTTPException(UNPROCESSABLE, "give contact_id, email or phone")
 
     def run() -> Receipt:
         return erase_contact(
@@ -165,24 +187,74 @@ async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesD
             tenant_id=body.tenant_id,
             contact_id=body.contact_id,
             email=body.email,
+            phone=body.phone,
             actor=f"admin:{caller.name}",
+            settle_timeout=services.settings.privacy.settle_timeout_seconds,
         )
 
     return await run_in_threadpool(run)
+
+
+@router.post("/erasure/lift", response_model=Lifted)
+def lift_erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Lifted:
+    """Lift the suppression of an erased contact: records naming it that arrive (or are reindexed)
+    from now on are indexed again. Records erased before stay erased."""
+    check_tenant(caller, body.tenant_id)
+    _tenant_or_404(services, body.tenant_id)
+    keys = subject_keys(body.contact_id, body.email, body.phone)
+    if not keys:
+        raise HTTPException(UNPROCESSABLE, "give contact_id, email or phone")
+    lifted = services.privacy.lift_subject(body.tenant_id, keys)
+    services.state.audit(
+        AuditEvent(
+            actor=f"admin:{caller.name}",
+            action="erasure_lifted",
+            tenant_id=body.tenant_id,
+            details={"keys": len(keys), "lifted": lifted},
+        )
+    )
+    return Lifted(lifted=lifted)
 
 
 @router.post("/consent/revoke", status_code=status.HTTP_201_CREATED, response_model=Receipt)
 async def revoke(body: RevokeRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
     """Consent revoked for one record: excluded from queries at once, then purged everywhere."""
     check_tenant(caller, body.tenant_id)
+    _source_for_tenant_or_404(services, body.tenant_id, body.source)
     ref = RecordRef(tenant_id=body.tenant_id, source=body.source, record_id=body.record_id)
 
     def run() -> Receipt:
         return revoke_record(
-            services.state, services.privacy, services.index, ref=ref, actor=f"admin:{caller.name}"
+            services.state,
+            services.privacy,
+            services.index,
+            ref=ref,
+            actor=f"admin:{caller.name}",
+            settle_timeout=services.settings.privacy.settle_timeout_seconds,
         )
 
     return await run_in_threadpool(run)
+
+
+@router.post("/consent/lift", response_model=Lifted)
+def lift_revocation(body: RevokeRequest, caller: AdminCaller, services: ServicesDep) -> Lifted:
+    """Lift a revocation made through the API: the record's own consent value at the source decides
+    again from its next sync or reindex. An erasure is never lifted."""
+    check_tenant(caller, body.tenant_id)
+    _source_for_tenant_or_404(services, body.tenant_id, body.source)
+    ref = RecordRef(tenant_id=body.tenant_id, source=body.source, record_id=body.record_id)
+    lifted = services.privacy.lift(ref)
+    services.state.audit(
+        AuditEvent(
+            actor=f"admin:{caller.name}",
+            action="revocation_lifted",
+            tenant_id=ref.tenant_id,
+            source=ref.source,
+            record_id=ref.record_id,
+            details={"lifted": lifted},
+        )
+    )
+    return Lifted(lifted=lifted)
 
 
 @router.post("/sources/{name}/reconcile", response_model=ReconcileReport)
@@ -204,12 +276,16 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
     """Where the live index is, how many chunks it holds, and records awaiting re-processing after a
     policy, detector, model or chunker change."""
     pointer = services.gens.pointer()
+    if "*" in caller.tenants:
+        chunks = services.index.count()
+    else:  # a tenant-scoped key sees its own tenants' chunks only
+        chunks = sum(services.index.count(tenant_id=t) for t in sorted(set(caller.tenants)))
     return {
         "live_generation": pointer.live,
         "previous_generation": pointer.previous,
         "switched_at": pointer.switched_at,
         "location": services.index.location,
-        "chunks": services.index.count(),
+        "chunks": chunks,
         "stale_records": {
             cfg.name: len(services.stale_records(cfg.name))
             for cfg in services.settings.sources
@@ -243,12 +319,16 @@ async def rebuild_index(
     if "*" not in caller.tenants:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a full rebuild needs an admin key for every tenant")
     actor = f"admin:{caller.name}"
-    services.state.audit(AuditEvent(actor=actor, action="admin_rebuild"))
+    try:  # a second rebuild while one runs gets 409 at once, whether or not it would wait
+        run_id = services.begin_rebuild(actor=actor)
+    except SourceBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    services.state.audit(AuditEvent(actor=actor, action="admin_rebuild", run_id=run_id))
     if not wait:
-        services.submit(lambda: services.rebuild(actor=actor))
-        return RunAccepted(run_id="", source="*", kind="rebuild", status="accepted")
+        services.submit(lambda: services.rebuild(actor=actor, run_id=run_id), run_id=run_id)
+        return RunAccepted(run_id=run_id, source="*", kind="rebuild", status="accepted")
     try:
-        return await run_in_threadpool(lambda: services.rebuild(actor=actor))
+        return await run_in_threadpool(lambda: services.rebuild(actor=actor, run_id=run_id))
     except SourceBusyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 

@@ -1,0 +1,77 @@
+"""A revocation through the API stands until the source's consent value itself changes after it,
+or an admin lifts it; an edit at the source does not lift it (issue 19, defect 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from ingest.models import RecordRef
+from rag_service.services import Services
+from tests.conftest import headers
+from tests.integration.test_privacy import ANA_BY_ID, ask, env, note, notes_a, write
+
+__all__ = ["env"]
+
+N1 = RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")
+REVOKE = {"tenant_id": "acme", "source": "acme-notes", "record_id": "N-1"}
+
+
+def deliver(tmp: Path, ts: str, body: str, consent: str = "granted") -> None:
+    edited = note("N-1", ts, body, ANA_BY_ID, consent={"assistant_use": consent})
+    write(tmp / "crm" / "a", [edited, notes_a()[1]])
+
+
+def revoke(client: TestClient) -> None:
+    resp = client.post("/admin/consent/revoke", headers=headers("admin"), json=REVOKE)
+    assert resp.status_code == 201 and resp.json()["verified"] is True
+
+
+def excluded(services: Services) -> bool:
+    entry = services.state.ledger_get(N1)
+    return services.index.count(ref=N1) == 0 and entry is not None and entry.status == "excluded"
+
+
+def test_an_edit_at_the_source_does_not_lift_a_revocation(env: tuple[Services, TestClient, Path]) -> None:
+    services, client, tmp = env
+    revoke(client)
+    # the CRM edits the text (later updated_at), its consent field still says granted
+    deliver(tmp, "2030-01-01T00:00:00+00:00", "Lidar firmware patch re-scheduled.")
+    assert services.run("acme-notes", actor="t").counts["indexed"] == 0
+    assert excluded(services) and "N-1" not in ask(client, "lidar firmware patch re-scheduled")
+    deliver(tmp, "2030-02-01T00:00:00+00:00", "Lidar firmware patch shipped.")
+    services.run("acme-notes", actor="t")
+    assert excluded(services) and services.privacy.for_refs([N1])
+
+    # the source's consent value itself changes after the revocation: it decides from now on
+    deliver(tmp, "2030-03-01T00:00:00+00:00", "Lidar firmware patch shipped.", consent="revoked")
+    services.run("acme-notes", actor="t")
+    assert excluded(services) and not services.privacy.for_refs([N1])
+    deliver(tmp, "2030-04-01T00:00:00+00:00", "Lidar patch re-approved by the customer.")
+    services.run("acme-notes", actor="t")
+    assert "N-1" in ask(client, "lidar patch re-approved by the customer")
+
+
+def test_an_admin_lifts_a_revocation(env: tuple[Services, TestClient, Path]) -> None:
+    services, client, tmp = env
+    revoke(client)
+    deliver(tmp, "2030-01-01T00:00:00+00:00", "Lidar firmware patch re-scheduled.")
+    services.run("acme-notes", actor="t")
+    assert excluded(services)
+    resp = client.post("/admin/consent/lift", headers=headers("admin"), json=REVOKE)
+    assert resp.status_code == 200 and resp.json() == {"lifted": 1}
+    assert services.state.list_audit(action="revocation_lifted", limit=1)[0]["record_id"] == "N-1"
+    reindex = {"source": "acme-notes", "record_id": "N-1", "wait": True}
+    again = client.post("/admin/reindex", headers=headers("admin"), json=reindex)
+    assert again.status_code == 202 and again.json()["status"] == "succeeded"
+    assert "N-1" in ask(client, "lidar firmware patch re-scheduled")
+    unknown = client.post(
+        "/admin/consent/lift", headers=headers("admin"), json={**REVOKE, "source": "nope-source"}
+    )
+    assert unknown.status_code == 404
+    # revoked again later: a new revocation, a new baseline; the same edit does not lift it
+    revoke(client)
+    deliver(tmp, "2030-05-01T00:00:00+00:00", "Lidar firmware patch re-scheduled again.")
+    services.run("acme-notes", actor="t")
+    assert excluded(services)
