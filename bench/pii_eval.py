@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import json
 import re
 import shutil
@@ -303,13 +304,69 @@ def table(results: dict[str, dict[str, SetTally]]) -> str:
     return "\n".join(lines)
 
 
+def ablations() -> dict[str, Callable[[], Redactor]]:
+    """The shipped policy, then with one layer off at a time, then Presidio alone (same model,
+    same NER-only pipeline): what each layer buys on real text."""
+    from policies.redaction import load_redaction_policy
+
+    base = load_redaction_policy()
+    names_off = base.names.model_copy(update={"enabled": False, "truecase": False})
+    variants = {
+        "all layers": base,
+        "without numbers": base.model_copy(
+            update={"numbers": base.numbers.model_copy(update={"enabled": False})}
+        ),
+        "without names": base.model_copy(update={"names": names_off}),
+        "without truecasing": base.model_copy(
+            update={"names": base.names.model_copy(update={"truecase": False})}
+        ),
+        "without policy patterns": base.model_copy(update={"patterns": ()}),
+        "Presidio + NER only": base.model_copy(
+            update={
+                "names": names_off,
+                "numbers": base.numbers.model_copy(update={"enabled": False}),
+                "fields": base.fields.model_copy(update={"enabled": False}),
+                "dialogue": base.dialogue.model_copy(update={"enabled": False}),
+                "patterns": (),
+                "allow_list": (),
+            }
+        ),
+    }
+    return {name: functools.partial(PresidioRedactor, doc) for name, doc in variants.items()}
+
+
+def layer_table(limit: int | None) -> str:
+    items = load(limit)
+    records = [to_record(i) for i in items]
+    sources = [render_text(r) for r in records]
+    lines = ["| policy | " + " | ".join(f"{s}: recall / over" for s in SETS) + " |"]
+    lines.append("|---|" + "---|" * len(SETS))
+    for name, factory in ablations().items():
+        texts, _ = redact_texts(factory(), records)
+        tallies = evaluate(items, texts, sources, {})
+        cells = []
+        for set_name in SETS:
+            t = tallies[set_name]
+            values = sum(x.values for x in t.types.values())
+            masked = sum(x.masked for x in t.types.values())
+            cells.append(f"{masked / values:.1%} / {t.over():.2%}")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="records per set (default: all)")
     parser.add_argument("--no-stock", action="store_true", help="skip the stock Presidio baseline")
     parser.add_argument("--through-index", action="store_true", help="also score the indexed chunks")
     parser.add_argument("--generated", action="store_true", help="also print the generated sanity row")
+    parser.add_argument(
+        "--layers", action="store_true", help="only the per-layer table (one layer off at a time)"
+    )
     args = parser.parse_args()
+    if args.layers:
+        print(layer_table(args.limit))
+        return
     print(table(run(args.limit, stock=not args.no_stock, index=args.through_index)))
     if args.generated:
         from bench.pii_generated import run as generated
