@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
 from ingest.tables import consent_baselines, receipts, record_contacts, subject_suppressions, suppressions
+from policies.pii.known import classify
 
 SuppressionReason = Literal["erasure", "consent_revoked"]
 
@@ -57,11 +58,12 @@ def subject_keys(contact_id: str | None, email: str | None, phone: str | None) -
 
 def contact_keys(record: SourceRecord) -> tuple[str, ...]:
     keys = {f"id:{c.contact_id}" for c in record.contacts}
-    keys.update(email_key(c.email) for c in record.contacts if c.email)
-    for c in record.contacts:  # a phone, where the record contract carries one for its contacts
-        key = phone_key(str(getattr(c, "phone", "") or ""))
-        if key:
-            keys.add(key)
+    for c in record.contacts:  # every e-mail and phone the CRM holds for the contact
+        for value in (c.email, c.phone, *c.identifiers):
+            if "@" in value:
+                keys.add(email_key(value))
+            elif value and classify(value) == "PHONE_NUMBER" and (key := phone_key(value)):
+                keys.add(key)
     return tuple(sorted(keys))
 
 
