@@ -20,10 +20,12 @@ from policies.pii import spans
 from policies.pii.dialogue import DialogueDetector
 from policies.pii.fields import FieldDetector
 from policies.pii.known import KnownIdentifiers
-from policies.pii.lexicon import NameLexicon
+from policies.pii.lexicon import NameLexicon, zipf
 from policies.pii.names import NameDetector
 from policies.pii.numbers import NumberDetector
 from policies.pii.text import WORD, Candidate, Line, label_spans, split_lines
+
+PRODUCT_MIN_ZIPF = 3.3
 
 
 class Redactor(Protocol):
@@ -231,9 +233,15 @@ class PresidioRedactor:
         """NER calls "Hi there", "Good morning", "Gmail" and "Ambient Mode" persons: a span made
         only of common English words, none of them a given name, is not one; nor is a span with
         a company word in or after it ("Maple Grove Schools")."""
+        value = text[start:end]
+        if any(c.isdigit() or c in "._/@" for c in value):  # "A1", "folder.getName"
+            return False
         words = [w.lower() for w in WORD.findall(text, start, end)]
         lex = self._lexicon
         if not any(lex.is_first(w) or not lex.is_common(w) for w in words):
+            return False
+        # one word the web knows well that no census lists is a product, not a person ("Firefox")
+        if len(words) == 1 and not lex.is_census(words[0]) and zipf(words[0]) >= PRODUCT_MIN_ZIPF:
             return False
         return not self._names.looks_like_org(text, start, end)
 

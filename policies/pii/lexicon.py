@@ -52,6 +52,19 @@ def is_typo(word: str) -> bool:
     return word in index or any(word[:i] + word[i + 1 :] in index for i in range(len(word)))
 
 
+COMPOUND_PART_MIN_ZIPF = 3.5
+
+
+@lru_cache(maxsize=200_000)
+def is_compound(word: str) -> bool:
+    """Two everyday words run together are a product or UI term, not a name ("Stopwatch",
+    "Autoplay", "Markdown", "Downloader")."""
+    return any(
+        zipf(word[:i]) >= COMPOUND_PART_MIN_ZIPF and zipf(word[i:]) >= COMPOUND_PART_MIN_ZIPF
+        for i in range(3, len(word) - 2)
+    ) or (word.startswith(("un", "re", "multi", "auto")) and zipf(word.split("un", 1)[-1]) >= 4.0)
+
+
 @lru_cache(maxsize=200_000)
 def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
@@ -79,6 +92,10 @@ class NameLexicon:
     def is_last(self, word: str) -> bool:
         return word in self._last and zipf(word) < self._rule.last_name_max_zipf
 
+    def is_census_rare(self, word: str) -> bool:
+        """Not so frequent as a word that a capital could be a sentence's ("My", "In")."""
+        return zipf(word) < self._rule.census_max_zipf
+
     def is_census(self, word: str) -> bool:
         """In either census list and not an everyday word ("smith", "jones", but not "morning")."""
         return (
@@ -96,6 +113,7 @@ class NameLexicon:
             and word not in self._not_names
             and zipf(word) < self._rule.unknown_max_zipf
             and not (typos and is_typo(word))
+            and not is_compound(word)
         )
 
     def is_namelike(self, word: str) -> bool:

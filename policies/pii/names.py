@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterator
 
 from policies.models import NameLayer
-from policies.pii.lexicon import NameLexicon
+from policies.pii.lexicon import NameLexicon, zipf
 from policies.pii.text import WORD, Candidate, Line, Word
 
 MAX_NAME_WORDS = 3
+SPREAD_MAX_ZIPF = 3.0
 CALENDAR = frozenset(
     [
         "january",
@@ -93,7 +94,7 @@ class NameDetector:
                         break
                     if self.namelike(w, line.lowercase) or (
                         w.lower not in self._fillers
-                        and (strong or len(following) <= 2)
+                        and (strong or len(following) <= 2 or (not line.lowercase and w.text[:1].isupper()))
                         and not self._lex.is_common(w.lower)
                     ):
                         taken.append(w)
@@ -167,8 +168,12 @@ class NameDetector:
             low = w.lower
             if not (w.text[:1].isupper() and w.text[1:].islower()) or low in CALENDAR:
                 continue
-            if not self._lex.is_any_first(low) or self._lex.is_first(low):
-                continue  # plain first names are _from_lists' job
+            if (
+                not self._lex.is_any_first(low)
+                or self._lex.is_first(low)
+                or not self._lex.is_census_rare(low)
+            ):
+                continue  # plain first names are _from_lists' job; "My", "In", "So" are words
             before = text[words[i - 1].end : w.start] if i else text[line.body_start : w.start]
             if i == 0 or re.search(r"[.!?:\"]", before):
                 continue  # sentence-initial: the capital says nothing
@@ -209,6 +214,12 @@ class NameDetector:
                     m.start("word"), m.end("word"), self._rule.entity, self._rule.score * 0.9, "name_list"
                 )
                 break
+
+    def _spreadable(self, word: str) -> bool:
+        """Only words that are surely names travel: census names or words rare on the web."""
+        if word in self._fillers or self._lex.is_common(word):
+            return False
+        return self._lex.is_census(word) or zipf(word) < SPREAD_MAX_ZIPF
 
     def _short_answer(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
         """A customer turn of a few words, all name-like once fillers are set aside: a name."""
