@@ -228,6 +228,22 @@ class StateStore(RunsAndLocks, AuditLog):
 
     # ------------------------------------------------------------------ quarantine
 
+    def quarantine_known(self, failures: Sequence[RecordFailure]) -> int:
+        """How many of these failures the quarantine already holds unchanged (same source,
+        locator and content digest): they are not counted again."""
+        known = 0
+        with self._engine.connect() as conn:
+            for f in failures:
+                row = conn.execute(
+                    sa.select(quarantine.c.id).where(
+                        quarantine.c.source == f.source,
+                        quarantine.c.locator == f.locator,
+                        quarantine.c.raw_sha256 == f.raw_sha256,
+                    )
+                ).first()
+                known += row is not None
+        return known
+
     @staticmethod
     def _quarantine(conn: Connection, failures: Sequence[RecordFailure], run_id: str) -> None:
         now = utcnow()

@@ -25,6 +25,7 @@ from ingest.config import (
     EmbeddingConfig,
     FileSourceConfig,
     IndexConfig,
+    IngestConfig,
     ReconcileConfig,
     SchedulerConfig,
     SourceConfig,
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     index: IndexConfig = IndexConfig()
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    ingest: IngestConfig = IngestConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
     rebuild: RebuildConfig = RebuildConfig()
 

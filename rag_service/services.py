@@ -305,6 +305,7 @@ def build_services(
         guard_min_records=settings.reconcile.guard_min_records,
         on_run=metrics.observe_run,
         stop=threading.Event(),
+        future_skew=timedelta(seconds=settings.ingest.max_future_skew_seconds),
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     note_versions(
