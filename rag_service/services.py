@@ -129,7 +129,9 @@ class Services:
                 min_records=self.settings.reconcile.guard_min_records,
                 confirm=confirm,
                 actor=actor,
-                reprocess=lambda rid: self.refresher.reindex_record(source, rid, actor=actor),
+                reprocess=lambda ids, force: self.refresher.reprocess(
+                    source, list(ids), actor=actor, force=force, kind="reindex_record"
+                ),
             )
 
     def reindex_record(

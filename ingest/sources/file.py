@@ -170,8 +170,12 @@ class FileSource:
         return item if isinstance(item, SourceRecord) else None
 
     def live_ids(self) -> Iterator[str]:
+        yield from (record.record_id for record in self.live_records())
+
+    def live_records(self) -> Iterator[SourceRecord]:
+        """The current version of every live record (reconcile compares content, not only ids)."""
         latest = self._latest(self._scan())
-        yield from sorted(rid for rid, item in latest.items() if isinstance(item, SourceRecord))
+        yield from (item for _, item in sorted(latest.items()) if isinstance(item, SourceRecord))
 
 
 def _key(item: SourceRecord | Tombstone) -> tuple[str, datetime]:
