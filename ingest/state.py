@@ -149,6 +149,17 @@ class StateStore(RunsAndLocks, AuditLog):
         with self._engine.connect() as conn:
             return [self._entry(r) for r in conn.execute(query.order_by(ledger.c.record_id))]
 
+    def ledger_ids_by_status(self, statuses: Sequence[LedgerStatus]) -> dict[tuple[str, str], set[str]]:
+        """(tenant, source) -> ids of the records whose ledger status is one of `statuses`."""
+        found: dict[tuple[str, str], set[str]] = {}
+        query = sa.select(ledger.c.tenant_id, ledger.c.source, ledger.c.record_id).where(
+            ledger.c.status.in_(list(statuses))
+        )
+        with self._engine.connect() as conn:
+            for tenant, source, rid in conn.execute(query):
+                found.setdefault((tenant, source), set()).add(rid)
+        return found
+
     @staticmethod
     def _entry(row: Any) -> LedgerEntry:
         data = dict(row._mapping)

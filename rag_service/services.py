@@ -18,6 +18,7 @@ from ingest.erasure import replay_suppressions
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.index.generations import Generations, open_generations
 from ingest.index.switchable import SwitchableIndex
+from ingest.index_check import purge_unlisted, unconfigured_sources
 from ingest.models import RunReport
 from ingest.partition import Partition, combine_reports, partitions, split_key
 from ingest.partition import keys as partition_keys
@@ -294,6 +295,14 @@ def build_services(
     replayed = replay_suppressions(privacy, index)  # an old index restored: erased stays erased
     if replayed:
         log.warning("suppressed chunks removed at startup", extra={"chunks": replayed})
+    for name, chunks in purge_unlisted(state, index).items():  # ... and deleted stays deleted
+        log.warning("deleted or excluded records purged at startup", extra={"source": name, "chunks": chunks})
+    unconfigured = unconfigured_sources(index, [cfg.name for cfg in settings.sources])
+    for name, chunks in sorted(unconfigured.items()):
+        log.warning(
+            "the index holds a source the configuration does not name; retire it to purge it",
+            extra={"source": name, "chunks": chunks},
+        )
     parts = PipelineParts(
         state=state,
         index=index,
