@@ -18,7 +18,7 @@ from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
-from ingest.tables import cursors, ledger, metadata, quarantine
+from ingest.tables import cursors, ledger, metadata, quarantine, schedules
 from ingest.timeutil import aware as _aware
 from ingest.timeutil import utcnow
 
@@ -236,6 +236,31 @@ class StateStore(RunsAndLocks, AuditLog):
             for name, cursor in cursors_now.items():
                 if cursor is not None:
                     self._save_cursor(conn, name, cursor)
+
+    def forget_source(self, source: str) -> dict[str, int]:
+        """Delete a retired source's ledger rows, cursors, quarantine entries and schedule rows
+        (its partitions' too). Suppressions, contact links, history, runs and the audit log stay:
+        an erased record stays erased should the source ever come back."""
+        partition_keys = sa.or_(
+            cursors.c.source == source, cursors.c.source.like(key_like(source), escape="\\")
+        )
+        schedule_keys = sa.or_(
+            schedules.c.source == source, schedules.c.source.like(key_like(source), escape="\\")
+        )
+        with self._engine.begin() as conn:
+            return {
+                "ledger_rows": conn.execute(sa.delete(ledger).where(ledger.c.source == source)).rowcount,
+                "cursors": conn.execute(sa.delete(cursors).where(partition_keys)).rowcount,
+                "quarantine_rows": conn.execute(
+                    sa.delete(quarantine).where(quarantine.c.source == source)
+                ).rowcount,
+                "schedules": conn.execute(sa.delete(schedules).where(schedule_keys)).rowcount,
+            }
+
+    def tenants_of_source(self, source: str) -> set[str]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(ledger.c.tenant_id).where(ledger.c.source == source).distinct())
+            return {r.tenant_id for r in rows}
 
     # ------------------------------------------------------------------ quarantine
 

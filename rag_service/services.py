@@ -23,9 +23,10 @@ from ingest.models import RunReport
 from ingest.partition import Partition, combine_reports, partitions, split_key
 from ingest.partition import keys as partition_keys
 from ingest.pipeline import PipelineParts, Progress, Refresher
-from ingest.privacy import PrivacyLedger
+from ingest.privacy import PrivacyLedger, Receipt
 from ingest.rebuild import RebuildReport, rebuild, rollback
 from ingest.reconcile import ReconcileReport, reconcile
+from ingest.retire import retire_source
 from ingest.schedule_store import ScheduleStore
 from ingest.scheduler import Schedule, SyncScheduler
 from ingest.sources.base import Source
@@ -134,6 +135,24 @@ class Services:
                     source, list(ids), actor=actor, force=force, kind="reindex_record"
                 ),
             )
+
+    def retire_source(self, name: str, *, actor: str) -> list[Receipt]:
+        """Purge a source the configuration no longer names (ingest/retire.py), holding its lock."""
+        owner = lock_owner(f"retire:{uuid.uuid4().hex}")
+        ttl = timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)
+        if not self.state.try_lock(name, owner, ttl):
+            raise SourceBusyError("a sync or reindex of this source is running")
+        try:
+            return retire_source(
+                self.state,
+                self.privacy,
+                self.index,
+                source=name,
+                configured=self.settings.source(name) is not None,
+                actor=actor,
+            )
+        finally:
+            self.state.unlock(name, owner)
 
     def reindex_record(
         self, name: str, record_id: str, *, actor: str, run_id: str | None = None
