@@ -419,9 +419,10 @@ class Refresher:
             )
 
         unstaged = stage(self._p, pending)
+        failed = {id(item) for item, _ in unstaged}
+        pending = [item for item in pending if id(item) not in failed]
         for item, exc in unstaged:
             # this record alone could not be redacted, chunked or embedded: quarantined, the page goes on
-            pending.remove(item)
             failures.append(
                 RecordFailure(
                     source=source.name,

@@ -90,11 +90,11 @@ class FileSource:
                         )
         return scan
 
-    def _failure(self, locator: str, line: bytes, reason: str, record_id: str | None = None) -> RecordFailure:
+    def _failure(self, locator: str, line: bytes, reason: str) -> RecordFailure:
         return RecordFailure(
             source=self.name,
             locator=locator,
-            record_id=record_id,
+            record_id=None,
             reason=reason,
             raw_sha256=hashlib.sha256(line.strip()).hexdigest(),
         )

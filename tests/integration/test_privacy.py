@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +211,7 @@ def test_revocation_is_excluded_before_the_purge_finishes(env: tuple[Services, T
     assert "N-1" not in ask(client)
     write(
         tmp / "crm" / "a",
-        [note("N-1", "2030-01-01T00:00:00+00:00", "Lidar patch re-approved.", ANA_BY_ID), notes_a()[1]],
+        [note("N-1", datetime.now(UTC).isoformat(), "Lidar patch re-approved.", ANA_BY_ID), notes_a()[1]],
     )
     services.run("acme-notes", actor="t")
     assert "N-1" in ask(client, "lidar patch re-approved")
