@@ -15,6 +15,7 @@ from ingest.index.base import IndexStore
 from ingest.models import RecordRef
 from ingest.state import AuditEvent, LedgerStatus, StateStore
 
+DIRECT_LIMIT = 2_000  # ledger rows per source checked one by one rather than by a scroll
 PURGED_STATUSES: tuple[LedgerStatus, ...] = ("deleted", "excluded", "erased")
 
 
@@ -23,14 +24,17 @@ def purge_unlisted(state: StateStore, index: IndexStore) -> dict[str, int]:
     chunks removed per source (only sources where something was removed) and audits them."""
     removed: dict[str, int] = {}
     for (tenant_id, source), ids in sorted(state.ledger_ids_by_status(PURGED_STATUSES).items()):
-        held = index.record_chunk_counts(tenant_id, source)
-        purged = sorted(set(held) & ids)
+        # few ids: one indexed delete each (0 when absent); many: one scroll of what the source holds
+        if len(ids) > DIRECT_LIMIT:
+            ids = ids & set(index.record_chunk_counts(tenant_id, source))
+        deleted = {
+            rid: index.delete_record(RecordRef(tenant_id=tenant_id, source=source, record_id=rid))
+            for rid in sorted(ids)
+        }
+        purged = [rid for rid, n in deleted.items() if n]
         if not purged:
             continue
-        chunks = sum(
-            index.delete_record(RecordRef(tenant_id=tenant_id, source=source, record_id=rid))
-            for rid in purged
-        )
+        chunks = sum(deleted.values())
         removed[source] = removed.get(source, 0) + chunks
         state.audit(
             AuditEvent(

@@ -46,9 +46,11 @@ def settings_for(tmp_path: Path, folder: Path) -> Settings:
     )
 
 
+@pytest.mark.parametrize("direct_limit", [2_000, 0], ids=["one-by-one", "by-scroll"])
 def test_a_restored_index_does_not_serve_deleted_or_excluded_records(
-    tmp_path: Path, embedder: Any, redactor: Any
+    tmp_path: Path, embedder: Any, redactor: Any, monkeypatch: pytest.MonkeyPatch, direct_limit: int
 ) -> None:
+    monkeypatch.setattr("ingest.index_check.DIRECT_LIMIT", direct_limit)
     folder = tmp_path / "crm"
     folder.mkdir()
     write(folder, [rec(i) for i in range(10)])
