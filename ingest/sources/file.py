@@ -2,7 +2,9 @@
 
 Each `*.jsonl` file under the folder holds one JSON object per line: a record following the
 data contract (ingest/contract.py) or a tombstone `{"record_id": ..., "deleted": true,
-"updated_at": ...}`. Incremental by keyset cursor (updated_at, record_id).
+"updated_at": ...}`. Incremental by cursor (updated_at, record_id): records at the cursor's
+timestamp are re-read (ties are never lost), only the cursor's own record is skipped. Each line
+stands alone: one that cannot be read or breaks the contract is a failure, the rest go on.
 """
 
 from __future__ import annotations
