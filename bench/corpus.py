@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,9 @@ def write_corpus(folder: Path, n: int, tenant: str = "bench") -> int:
 
 
 def touch_one_percent(root: Path) -> int:
-    """Edit 1% of the records (consented ones) in place: new text and a newer updated_at."""
+    """Edit 1% of the records (consented ones) in place: new text and a newer updated_at (now:
+    a date in the future would be held by the sync horizon, ingest/horizon.py)."""
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
     files = sorted(root.rglob("*.jsonl"))
     total = sum(len(f.read_text().splitlines()) for f in files)
     want = max(1, total // 100)
@@ -51,7 +54,7 @@ def touch_one_percent(root: Path) -> int:
             if changed >= want or i % 9 != 4 or '"assistant_use": "granted"' not in line:
                 continue
             rec = json.loads(line)
-            rec["updated_at"] = "2027-01-01T00:00:00+00:00"
+            rec["updated_at"] = now
             if "body" in rec:
                 rec["body"] += " Update: the customer signed the renewal today."
             else:

@@ -12,6 +12,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -56,7 +57,7 @@ def main() -> None:
                 **rec,
                 "record_type": "note",
                 "body": f"Customer asked about the {marker} integration pilot.",
-                "updated_at": f"2027-01-01T00:00:{i:02d}+00:00",
+                "updated_at": datetime.now(UTC).isoformat(),  # not in the future: the sync horizon
                 "turns": [],
             }
             rec.pop("turns")

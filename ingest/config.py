@@ -184,6 +184,11 @@ class SchedulerConfig(Section):
     lock_ttl_seconds: int = Field(default=600, ge=30)  # refreshed every page
 
 
+class IngestConfig(Section):
+    # a record dated later than now + this is quarantined (held) and never moves a cursor
+    max_future_skew_seconds: int = Field(default=300, ge=0, le=7 * 86400)
+
+
 class ReconcileConfig(Section):
     interval_seconds: int = Field(default=3600, ge=30)
     max_delete_share: float = Field(default=0.15, gt=0, le=1)  # per run: tombstones and reconcile

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -143,7 +143,24 @@ class Chunk(Frozen):
 
 
 class RunCounts(BaseModel):
-    """Mutable tally kept during a run; frozen into RunReport at the end."""
+    """Mutable tally kept during a run; frozen into RunReport at the end.
+
+    `fetched` counts every item a source delivered (records, tombstones and lines that failed the
+    contract). Each one ends in exactly one outcome of OUTCOMES, so fetched == sum(OUTCOMES):
+    `quarantined` counts failures new to the quarantine (a line is counted once until it
+    changes), `quarantine_unchanged` the ones already there. purged, chunks_* and embedded
+    describe side effects, not outcomes."""
+
+    OUTCOMES: ClassVar[tuple[str, ...]] = (
+        "indexed",
+        "unchanged",
+        "payload_updated",
+        "excluded",
+        "suppressed",
+        "deleted",
+        "quarantined",
+        "quarantine_unchanged",
+    )
 
     fetched: int = 0
     indexed: int = 0
@@ -154,6 +171,7 @@ class RunCounts(BaseModel):
     purged: int = 0
     deleted: int = 0
     quarantined: int = 0
+    quarantine_unchanged: int = 0
     chunks_written: int = 0
     chunks_deleted: int = 0
     embedded: int = 0
@@ -162,6 +180,11 @@ class RunCounts(BaseModel):
 
     def totals(self) -> dict[str, int]:
         return self.model_dump(exclude={"redacted"})
+
+    def unaccounted(self) -> int:
+        """fetched minus every outcome: 0 when the run's counts add up."""
+        outcomes: int = sum(getattr(self, name) for name in self.OUTCOMES)
+        return self.fetched - outcomes
 
 
 class RunReport(Frozen):

@@ -25,8 +25,18 @@ from ingest.deletion_guard import DeletionGuard
 from ingest.embedding import Embedder
 from ingest.errors import SourceBusyError
 from ingest.history import history_of
+from ingest.horizon import within_horizon
 from ingest.index.base import IndexStore
-from ingest.models import Cursor, Page, RecordRef, RunCounts, RunReport, SourceRecord, Tombstone
+from ingest.models import (
+    Cursor,
+    Page,
+    RecordFailure,
+    RecordRef,
+    RunCounts,
+    RunReport,
+    SourceRecord,
+    Tombstone,
+)
 from ingest.partition import WHOLE, Partition
 from ingest.privacy import PrivacyLedger, Suppression, contact_keys
 from ingest.runs import SOURCE_BUSY
@@ -62,6 +72,7 @@ class PipelineParts:
     on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
     stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
     page_hook: PageHook | None = None
+    future_skew: timedelta = timedelta(minutes=5)  # records dated later are held (ingest/horizon.py)
 
 
 def safe_error(exc: BaseException) -> str:
@@ -132,7 +143,8 @@ class Refresher:
             cursor = None if kind == "reindex" else p.state.get_cursor(key)
             guard = DeletionGuard(p, source.name, allow=allow_mass_delete)
             for full_page in source.pages(cursor=cursor):
-                page = partition.filter(full_page)
+                page = self._within_horizon(partition.filter(full_page), cursor)
+                cursor = page.next_cursor
                 guard.check(page, actor=actor, run_id=run_id)
                 self._process_page(
                     source,
@@ -215,6 +227,7 @@ class Refresher:
                     )
                 )
                 page = Page(records=tuple(records), deletions=tuple(gone), next_cursor=Cursor())
+                page = self._within_horizon(page, None)
                 self._process_page(
                     source, page, run_id=run_id, actor=actor, counts=counts, force=force, save_cursor=False
                 )
@@ -255,6 +268,11 @@ class Refresher:
             redacted=dict(sorted(counts.redacted.items())),
             error=error,
         )
+        if counts.unaccounted():
+            log.error(
+                "run counts do not add up",
+                extra={"run_id": run_id, "source": source, "unaccounted": counts.unaccounted()},
+            )
         self._p.state.finish_run(report)
         if self._p.on_run is not None:
             self._p.on_run(report)
@@ -343,28 +361,13 @@ class Refresher:
     ) -> list[LedgerEntry]:
         p = self._p
         counts.pages += 1
-        counts.fetched += len(page.records)
-        counts.quarantined += len(page.failures)
+        counts.fetched += len(page.records) + len(page.deletions) + len(page.failures)
         refs = [r.ref for r in page.records] + [t.ref for t in page.deletions]
         known = p.state.ledger_get_many(refs)
         entries: list[LedgerEntry] = []
         events: list[AuditEvent] = []
         pending: list[Pending] = []
-        if page.failures:
-            events.append(
-                AuditEvent(
-                    actor=actor,
-                    action="quarantine",
-                    tenant_id=source.tenant_id,
-                    source=source.name,
-                    run_id=run_id,
-                    details={
-                        "count": len(page.failures),
-                        "locators": [f.locator for f in page.failures[:100]],
-                        "record_ids": [f.record_id for f in page.failures[:100] if f.record_id],
-                    },
-                )
-            )
+        failures = list(page.failures)
 
         for tomb in page.deletions:
             removed = p.index.delete_record(tomb.ref)
@@ -508,23 +511,74 @@ class Refresher:
                 )
             )
 
-        stage(self._p, pending)
+        unstaged = stage(self._p, pending)
+        failed = {id(item) for item, _ in unstaged}
+        pending = [item for item in pending if id(item) not in failed]
+        for item, exc in unstaged:
+            # this record alone could not be redacted, chunked or embedded: quarantined, the page goes on
+            failures.append(
+                RecordFailure(
+                    source=source.name,
+                    locator=f"record {item.record.record_id}",
+                    record_id=item.record.record_id,
+                    reason=f"could not be redacted, chunked or embedded ({type(exc).__name__})",
+                    raw_sha256=_sha([item.content_hash, item.record.version]),
+                )
+            )
         self._hook("staged", [r.ref for r in page.records])
         written = write_pending(
             self._p, pending, run_id=run_id, counts=counts, entries=entries, events=events, actor=actor
         )
+        self._count_failures(failures, counts, events, source=source, run_id=run_id, actor=actor)
         p.index.flush()
         p.state.commit_page(
             source=cursor_key or source.name,
             cursor=page.next_cursor if save_cursor else None,
             entries=entries,
-            failures=page.failures,
+            failures=failures,
             events=events,
             run_id=run_id,
             linked=linked,
             history=history_of(entries, events, written),
         )
         return entries
+
+    def _within_horizon(self, page: Page, previous: Cursor | None) -> Page:
+        return within_horizon(page, now=utcnow(), skew=self._p.future_skew, previous=previous)
+
+    def _count_failures(
+        self,
+        failures: Sequence[RecordFailure],
+        counts: RunCounts,
+        events: list[AuditEvent],
+        *,
+        source: Source,
+        run_id: str,
+        actor: str,
+    ) -> None:
+        """A failure the quarantine already holds unchanged is not counted (or audited) again."""
+        if not failures:
+            return
+        known = self._p.state.quarantine_known(failures)
+        counts.quarantine_unchanged += known
+        counts.quarantined += len(failures) - known
+        if known == len(failures):
+            return
+        events.append(
+            AuditEvent(
+                actor=actor,
+                action="quarantine",
+                tenant_id=source.tenant_id,
+                source=source.name,
+                run_id=run_id,
+                details={
+                    "count": len(failures),
+                    "new": len(failures) - known,
+                    "locators": [f.locator for f in failures[:100]],
+                    "record_ids": [f.record_id for f in failures[:100] if f.record_id],
+                },
+            )
+        )
 
     def _decide(self, record: SourceRecord, suppression: Suppression | None) -> Admit | Exclude:
         """Consent policy, plus a revocation received through the API. The revocation stands,

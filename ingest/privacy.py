@@ -97,7 +97,7 @@ class Receipt(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     receipt_id: str
-    kind: Literal["erasure", "consent_revocation"]
+    kind: Literal["erasure", "consent_revocation", "source_retirement"]
     tenant_id: str
     subject: str  # hashed contact key or record key; never an e-mail or name
     actor: str

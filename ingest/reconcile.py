@@ -1,18 +1,35 @@
-"""Deletion reconciliation: compare the source's live ids with the ledger and with what the index
-actually holds; remove stale chunks; report index completeness. A mass-deletion guard stops a run
-that would delete more than a configured share of a source's records until an admin confirms."""
+"""Reconciliation: compare what the source holds with the ledger and with what the index actually
+holds; remove stale chunks, re-admit what is missing, re-process what changed; report index
+completeness. "clean" means the index matches the source: the same live ids and, where the source
+can list its records (LiveRecords), the same content. A mass-deletion guard stops a run that
+would delete more than a configured share of a source's records until an admin confirms."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from ingest.index.base import IndexStore
-from ingest.models import RecordRef
+from ingest.models import RecordRef, SourceRecord
 from ingest.sources.base import Source
-from ingest.state import AuditEvent, StateStore
+from ingest.state import AuditEvent, LedgerEntry, StateStore
+
+# ledger states that account for a live record (indexed, or kept out on purpose)
+_SETTLED = ("indexed", "excluded", "erased")
+
+
+@runtime_checkable
+class LiveRecords(Protocol):
+    """A source that can list the current version of every record cheaply (a drop folder), so
+    reconcile compares content, not only ids."""
+
+    def live_records(self) -> Iterator[SourceRecord]: ...
+
+
+# re-process these record ids; force=True re-embeds even when the fingerprint matches
+Reprocess = Callable[[Sequence[str], bool], object]
 
 
 class ReconcileReport(BaseModel):
@@ -25,18 +42,41 @@ class ReconcileReport(BaseModel):
     stale_records: int  # indexed per the ledger but gone from the source
     orphan_records: int  # chunks in the index the ledger does not account for
     missing_records: int  # ledger says indexed, index holds fewer chunks than recorded
+    unindexed_records: int = 0  # live at the source, but the ledger has them deleted or not at all
+    changed_records: int = 0  # live content (hash or version) differs from what the ledger recorded
+    content_checked: bool = False  # whether the source could list content (LiveRecords)
     chunks_deleted: int
     reprocessed: int
     delete_share: float
-    completeness_before: float  # share of expected records fully present in the index
+    completeness_before: float  # share of live records fully accounted for by ledger and index
     completeness_after: float
 
 
-def _completeness(expected: dict[str, int], held: dict[str, int]) -> float:
-    if not expected:
+def _differs(entry: LedgerEntry, record: SourceRecord) -> bool:
+    return entry.content_hash != record.content_hash() or entry.version != record.version
+
+
+def _completeness(
+    live: set[str],
+    entries: dict[str, LedgerEntry],
+    held: dict[str, int],
+    records: dict[str, SourceRecord] | None,
+) -> float:
+    """A live record is accounted for when its ledger row is settled, its content matches (when
+    known) and, if indexed, the index holds exactly its chunks."""
+    if not live:
         return 1.0
-    ok = sum(1 for rid, n in expected.items() if held.get(rid, 0) == n)
-    return round(ok / len(expected), 4)
+    ok = 0
+    for rid in live:
+        entry = entries.get(rid)
+        if entry is None or entry.status not in _SETTLED:
+            continue
+        if records is not None and entry.status != "erased" and _differs(entry, records[rid]):
+            continue
+        if entry.status == "indexed" and held.get(rid, 0) != entry.chunk_count:
+            continue
+        ok += 1
+    return round(ok / len(live), 4)
 
 
 def reconcile(
@@ -48,9 +88,10 @@ def reconcile(
     confirm: bool,
     min_records: int = 0,
     actor: str,
-    reprocess: Callable[[str], object] | None = None,
+    reprocess: Reprocess | None = None,
 ) -> ReconcileReport:
-    live = set(source.live_ids())
+    records = {r.record_id: r for r in source.live_records()} if isinstance(source, LiveRecords) else None
+    live = set(records) if records is not None else set(source.live_ids())
     entries = {e.record_id: e for e in state.ledger_for_source(source.name)}
     indexed = {rid: e.chunk_count for rid, e in entries.items() if e.status == "indexed"}
     held = index.record_chunk_counts(source.tenant_id, source.name)
@@ -58,7 +99,18 @@ def reconcile(
     stale = set(indexed) - live  # the ledger believed these indexed; the source no longer has them
     orphans = set(held) - set(indexed)  # in the index, unaccounted for: always removed (fail closed)
     missing = {rid for rid, n in expected.items() if held.get(rid, 0) != n}
-    before = _completeness(expected, held)
+    # live again (restored at the source after a delete) or never admitted: re-read them
+    unindexed = {rid for rid in live if rid not in entries or entries[rid].status not in _SETTLED}
+    changed: set[str] = set()
+    if records is not None:  # e.g. re-delivered with new text and an older updated_at
+        changed = {
+            rid
+            for rid, rec in records.items()
+            if rid in entries
+            and entries[rid].status in ("indexed", "excluded")
+            and _differs(entries[rid], rec)
+        }
+    before = _completeness(live, entries, held, records)
     share = round(len(stale) / max(1, len(indexed)), 4)
 
     def report(
@@ -72,6 +124,9 @@ def reconcile(
             stale_records=len(stale),
             orphan_records=len(orphans),
             missing_records=len(missing),
+            unindexed_records=len(unindexed),
+            changed_records=len(changed),
+            content_checked=records is not None,
             chunks_deleted=deleted,
             reprocessed=redone,
             delete_share=share,
@@ -90,7 +145,7 @@ def reconcile(
             )
         )
         return report("needs_confirmation", 0, 0, before)
-    if not (stale or orphans or missing):
+    if not (stale or orphans or missing or unindexed or changed):
         return report("clean", 0, 0, before)
     deleted = 0
     refs = [
@@ -103,14 +158,14 @@ def reconcile(
     state.mark_ledger([r for r in refs if r.record_id in entries], status="deleted", reason="reconciled")
     redone = 0
     if reprocess is not None:
-        for rid in sorted(missing):
-            reprocess(rid)
-            redone += 1
-    fresh = {e.record_id: e.chunk_count for e in state.ledger_for_source(source.name, status="indexed")}
-    after = _completeness(
-        {rid: n for rid, n in fresh.items() if rid in live},
-        index.record_chunk_counts(source.tenant_id, source.name),
-    )
+        if missing:  # the fingerprint matches: only a forced re-index rewrites the chunks
+            reprocess(sorted(missing), True)
+        again = sorted((unindexed | changed) - missing)
+        if again:  # the fingerprint skip keeps this cheap where nothing really changed
+            reprocess(again, False)
+        redone = len(missing) + len(again)
+    fresh = {e.record_id: e for e in state.ledger_for_source(source.name)}
+    after = _completeness(live, fresh, index.record_chunk_counts(source.tenant_id, source.name), records)
     state.audit(
         AuditEvent(
             actor=actor,
@@ -121,6 +176,8 @@ def reconcile(
                 "stale": len(stale),
                 "orphans": len(orphans),
                 "missing": len(missing),
+                "unindexed": len(unindexed),
+                "changed": len(changed),
                 "chunks_deleted": deleted,
                 "completeness_before": before,
                 "completeness_after": after,

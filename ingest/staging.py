@@ -44,18 +44,43 @@ def _embed(parts: PipelineParts, batch: Sequence[Pending]) -> None:
         row += len(item.chunks)
 
 
-def stage(parts: PipelineParts, pending: Sequence[Pending], *, batch_records: int = BATCH_RECORDS) -> None:
-    """Fill in `chunks` and `vectors` of every pending record (in place)."""
+def _one_by_one(
+    parts: PipelineParts, batch: Sequence[Pending], failed: list[tuple[Pending, Exception]]
+) -> None:
+    """A batch failed: stage its records one by one, so only the record at fault fails."""
+    for item in batch:
+        try:
+            _embed(parts, _redact_and_chunk(parts, [item]))
+        except Exception as exc:
+            item.chunks, item.vectors = [], None
+            failed.append((item, exc))
+
+
+def stage(
+    parts: PipelineParts, pending: Sequence[Pending], *, batch_records: int = BATCH_RECORDS
+) -> list[tuple[Pending, Exception]]:
+    """Fill in `chunks` and `vectors` of every pending record (in place). Returns the records that
+    could not be staged, each with its error (report its type only: a message may quote text).
+    When every record of several fails, the fault is not theirs (a broken model): it is raised."""
     batches = [pending[i : i + batch_records] for i in range(0, len(pending), batch_records)]
+    failed: list[tuple[Pending, Exception]] = []
     if not batches:
-        return
-    if len(batches) == 1:
-        _embed(parts, _redact_and_chunk(parts, batches[0]))
-        return
+        return failed
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact") as pool:
         ahead: Future[Sequence[Pending]] = pool.submit(_redact_and_chunk, parts, batches[0])
-        for i in range(len(batches)):
-            ready = ahead.result()
+        for i, batch in enumerate(batches):
+            try:
+                ready: Sequence[Pending] | None = ahead.result()
+            except Exception:
+                ready = None
             if i + 1 < len(batches):
                 ahead = pool.submit(_redact_and_chunk, parts, batches[i + 1])
-            _embed(parts, ready)
+            try:
+                if ready is None:
+                    raise RuntimeError("redaction failed for the batch")
+                _embed(parts, ready)
+            except Exception:
+                _one_by_one(parts, batch, failed)
+    if len(failed) == len(pending) > 1:
+        raise failed[0][1]
+    return failed

@@ -18,7 +18,7 @@ from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
-from ingest.tables import cursors, ledger, metadata, quarantine
+from ingest.tables import cursors, ledger, metadata, quarantine, schedules
 from ingest.timeutil import aware as _aware
 from ingest.timeutil import utcnow
 
@@ -149,6 +149,17 @@ class StateStore(RunsAndLocks, AuditLog):
         with self._engine.connect() as conn:
             return [self._entry(r) for r in conn.execute(query.order_by(ledger.c.record_id))]
 
+    def ledger_ids_by_status(self, statuses: Sequence[LedgerStatus]) -> dict[tuple[str, str], set[str]]:
+        """(tenant, source) -> ids of the records whose ledger status is one of `statuses`."""
+        found: dict[tuple[str, str], set[str]] = {}
+        query = sa.select(ledger.c.tenant_id, ledger.c.source, ledger.c.record_id).where(
+            ledger.c.status.in_(list(statuses))
+        )
+        with self._engine.connect() as conn:
+            for tenant, source, rid in conn.execute(query):
+                found.setdefault((tenant, source), set()).add(rid)
+        return found
+
     @staticmethod
     def _entry(row: Any) -> LedgerEntry:
         data = dict(row._mapping)
@@ -226,7 +237,48 @@ class StateStore(RunsAndLocks, AuditLog):
                 if cursor is not None:
                     self._save_cursor(conn, name, cursor)
 
+    def forget_source(self, source: str) -> dict[str, int]:
+        """Delete a retired source's ledger rows, cursors, quarantine entries and schedule rows
+        (its partitions' too). Suppressions, contact links, history, runs and the audit log stay:
+        an erased record stays erased should the source ever come back."""
+        partition_keys = sa.or_(
+            cursors.c.source == source, cursors.c.source.like(key_like(source), escape="\\")
+        )
+        schedule_keys = sa.or_(
+            schedules.c.source == source, schedules.c.source.like(key_like(source), escape="\\")
+        )
+        with self._engine.begin() as conn:
+            return {
+                "ledger_rows": conn.execute(sa.delete(ledger).where(ledger.c.source == source)).rowcount,
+                "cursors": conn.execute(sa.delete(cursors).where(partition_keys)).rowcount,
+                "quarantine_rows": conn.execute(
+                    sa.delete(quarantine).where(quarantine.c.source == source)
+                ).rowcount,
+                "schedules": conn.execute(sa.delete(schedules).where(schedule_keys)).rowcount,
+            }
+
+    def tenants_of_source(self, source: str) -> set[str]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(ledger.c.tenant_id).where(ledger.c.source == source).distinct())
+            return {r.tenant_id for r in rows}
+
     # ------------------------------------------------------------------ quarantine
+
+    def quarantine_known(self, failures: Sequence[RecordFailure]) -> int:
+        """How many of these failures the quarantine already holds unchanged (same source,
+        locator and content digest): they are not counted again."""
+        known = 0
+        with self._engine.connect() as conn:
+            for f in failures:
+                row = conn.execute(
+                    sa.select(quarantine.c.id).where(
+                        quarantine.c.source == f.source,
+                        quarantine.c.locator == f.locator,
+                        quarantine.c.raw_sha256 == f.raw_sha256,
+                    )
+                ).first()
+                known += row is not None
+        return known
 
     @staticmethod
     def _quarantine(conn: Connection, failures: Sequence[RecordFailure], run_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Command line: crm-rag serve | worker | sync | reindex | reconcile | rebuild | audit."""
+"""Command line: crm-rag serve | worker | sync | reindex | reconcile | retire-source | rebuild | audit."""
 
 from __future__ import annotations
 
@@ -151,6 +151,27 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return worst
 
 
+def cmd_retire_source(args: argparse.Namespace, settings: Settings) -> int:
+    """Purge a source removed from the configuration (chunks, ledger, cursors, quarantine)."""
+    from ingest.errors import IngestError
+    from rag_service.services import build_services
+
+    if not args.yes:
+        print(f"this deletes every chunk and ledger row of source {args.name!r}; add --yes", file=sys.stderr)
+        return 2
+    services = build_services(settings)
+    try:
+        receipts = services.retire_source(args.name, actor="cli")
+    except IngestError as exc:
+        print(f"cannot retire: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        services.close()
+    for receipt in receipts:
+        print(json.dumps(receipt.model_dump(mode="json")))
+    return 0 if all(r.verified for r in receipts) else 1
+
+
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     from rag_service.services import build_services
 
@@ -237,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     recon.add_argument("--source", action="append")
     recon.add_argument("--confirm", action="store_true", help="allow deleting more than max_delete_share")
     recon.set_defaults(func=cmd_reconcile)
+
+    retire = sub.add_parser(
+        "retire-source", help="purge a source removed from the configuration (audit event, receipt)"
+    )
+    retire.add_argument("name")
+    retire.add_argument("--yes", action="store_true", help="really delete its chunks and ledger")
+    retire.set_defaults(func=cmd_retire_source)
 
     rebuild = sub.add_parser("rebuild", help="blue/green rebuild: build, verify, swap (or --rollback)")
     rebuild.add_argument("--rollback", action="store_true", help="make the previous generation live again")

@@ -26,6 +26,7 @@ from ingest.config import (
     EmbeddingConfig,
     FileSourceConfig,
     IndexConfig,
+    IngestConfig,
     PrivacyConfig,
     ReconcileConfig,
     SchedulerConfig,
@@ -135,6 +136,7 @@ class Settings(BaseSettings):
     index: IndexConfig = IndexConfig()
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    ingest: IngestConfig = IngestConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     rebuild: RebuildConfig = RebuildConfig()

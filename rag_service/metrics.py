@@ -29,6 +29,7 @@ OUTCOMES = (
     "purged",
     "deleted",
     "quarantined",
+    "quarantine_unchanged",
 )
 
 

@@ -18,13 +18,15 @@ from ingest.erasure import replay_suppressions
 from ingest.errors import SourceBusyError, UnknownSourceError
 from ingest.index.generations import Generations, open_generations
 from ingest.index.switchable import SwitchableIndex
+from ingest.index_check import purge_unlisted, unconfigured_sources
 from ingest.models import RunReport
 from ingest.partition import Partition, combine_reports, partitions, split_key
 from ingest.partition import keys as partition_keys
 from ingest.pipeline import PipelineParts, Progress, Refresher, safe_error
-from ingest.privacy import PrivacyLedger
+from ingest.privacy import PrivacyLedger, Receipt
 from ingest.rebuild import RebuildReport, rebuild, rollback
 from ingest.reconcile import ReconcileReport, reconcile
+from ingest.retire import retire_source
 from ingest.runs import SOURCE_BUSY
 from ingest.schedule_store import ScheduleStore
 from ingest.scheduler import Schedule, SyncScheduler
@@ -132,8 +134,28 @@ class Services:
                 min_records=self.settings.reconcile.guard_min_records,
                 confirm=confirm,
                 actor=actor,
-                reprocess=lambda rid: self.refresher.reindex_record(source, rid, actor=actor),
+                reprocess=lambda ids, force: self.refresher.reprocess(
+                    source, list(ids), actor=actor, force=force, kind="reindex_record"
+                ),
             )
+
+    def retire_source(self, name: str, *, actor: str) -> list[Receipt]:
+        """Purge a source the configuration no longer names (ingest/retire.py), holding its lock."""
+        owner = lock_owner(f"retire:{uuid.uuid4().hex}")
+        ttl = timedelta(seconds=self.settings.scheduler.lock_ttl_seconds)
+        if not self.state.try_lock(name, owner, ttl):
+            raise SourceBusyError("a sync or reindex of this source is running")
+        try:
+            return retire_source(
+                self.state,
+                self.privacy,
+                self.index,
+                source=name,
+                configured=self.settings.source(name) is not None,
+                actor=actor,
+            )
+        finally:
+            self.state.unlock(name, owner)
 
     def reindex_record(
         self, name: str, record_id: str, *, actor: str, run_id: str | None = None
@@ -342,6 +364,14 @@ def build_services(
     replayed = replay_suppressions(privacy, index)  # an old index restored: erased stays erased
     if replayed:
         log.warning("suppressed chunks removed at startup", extra={"chunks": replayed})
+    for name, chunks in purge_unlisted(state, index).items():  # ... and deleted stays deleted
+        log.warning("deleted or excluded records purged at startup", extra={"source": name, "chunks": chunks})
+    unconfigured = unconfigured_sources(index, [cfg.name for cfg in settings.sources])
+    for name, chunks in sorted(unconfigured.items()):
+        log.warning(
+            "the index holds a source the configuration does not name; retire it to purge it",
+            extra={"source": name, "chunks": chunks},
+        )
     parts = PipelineParts(
         state=state,
         index=index,
@@ -355,6 +385,7 @@ def build_services(
         guard_min_records=settings.reconcile.guard_min_records,
         on_run=metrics.observe_run,
         stop=threading.Event(),
+        future_skew=timedelta(seconds=settings.ingest.max_future_skew_seconds),
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     note_versions(

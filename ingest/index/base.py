@@ -79,6 +79,15 @@ class IndexStore(Protocol):
         """record_id -> number of chunks the index holds for one source."""
         ...
 
+    def source_tenants(self) -> dict[str, dict[str, int]]:
+        """source name -> tenant id -> chunks the index holds (what is in the index, whatever
+        the configuration says)."""
+        ...
+
+    def delete_source(self, source: str) -> int:
+        """Delete every chunk of a source (every tenant); returns how many there were."""
+        ...
+
     def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]: ...
 
     def flush(self) -> None:

@@ -168,6 +168,21 @@ class QdrantIndexStore:
             counts[rid] = counts.get(rid, 0) + 1
         return counts
 
+    def _facet(self, key: str, spec: FilterSpec | None) -> dict[str, int]:
+        flt = to_qdrant_filter(spec)
+        facet = self._client.facet(self._collection, key=key, facet_filter=flt, limit=100_000, exact=True)
+        return {str(hit.value): int(hit.count) for hit in facet.hits if hit.count}
+
+    def source_tenants(self) -> dict[str, dict[str, int]]:
+        held = {
+            source: self._facet(P.TENANT_ID, FilterSpec(must=(Match(P.SOURCE, source),)))
+            for source in self._facet(P.SOURCE, None)
+        }
+        return {source: tenants for source, tenants in held.items() if tenants}
+
+    def delete_source(self, source: str) -> int:
+        return self._delete(FilterSpec(must=(Match(P.SOURCE, source),)))
+
     def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]:
         return [h.payload for h in self._scroll(tenant_spec(tenant_id), batch)]
 

@@ -70,6 +70,12 @@ class SwitchableIndex:
     def record_chunk_counts(self, tenant_id: str, source: str) -> dict[str, int]:
         return self._store.record_chunk_counts(tenant_id, source)
 
+    def source_tenants(self) -> dict[str, dict[str, int]]:
+        return self._store.source_tenants()
+
+    def delete_source(self, source: str) -> int:
+        return self._store.delete_source(source)
+
     def scroll_payloads(self, *, tenant_id: str | None = None, batch: int = 512) -> list[dict[str, Any]]:
         return self._store.scroll_payloads(tenant_id=tenant_id, batch=batch)
 

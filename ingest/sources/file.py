@@ -2,12 +2,14 @@
 
 Each `*.jsonl` file under the folder holds one JSON object per line: a record following the
 data contract (ingest/contract.py) or a tombstone `{"record_id": ..., "deleted": true,
-"updated_at": ...}`. Incremental by keyset cursor (updated_at, record_id).
+"updated_at": ...}`. Incremental by cursor (updated_at, record_id): records at the cursor's
+timestamp are re-read (ties are never lost), only the cursor's own record is skipped. Each line
+stands alone: one that cannot be read or breaks the contract is a failure, the rest go on.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +19,7 @@ from typing import ClassVar
 from pydantic import TypeAdapter, ValidationError
 
 from ingest.config import FileSourceConfig
-from ingest.contract import raw_digest, validate_record
+from ingest.contract import ContractViolation, parse_json, raw_digest, shape_problem, validate_record
 from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, RecordRef, SourceRecord, Tombstone
 
@@ -71,47 +73,64 @@ class FileSource:
         return Tombstone(ref=ref, deleted_at=deleted_at)
 
     def _scan(self, after: tuple[datetime, str] | None = None) -> _Scan:
-        """Every line, or (with `after`, a cursor) only lines that may be newer than it: a line
-        whose record_id and ISO updated_at put it at or before the cursor is skipped before the
-        (costlier) contract validation. Anything unclear is validated as usual."""
+        """Every line, or (with `after`, a cursor) only lines that may be new: a line whose
+        record_id and ISO updated_at put it before the cursor (or at the cursor's own record) is
+        skipped before the (costlier) contract validation. Anything unclear is validated as usual.
+        Lines are read as bytes: one that is not UTF-8, not JSON or breaks the contract in any
+        way becomes a failure of its own; the other lines go on."""
         scan = _Scan([], [], [])
-        cfg = self._config
         for path in self._files():
-            with path.open(encoding="utf-8", errors="replace") as fh:
+            with path.open("rb") as fh:
                 for lineno, line in enumerate(fh, start=1):
                     if not line.strip():
                         continue
-                    locator = f"{path.name}:{lineno}"
                     try:
-                        raw = json.loads(line)
-                    except json.JSONDecodeError as exc:
+                        self._read_line(scan, line, f"{path.name}:{lineno}", after)
+                    except Exception as exc:  # whatever one line does, the others go on
                         scan.failures.append(
-                            RecordFailure(
-                                source=self.name,
-                                locator=locator,
-                                record_id=None,
-                                reason=f"invalid JSON at column {exc.colno}: {exc.msg}",
-                                raw_sha256=raw_digest(line),
-                            )
+                            self._failure(f"{path.name}:{lineno}", line, f"unreadable ({type(exc).__name__})")
                         )
-                        continue
-                    if after is not None and _not_after(raw, after):
-                        continue
-                    if isinstance(raw, dict) and raw.get("deleted") is True:
-                        item = self._tombstone(raw, locator)
-                        if isinstance(item, Tombstone):
-                            scan.tombstones.append(item)
-                        else:
-                            scan.failures.append(item)
-                        continue
-                    result = validate_record(
-                        raw, tenant_id=cfg.tenant_id, source=cfg.name, system=cfg.system, locator=locator
-                    )
-                    if isinstance(result, SourceRecord):
-                        scan.records.append(result)
-                    else:
-                        scan.failures.append(result)
         return scan
+
+    def _failure(self, locator: str, line: bytes, reason: str) -> RecordFailure:
+        return RecordFailure(
+            source=self.name,
+            locator=locator,
+            record_id=None,
+            reason=reason,
+            raw_sha256=hashlib.sha256(line.strip()).hexdigest(),
+        )
+
+    def _read_line(self, scan: _Scan, line: bytes, locator: str, after: tuple[datetime, str] | None) -> None:
+        cfg = self._config
+        try:
+            raw = parse_json(line)
+        except ContractViolation as exc:
+            scan.failures.append(self._failure(locator, line, exc.reason))
+            return
+        if after is not None and _not_after(raw, after):
+            return
+        digest = hashlib.sha256(line.strip()).hexdigest()
+        if isinstance(raw, dict) and raw.get("deleted") is True:
+            problem = shape_problem(raw)
+            item = self._tombstone(raw, locator) if problem is None else self._failure(locator, line, problem)
+            if isinstance(item, Tombstone):
+                scan.tombstones.append(item)
+            else:
+                scan.failures.append(item.model_copy(update={"raw_sha256": digest}))
+            return
+        result = validate_record(
+            raw,
+            tenant_id=cfg.tenant_id,
+            source=cfg.name,
+            system=cfg.system,
+            locator=locator,
+            raw_sha256=digest,
+        )
+        if isinstance(result, SourceRecord):
+            scan.records.append(result)
+        else:
+            scan.failures.append(result)
 
     def _latest(self, scan: _Scan) -> dict[str, SourceRecord | Tombstone]:
         """Latest event per record id (a later line or timestamp wins; a tombstone is an event)."""
@@ -131,7 +150,7 @@ class FileSource:
         scan = self._scan(after=mark)
         items = sorted(self._latest(scan).values(), key=lambda it: (_key(it)[1], _key(it)[0]))
         if mark is not None:
-            items = [it for it in items if (_key(it)[1], _key(it)[0]) > mark]
+            items = [it for it in items if _after(_key(it)[1], _key(it)[0], mark)]
         failures = tuple(scan.failures)
         size = self._config.page_size
         if not items:
@@ -153,8 +172,12 @@ class FileSource:
         return item if isinstance(item, SourceRecord) else None
 
     def live_ids(self) -> Iterator[str]:
+        yield from (record.record_id for record in self.live_records())
+
+    def live_records(self) -> Iterator[SourceRecord]:
+        """The current version of every live record (reconcile compares content, not only ids)."""
         latest = self._latest(self._scan())
-        yield from sorted(rid for rid, item in latest.items() if isinstance(item, SourceRecord))
+        yield from (item for _, item in sorted(latest.items()) if isinstance(item, SourceRecord))
 
 
 def _key(item: SourceRecord | Tombstone) -> tuple[str, datetime]:
@@ -163,8 +186,15 @@ def _key(item: SourceRecord | Tombstone) -> tuple[str, datetime]:
     return item.ref.record_id, item.deleted_at
 
 
+def _after(when: datetime, rid: str, mark: tuple[datetime, str]) -> bool:
+    """Is (when, rid) new relative to the cursor? Ties on the timestamp are re-read (a record that
+    arrived later with the same updated_at and a smaller id must not be lost); only the cursor's
+    own record is known to be done. Re-read ties are cheap: the fingerprint skips them."""
+    return when > mark[0] or (when == mark[0] and rid != mark[1])
+
+
 def _not_after(raw: object, mark: tuple[datetime, str]) -> bool:
-    """True when the raw line is certainly at or before the cursor (so it cannot be new)."""
+    """True when the raw line is certainly not new relative to the cursor."""
     if not isinstance(raw, dict):
         return False
     rid, stamp = raw.get("record_id"), raw.get("updated_at")
@@ -174,4 +204,4 @@ def _not_after(raw: object, mark: tuple[datetime, str]) -> bool:
         when = datetime.fromisoformat(stamp)
     except ValueError:
         return False
-    return when.tzinfo is not None and (when, rid) <= mark
+    return when.tzinfo is not None and not _after(when, rid, mark)

@@ -82,7 +82,10 @@ class HttpJsonSource:
             params: dict[str, Any] = {"limit": self._config.page_size}
             if current.watermark:
                 params["updated_after"] = current.watermark
-                params["after_id"] = current.last_id or ""
+                # the first page of a run re-reads the cursor's timestamp: a record that arrived
+                # later with the same updated_at and a smaller id is not lost (the fingerprint
+                # skips the ones already indexed); later pages page on by (updated_at, id)
+                params["after_id"] = (current.last_id or "") if page_no else ""
             body = get_json(
                 self._client,
                 "/records",
@@ -99,8 +102,11 @@ class HttpJsonSource:
             for i, raw in enumerate(body["records"]):
                 item = self._map(raw, f"page {page_no} record {i}")
                 if isinstance(item, SourceRecord):
+                    key = (item.updated_at.isoformat(), item.record_id)
+                    last = max(last or ("", ""), key)
+                    if not page_no and cursor is not None and key == (cursor.watermark, cursor.last_id):
+                        continue  # the cursor's own record: done in an earlier run
                     records.append(item)
-                    last = max(last or ("", ""), (item.updated_at.isoformat(), item.record_id))
                 else:
                     failures.append(item)
             for i, raw in enumerate(body.get("deleted") or []):

@@ -14,6 +14,7 @@ from ingest.partition import split_key
 from ingest.privacy import Receipt, subject_keys
 from ingest.rebuild import RebuildError, RebuildReport
 from ingest.reconcile import ReconcileReport
+from ingest.retire import NothingToRetireError, held_tenants
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
 from rag_service.schemas import (
@@ -269,6 +270,27 @@ async def reconcile_source(
         return await run_in_threadpool(lambda: services.reconcile(name, confirm=confirm, actor=actor))
     except SourceBusyError:
         raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
+
+
+@router.post("/sources/{name}/retire", status_code=status.HTTP_201_CREATED, response_model=list[Receipt])
+async def retire(name: str, caller: AdminCaller, services: ServicesDep) -> list[Receipt]:
+    """Retire a source removed from the configuration: purge its chunks, ledger, cursors and
+    quarantine; audit event and one receipt per tenant. 409 while the configuration names it."""
+    if services.settings.source(name) is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the source is still configured; remove it from the configuration first"
+        )
+    tenants = await run_in_threadpool(lambda: held_tenants(services.state, services.index, name))
+    if not tenants:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "nothing is held for a source of that name")
+    for tenant_id in sorted(tenants):
+        check_tenant(caller, tenant_id)
+    try:
+        return await run_in_threadpool(lambda: services.retire_source(name, actor=f"admin:{caller.name}"))
+    except SourceBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except NothingToRetireError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "nothing is held for a source of that name") from None
 
 
 @router.get("/index")

@@ -100,7 +100,7 @@ def test_hubspot_notes(harness: Any) -> None:
     fake.add("1002", minute=30, body="Renewal note 2 (edited): SSO signed off.", contact="501")
     fake.archived["1004"] = iso(31)
     second = h.sync()
-    assert second.counts["fetched"] == 1
+    assert second.counts["fetched"] == 2  # one record and one tombstone
     assert second.counts["embedded"] == 1
     assert second.counts["deleted"] == 1
     assert "1004" not in h.payloads()
@@ -144,7 +144,7 @@ def test_zendesk_tickets_with_comments_and_deleted(harness: Any) -> None:
     second = h.sync()
     assert second.status == "succeeded"
     assert h.sleeps == [60.0]
-    assert second.counts["fetched"] == 1
+    assert second.counts["fetched"] == 2  # one record and one tombstone
     assert second.counts["deleted"] == 1
     assert "5" not in h.payloads()
     assert "fixed in 5.1" in h.payloads()["2"][P.TEXT]
@@ -184,7 +184,7 @@ def test_salesforce_cases_query_all_and_paging(harness: Any) -> None:
     second = h.sync()
     assert second.status == "succeeded"
     assert len(h.sleeps) == 1
-    assert second.counts["fetched"] == 1
+    assert second.counts["fetched"] == 2  # one record and one tombstone
     assert second.counts["deleted"] == 1
     assert "5005g000001CASE004" not in h.payloads()
     assert "SystemModstamp >= 2026-10-01T09:06:00Z" in fake.soql[-3]

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ingest import payload as P
-from ingest.models import RecordRef
+from ingest.models import RecordRef, RunCounts
 from policies.consent import ConsentPolicy
 from policies.models import Admit, ConsentStatus
 from rag_service.services import Services
@@ -20,10 +20,15 @@ def _payloads(services: Services) -> list[dict[str, Any]]:
 def test_initial_load_counts(demo_services: Services, truth: dict[str, Any]) -> None:
     reports = demo_services.initial_reports  # type: ignore[attr-defined]
     assert all(r.status == "succeeded" for r in reports)
-    fetched = sum(r.counts["fetched"] for r in reports)
+    for r in reports:  # every item fetched ends in exactly one outcome
+        assert r.counts["fetched"] == sum(r.counts[name] for name in RunCounts.OUTCOMES), r.counts
+    deleted = sum(r.counts["deleted"] for r in reports)
+    quarantined = sum(r.counts["quarantined"] for r in reports)
+    fetched = sum(r.counts["fetched"] for r in reports) - deleted - quarantined  # records only
     indexed = sum(r.counts["indexed"] for r in reports)
     excluded = sum(r.counts["excluded"] for r in reports)
     tombstones = sum(len(v) for v in truth["tombstones"].values())
+    assert deleted == tombstones
     assert fetched == len(truth["records"]) - tombstones
     granted = sum(
         1

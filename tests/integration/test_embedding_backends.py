@@ -117,10 +117,21 @@ def test_stage_overlaps_batches_and_matches_sequential_results(
         assert np.allclose(item.vectors, expected, atol=1e-5)
 
 
-def test_stage_surfaces_a_redaction_failure_in_a_later_batch(
+def test_stage_returns_the_one_record_that_fails_and_stages_the_rest(
     records: list[SourceRecord], redactor: PresidioRedactor, embedder: Embedder
 ) -> None:
     bad = records[9].model_copy(update={"title": "FAIL-HERE"})
     items = pending_for([*records[:9], bad])
+    failed = stage(Parts(RecordingRedactor(redactor), embedder), items, batch_records=3)  # type: ignore[arg-type]
+    assert [(item.record.record_id, type(exc).__name__) for item, exc in failed] == [
+        (bad.record_id, "RuntimeError")
+    ]
+    assert all(item.chunks and item.vectors is not None for item in items[:9])
+
+
+def test_stage_raises_when_every_record_fails(
+    records: list[SourceRecord], redactor: PresidioRedactor, embedder: Embedder
+) -> None:
+    bad = [r.model_copy(update={"title": "FAIL-HERE"}) for r in records[:4]]
     with pytest.raises(RuntimeError, match="redaction failed"):
-        stage(Parts(RecordingRedactor(redactor), embedder), items, batch_records=3)  # type: ignore[arg-type]
+        stage(Parts(RecordingRedactor(redactor), embedder), pending_for(bad), batch_records=3)  # type: ignore[arg-type]

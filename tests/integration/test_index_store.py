@@ -107,3 +107,21 @@ def test_edge_store_has_payload_indexes(tmp_path: Path) -> None:
         assert set(store.indexed_fields()) == {*P.KEYWORD_INDEXES, *P.INTEGER_INDEXES, *P.DATETIME_INDEXES}
     finally:
         store.close()
+
+
+def test_sources_held_and_deleted_per_source(store: IndexStore) -> None:
+    """Issue 19, defect 12: what the index holds per source and tenant, whatever the configuration
+    says; a retired source's chunks go, every other source's stay."""
+    old = RecordRef(tenant_id="t-a", source="old-crm", record_id="r1")
+    kept = RecordRef(tenant_id="t-b", source="crm", record_id="r1")
+    store.upsert(
+        [
+            point(old, 0, [1, 0, 0, 0], **{P.SOURCE: "old-crm"}),
+            point(old, 1, [1, 0, 0, 0], **{P.SOURCE: "old-crm"}),
+            point(kept, 0, [0, 1, 0, 0], **{P.SOURCE: "crm"}),
+        ]
+    )
+    assert store.source_tenants() == {"old-crm": {"t-a": 2}, "crm": {"t-b": 1}}
+    assert store.delete_source("old-crm") == 2
+    assert store.source_tenants() == {"crm": {"t-b": 1}}
+    assert store.count(ref=kept) == 1

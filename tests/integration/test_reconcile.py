@@ -166,3 +166,21 @@ def test_mass_tombstones_stop_the_sync_until_confirmed(tmp_path: Path, embedder:
         assert services.index.count(tenant_id="acme") == 15
     finally:
         services.close()
+
+
+def test_records_restored_at_the_source_come_back(env: tuple[Services, Path]) -> None:
+    """Issue 19, defect 11: a drop file removed (reconciled away), then put back."""
+    services, folder = env
+    (folder / "notes.jsonl").unlink()
+    gone = services.reconcile("acme-files", confirm=True, actor="t")
+    assert (gone.status, gone.stale_records) == ("repaired", 10)
+    assert services.index.count(tenant_id="acme") == 0
+    write(folder, list(range(10)))  # the file is restored
+    assert services.run("acme-files", actor="t").counts["indexed"] == 0  # the cursor is past them
+    back = services.reconcile("acme-files", actor="t")
+    assert back.status == "repaired"
+    assert (back.unindexed_records, back.reprocessed) == (10, 10)
+    assert (back.completeness_before, back.completeness_after) == (0.0, 1.0)
+    assert services.index.count(tenant_id="acme") == 10
+    assert all(services.state.ledger_get(ref(i)).status == "indexed" for i in range(10))  # type: ignore[union-attr]
+    assert services.reconcile("acme-files", actor="t").status == "clean"

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ingest.config import HttpJsonSourceConfig
+from ingest.models import Cursor
 from ingest.sources.http_json import HttpJsonSource
 from ingest.sources.http_retry import RetryPolicy, retry_after_seconds
 from rag_service.services import Services, build_services
@@ -130,3 +131,17 @@ def test_retry_after_http_date() -> None:
 
     now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("Tue, 24 Nov 2026 12:00:30 GMT", now) == 30.0
+
+
+def test_a_tie_on_the_cursor_timestamp_is_not_lost(env: tuple[Services, FakeCrm, list[float]]) -> None:
+    """Issue 19, defect 2: a record that arrives later with the cursor's updated_at and an id
+    sorting before the cursor's id is still fetched. Ties are re-read on the next run (skipped by
+    their fingerprint); the cursor's own record is not."""
+    services, crm, _ = env
+    assert services.run("acme-api", actor="t").counts["indexed"] == 10
+    assert services.state.get_cursor("acme-api") == Cursor(watermark=record(9)["updated_at"], last_id="R-009")
+    crm.records.append({**record(5), "record_id": "R-0055", "updated_at": record(9)["updated_at"]})
+    report = services.run("acme-api", actor="t")
+    assert (report.counts["fetched"], report.counts["indexed"]) == (1, 1)
+    idle = services.run("acme-api", actor="t")
+    assert (idle.counts["fetched"], idle.counts["unchanged"], idle.counts["embedded"]) == (1, 1, 0)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from ingest.contract import validate_record
+from ingest.contract import ContractViolation, parse_json, validate_record
 from ingest.models import RecordFailure, SourceRecord
 
 GOOD: dict[str, Any] = {
@@ -98,3 +98,63 @@ def test_a_contact_field_the_contract_does_not_know_never_quarantines_the_record
     # what the CRM knows shapes the redacted text, so it is part of the content hash
     other = check({**GOOD, "contacts": [{**contact, "phone": "+1 415 555 0199"}]})
     assert isinstance(other, SourceRecord) and other.content_hash() != rec.content_hash()
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [  # issue 19, defect 1: each of these once stopped a whole source or cost seconds and GBs
+        ({"version": 7 * 10**30}, "more than 20 digits"),
+        ({"title": "bad \ud800 text"}, "lone surrogate"),
+        ({"record_id": "N-\udcff"}, "lone surrogate"),
+        ({"account_id": nested(40)}, "nested deeper than 16"),
+        ({"score": float("inf")}, "not finite"),
+        ({"contacts": [{"contact_id": f"c{i}"} for i in range(501)]}, "contacts: more than 500"),
+        ({"team_ids": [f"t{i}" for i in range(501)]}, "team_ids: more than 500"),
+        ({"body": "b" * 200_001}, "body: longer than"),
+        ({"title": "t" * 100_000, "body": "b" * 160_000}, "title, body and turns together"),
+        (
+            {"record_type": "transcript", "turns": [{"speaker_id": "s", "text": "y" * 20_001}]},
+            "a turn is longer than",
+        ),
+        ({"record_type": "transcript", "turns": [{"speaker_id": "s", "text": "y"}] * 5_001}, "turns: more"),
+        ({"version": "v" * 129}, "version: longer than 128"),
+        ({"consent": object()}, "unsupported value type"),
+    ],
+)
+def test_contract_bounds(change: dict[str, Any], reason: str) -> None:
+    result = check({**GOOD, **change})
+    assert isinstance(result, RecordFailure)
+    assert reason in result.reason, result.reason
+
+
+def test_validation_never_raises_on_odd_input() -> None:
+    class Weird(dict[str, Any]):
+        def get(self, *_: Any, **__: Any) -> Any:
+            raise RuntimeError("odd mapping")
+
+    result = check(Weird(GOOD))
+    assert isinstance(result, RecordFailure)
+    assert result.reason == "record: could not be validated (RuntimeError)"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"[" * 100_000, "nested deeper"),
+        (b'{"version": ' + b"7" * 5_000 + b"}", "more than 20 digits"),
+        (b'{"record_id": "N-\xff"}', "not valid UTF-8 at byte 17"),
+        (b'{"x": NaN}', "NaN is not a JSON number"),
+        (b"{", "invalid JSON"),
+    ],
+)
+def test_parse_json_reports_a_reason(line: bytes, reason: str) -> None:
+    with pytest.raises(ContractViolation) as caught:
+        parse_json(line)
+    assert reason in caught.value.reason
