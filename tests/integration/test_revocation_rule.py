@@ -3,6 +3,7 @@ or an admin lifts it; an edit at the source does not lift it (issue 19, defect 5
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -16,6 +17,11 @@ __all__ = ["env"]
 
 N1 = RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")
 REVOKE = {"tenant_id": "acme", "source": "acme-notes", "record_id": "N-1"}
+
+
+def at(step: int) -> str:
+    """Edits at the source, in order, all in the past (later-dated records are held back)."""
+    return (datetime.now(UTC) - timedelta(minutes=60 - step)).isoformat()
 
 
 def deliver(tmp: Path, ts: str, body: str, consent: str = "granted") -> None:
@@ -37,18 +43,18 @@ def test_an_edit_at_the_source_does_not_lift_a_revocation(env: tuple[Services, T
     services, client, tmp = env
     revoke(client)
     # the CRM edits the text (later updated_at), its consent field still says granted
-    deliver(tmp, "2030-01-01T00:00:00+00:00", "Lidar firmware patch re-scheduled.")
+    deliver(tmp, at(1), "Lidar firmware patch re-scheduled.")
     assert services.run("acme-notes", actor="t").counts["indexed"] == 0
     assert excluded(services) and "N-1" not in ask(client, "lidar firmware patch re-scheduled")
-    deliver(tmp, "2030-02-01T00:00:00+00:00", "Lidar firmware patch shipped.")
+    deliver(tmp, at(2), "Lidar firmware patch shipped.")
     services.run("acme-notes", actor="t")
     assert excluded(services) and services.privacy.for_refs([N1])
 
     # the source's consent value itself changes after the revocation: it decides from now on
-    deliver(tmp, "2030-03-01T00:00:00+00:00", "Lidar firmware patch shipped.", consent="revoked")
+    deliver(tmp, at(3), "Lidar firmware patch shipped.", consent="revoked")
     services.run("acme-notes", actor="t")
     assert excluded(services) and not services.privacy.for_refs([N1])
-    deliver(tmp, "2030-04-01T00:00:00+00:00", "Lidar patch re-approved by the customer.")
+    deliver(tmp, at(4), "Lidar patch re-approved by the customer.")
     services.run("acme-notes", actor="t")
     assert "N-1" in ask(client, "lidar patch re-approved by the customer")
 
@@ -56,7 +62,7 @@ def test_an_edit_at_the_source_does_not_lift_a_revocation(env: tuple[Services, T
 def test_an_admin_lifts_a_revocation(env: tuple[Services, TestClient, Path]) -> None:
     services, client, tmp = env
     revoke(client)
-    deliver(tmp, "2030-01-01T00:00:00+00:00", "Lidar firmware patch re-scheduled.")
+    deliver(tmp, at(1), "Lidar firmware patch re-scheduled.")
     services.run("acme-notes", actor="t")
     assert excluded(services)
     resp = client.post("/admin/consent/lift", headers=headers("admin"), json=REVOKE)
@@ -72,6 +78,6 @@ def test_an_admin_lifts_a_revocation(env: tuple[Services, TestClient, Path]) -> 
     assert unknown.status_code == 404
     # revoked again later: a new revocation, a new baseline; the same edit does not lift it
     revoke(client)
-    deliver(tmp, "2030-05-01T00:00:00+00:00", "Lidar firmware patch re-scheduled again.")
+    deliver(tmp, at(5), "Lidar firmware patch re-scheduled again.")
     services.run("acme-notes", actor="t")
     assert excluded(services)
