@@ -25,7 +25,7 @@ from policies.pii.names import NameDetector
 from policies.pii.numbers import NumberDetector
 from policies.pii.text import WORD, Candidate, Line, label_spans, split_lines
 
-PRODUCT_MIN_ZIPF = 3.3
+PRODUCT_MIN_ZIPF = 3.4
 
 
 class Redactor(Protocol):
@@ -240,8 +240,10 @@ class PresidioRedactor:
         lex = self._lexicon
         if not any(lex.is_first(w) or not lex.is_common(w) for w in words):
             return False
-        # one word the web knows well that no census lists is a product, not a person ("Firefox")
-        if len(words) == 1 and not lex.is_census(words[0]) and zipf(words[0]) >= PRODUCT_MIN_ZIPF:
+        # one word the web knows well and no census lists, alone or among everyday words, is a
+        # product or a UI label, not a person ("Firefox", "Tap Reset")
+        rare = [w for w in words if not lex.is_common(w)]
+        if len(rare) == 1 and not lex.is_census(rare[0]) and zipf(rare[0]) >= PRODUCT_MIN_ZIPF:
             return False
         return not self._names.looks_like_org(text, start, end)
 

@@ -15,7 +15,7 @@ from policies.pii.lexicon import NameLexicon, zipf
 from policies.pii.text import WORD, Candidate, Line, Word
 
 MAX_NAME_WORDS = 3
-SPREAD_MAX_ZIPF = 3.0
+SPREAD_MAX_ZIPF = 2.6
 CALENDAR = frozenset(
     [
         "january",
@@ -160,12 +160,12 @@ class NameDetector:
             i = j
 
     def _capitalised_first(self, text: str, line: Line, words: list[Word]) -> Iterator[Candidate]:
-        """In cased text, a capitalised given name inside a sentence is a name even when it is
-        also a word ("named him Frank", "Crystal Murdock"); months and weekdays are not."""
+        """In cased text, a capitalised given name that is also a word is a name when a
+        capitalised surname follows it ("Crystal Murdock", "Frank Weber"); months are not."""
         if line.lowercase:
             return
-        for i, w in enumerate(words):
-            low = w.lower
+        for i, w in enumerate(words[:-1]):
+            low, nxt = w.lower, words[i + 1]
             if not (w.text[:1].isupper() and w.text[1:].islower()) or low in CALENDAR:
                 continue
             if (
@@ -174,10 +174,11 @@ class NameDetector:
                 or not self._lex.is_census_rare(low)
             ):
                 continue  # plain first names are _from_lists' job; "My", "In", "So" are words
-            before = text[words[i - 1].end : w.start] if i else text[line.body_start : w.start]
-            if i == 0 or re.search(r"[.!?:\"]", before):
-                continue  # sentence-initial: the capital says nothing
-            yield Candidate(w.start, w.end, self._rule.entity, self._rule.score * 0.9, "name_list")
+            if text[w.end : nxt.start] != " " or not nxt.text[:1].isupper():
+                continue
+            surname = nxt.lower
+            if self._lex.is_census(surname) or self._lex.is_unknown(surname, typos=False):
+                yield Candidate(w.start, nxt.end, self._rule.entity, self._rule.score * 0.9, "name_list")
 
     def spread(self, text: str, lines: list[Line], found: list[Candidate]) -> Iterator[Candidate]:
         """A name found once is masked wherever else it appears in the record; a capitalised
@@ -187,20 +188,24 @@ class NameDetector:
             return
         person = [c for c in found if c.entity == self._rule.entity]
         tokens = {
-            m.group().lower()
+            m.group()
             for c in person
             for m in WORD.finditer(text, c.start, c.end)
-            if len(m.group()) >= 3
-            and m.group().lower() not in self._fillers
-            and not self._lex.is_common(m.group().lower())
+            if len(m.group()) >= 3 and self._spreadable(m.group().lower())
         }
         if tokens:
+            lowered = sorted({t.lower() for t in tokens}, key=len, reverse=True)
             pattern = re.compile(
-                rf"(?<![\w@.])(?:{'|'.join(map(re.escape, sorted(tokens, key=len, reverse=True)))})(?![\w@])",
-                re.IGNORECASE,
+                rf"(?<![\w@.])(?:{'|'.join(map(re.escape, lowered))})(?![\w@])", re.IGNORECASE
             )
-            for m in pattern.finditer(text):
-                yield Candidate(m.start(), m.end(), self._rule.entity, self._rule.score * 0.9, "name_repeat")
+            found_lower = {t.lower() for t in tokens if not t[:1].isupper()}
+            for line in lines:
+                for m in pattern.finditer(text, line.body_start, line.end):
+                    # in cased text a capitalised find does not make every lower-case use a name
+                    if line.lowercase or m.group()[:1].isupper() or m.group().lower() in found_lower:
+                        yield Candidate(
+                            m.start(), m.end(), self._rule.entity, self._rule.score * 0.9, "name_repeat"
+                        )
         for c in person:
             for m in COORDINATED.finditer(text, c.end, min(len(text), c.end + 80)):
                 if m.start() != c.end:
@@ -216,10 +221,10 @@ class NameDetector:
                 break
 
     def _spreadable(self, word: str) -> bool:
-        """Only words that are surely names travel: census names or words rare on the web."""
-        if word in self._fillers or self._lex.is_common(word):
+        """Only words that are surely names travel: given names or words rare on the web."""
+        if word in self._fillers or self._lex.is_common(word) or not word.isalpha():
             return False
-        return self._lex.is_census(word) or zipf(word) < SPREAD_MAX_ZIPF
+        return self._lex.is_first(word) or zipf(word) < SPREAD_MAX_ZIPF
 
     def _short_answer(self, line: Line, words: list[Word]) -> Iterator[Candidate]:
         """A customer turn of a few words, all name-like once fillers are set aside: a name."""
