@@ -36,6 +36,7 @@ from bench.pii_data import SETS, Labelled
 from ingest.contract import validate_record
 from ingest.models import SourceRecord
 from ingest.render import known_identifiers, render_text
+from policies.pii.lexicon import census_names
 from policies.redaction import PresidioRedactor, Redactor
 
 LABEL = re.compile(r"^S\d+ (?:rep|customer|other):", re.MULTILINE)
@@ -59,6 +60,7 @@ class SetTally:
     records: int = 0
     plain: int = 0
     replaced: int = 0
+    replaced_names: int = 0  # of which given names (in chats: the agent, addressed by name)
     labels: int = 0
     labels_lost: int = 0
     seconds: float = 0.0
@@ -121,7 +123,9 @@ def score_record(item: Labelled, source: str, stored: str, tally: SetTally) -> N
             continue
         a, b = base + start, base + end
         tally.plain += 1
-        tally.replaced += any(ga < b and a < gb for ga, gb in gone)
+        hit = any(ga < b and a < gb for ga, gb in gone)
+        tally.replaced += hit
+        tally.replaced_names += hit and source[a:b].lower() in census_names()[0]
     if item.record.get("record_type") == "transcript":
         want = len(LABEL.findall(source))
         tally.labels += want
@@ -292,14 +296,18 @@ def table(results: dict[str, dict[str, SetTally]]) -> str:
                 tt = results[s][set_name].types.get(kind, TypeTally())
                 cells.append(f"{tt.recall():.1%} ({tt.strict_recall():.1%})")
             lines.append(f"| {set_name} | {kind} | {tally.types[kind].values} | {' | '.join(cells)} |")
-    lines += ["", "| set | system | records | over-redaction | speaker labels lost | ms/record |"]
-    lines.append("|---|---|---|---|---|---|")
+    lines += [
+        "",
+        "| set | system | records | over-redaction | of it given names | speaker labels lost | ms/record |",
+    ]
+    lines.append("|---|---|---|---|---|---|---|")
     for set_name in first:
         for s in systems:
             t = results[s][set_name]
             lost = f"{t.labels_lost} of {t.labels}" if t.labels else "-"
             lines.append(
-                f"| {set_name} | {s} | {t.records} | {t.over():.2%} of {t.plain} | {lost} | {t.ms():.2f} |"
+                f"| {set_name} | {s} | {t.records} | {t.over():.2%} of {t.plain} | "
+                f"{t.replaced_names / max(1, t.plain):.2%} | {lost} | {t.ms():.2f} |"
             )
     return "\n".join(lines)
 
