@@ -98,12 +98,12 @@ class IdentityRedactor:
     def detector_version(self) -> str:
         return self._detector_version
 
-    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction:
+    def redact(self, text: str, *, known: Sequence[str] = (), tenant: str = "") -> Redaction:
         return Redaction(
             text=text, spans=(), policy_version=self._policy_version, detector_version=self._detector_version
         )
 
-    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]], *, tenant: str = "") -> list[Redaction]:
         return [self.redact(text, known=known) for text, known in items]
 
 

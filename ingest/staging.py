@@ -27,8 +27,10 @@ BATCH_RECORDS = 64  # per hand-over between the redaction thread and the embedde
 
 
 def _redact_and_chunk(parts: PipelineParts, batch: Sequence[Pending]) -> Sequence[Pending]:
+    # a batch never mixes tenants (it is part of one source's page): one tenant allow list
     redactions = parts.redactor.redact_many(
-        [(render_text(i.record), known_identifiers(i.record)) for i in batch]
+        [(render_text(i.record), known_identifiers(i.record)) for i in batch],
+        tenant=batch[0].record.tenant_id if batch else "",
     )
     for item, redaction in zip(batch, redactions, strict=True):
         item.chunks = parts.chunker.split(item.record.ref, item.record.record_type, redaction)

@@ -182,6 +182,8 @@ class RedactionPolicyDoc(Frozen):
     patterns: tuple[PatternRule, ...] = ()
     known_contacts: KnownContactsRule = KnownContactsRule()
     allow_list: tuple[str, ...] = ()  # exact terms never redacted (product / vendor names NER mistakes)
+    # per tenant: its own products, accounts and UI terms, never redacted in that tenant's records
+    tenant_allow_lists: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     replacement: str = "<{entity}>"
     names: NameLayer = NameLayer()
     numbers: NumberLayer = NumberLayer()

@@ -35,12 +35,13 @@ class Redactor(Protocol):
     @property
     def detector_version(self) -> str: ...
 
-    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction: ...
+    def redact(self, text: str, *, known: Sequence[str] = (), tenant: str = "") -> Redaction: ...
 
-    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]], *, tenant: str = "") -> list[Redaction]:
         """(text, identifiers the CRM knows for it) pairs in, one Redaction each, in order;
         batched NLP. Known identifiers are names, e-mail addresses, phone numbers, usernames and
-        account ids of the record's contacts."""
+        account ids of the record's contacts. `tenant` adds that tenant's allow list (its products and
+        accounts, policy data)."""
         ...
 
 
@@ -134,6 +135,10 @@ class PresidioRedactor:
         self._fields = FieldDetector(policy.fields)
         self._label = re.compile(policy.speaker_label)
         self._allow = frozenset(term.lower() for term in policy.allow_list)
+        self._tenant_allow = {
+            tenant: frozenset(term.lower() for term in terms)
+            for tenant, terms in policy.tenant_allow_lists.items()
+        }
         self._generic = frozenset({policy.numbers.entity})
         self._entities = frozenset(policy.entities)
         # Presidio is asked only for the entities it has recognizers for (the layers do the rest)
@@ -178,11 +183,12 @@ class PresidioRedactor:
     def detector_version(self) -> str:
         return self._detector_version
 
-    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction:
-        return self.redact_many([(text, known)])[0]
+    def redact(self, text: str, *, known: Sequence[str] = (), tenant: str = "") -> Redaction:
+        return self.redact_many([(text, known)], tenant=tenant)[0]
 
-    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]], *, tenant: str = "") -> list[Redaction]:
         policy = self._policy
+        allow = self._allow | self._tenant_allow.get(tenant, frozenset())
         shaped = [(text, split_lines(text, self._label)) for text, _ in items]
         # NER reads a truecased copy (same offsets): lower-case chat names look like names
         nlp_input = [self._names.truecase(text, lines) for text, lines in shaped if text]
@@ -192,7 +198,7 @@ class PresidioRedactor:
             else []
         )
         return [
-            self._analyze(text, lines, known, next(artifacts)) if text else self._empty(text)
+            self._analyze(text, lines, known, next(artifacts), allow) if text else self._empty(text)
             for (text, lines), (_, known) in zip(shaped, items, strict=True)
         ]
 
@@ -207,7 +213,6 @@ class PresidioRedactor:
             text=text,
             language=policy.language,
             entities=self._presidio_entities,
-            allow_list=list(policy.allow_list) or None,
             nlp_artifacts=nlp_artifacts,
         )
         out: list[Candidate] = []
@@ -247,7 +252,9 @@ class PresidioRedactor:
             return False
         return not self._names.looks_like_org(text, start, end)
 
-    def _analyze(self, text: str, lines: list[Line], known: Sequence[str], nlp_artifacts: Any) -> Redaction:
+    def _analyze(
+        self, text: str, lines: list[Line], known: Sequence[str], nlp_artifacts: Any, allow: frozenset[str]
+    ) -> Redaction:
         policy = self._policy
         candidates = self._presidio(text, nlp_artifacts)
         candidates += KnownIdentifiers(known, policy.known_contacts).detect(text)
@@ -257,7 +264,7 @@ class PresidioRedactor:
         candidates += self._names.detect(text, lines)
         candidates = [c for c in candidates if c.entity in self._entities]
         candidates += self._names.spread(text, lines, candidates)
-        kept = spans.allowed(text, spans.clip(text, candidates, label_spans(lines)), self._allow)
+        kept = spans.allowed(text, spans.clip(text, candidates, label_spans(lines)), allow)
         redacted, result = spans.apply(text, spans.merge(kept, self._generic), policy.replacement)
         return Redaction(
             text=redacted,

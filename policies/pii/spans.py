@@ -34,7 +34,13 @@ def clip(text: str, candidates: Iterable[Candidate], labels: Sequence[tuple[int,
 
 
 def allowed(text: str, candidates: Iterable[Candidate], allow: frozenset[str]) -> list[Candidate]:
-    return [c for c in candidates if text[c.start : c.end].strip(" .,;:!?'\"()").lower() not in allow]
+    """Drop detections that are an allowed term, or made only of allowed terms ("Trello Gmail")."""
+
+    def is_allowed(value: str) -> bool:
+        value = value.strip(" .,;:!?'\"()").lower()
+        return value in allow or all(w in allow for w in value.split())
+
+    return [c for c in candidates if not is_allowed(text[c.start : c.end])]
 
 
 def merge(candidates: Sequence[Candidate], generic: frozenset[str] = frozenset()) -> list[Candidate]:

@@ -80,14 +80,14 @@ class RecordingRedactor:
     def detector_version(self) -> str:
         return self.inner.detector_version
 
-    def redact(self, text: str, *, known: Sequence[str] = ()) -> Redaction:
-        return self.redact_many([(text, known)])[0]
+    def redact(self, text: str, *, known: Sequence[str] = (), tenant: str = "") -> Redaction:
+        return self.redact_many([(text, known)], tenant=tenant)[0]
 
-    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[Redaction]:
+    def redact_many(self, items: Sequence[tuple[str, Sequence[str]]], *, tenant: str = "") -> list[Redaction]:
         self.threads.add(threading.current_thread().name)
         if any("FAIL-HERE" in text for text, _ in items):
             raise RuntimeError("redaction failed")
-        return self.inner.redact_many(items)
+        return self.inner.redact_many(items, tenant=tenant)
 
 
 class Parts:

@@ -135,3 +135,15 @@ def test_everything_the_crm_knows_is_masked(redactor: PresidioRedactor) -> None:
     for value in ["Li ", "555.0132", "lwei_admin", "ACCT-88412", "li dot wei"]:
         assert value not in out.text, (value, out.text)
     assert "called from" in out.text
+
+
+def test_a_tenants_allow_list_keeps_its_products_only_in_its_records() -> None:
+    from policies.redaction import load_redaction_policy
+
+    policy = load_redaction_policy().model_copy(update={"tenant_allow_lists": {"acme": ("Trello", "Quora")}})
+    redactor = PresidioRedactor(policy)
+    text = "Move the Trello board; Quora answers link to it. Ask Zuzana Vehbija."
+    acme = redactor.redact(text, tenant="acme").text
+    other = redactor.redact(text, tenant="globex").text
+    assert "Trello" in acme and "Quora" in acme and "Zuzana" not in acme
+    assert "Trello" not in other
