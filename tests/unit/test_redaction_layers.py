@@ -45,6 +45,10 @@ def chat(*turns: str) -> str:
         # secrets and birth dates after a cue
         (chat("customer: password is hunter2"), ["hunter2"]),
         ("DOB: 03/04/1985, verified by phone.", ["03/04/1985"]),
+        (
+            "Pasted key AKIAIOSFODNN7EXAMPLE and ghp_abcdefghijklmnopqrstuvwxyz0123456789 in the ticket.",
+            ["AKIAIOSFODNN7EXAMPLE", "ghp_abc"],
+        ),
         # CRM "Field: value" text
         (
             "FirstName: Ana\\nLastName: Okafor\\nMailingPostalCode: 94110\\nBirthdate: 1988-02-11",
