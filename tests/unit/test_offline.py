@@ -35,6 +35,9 @@ def test_models_load_with_network_blocked(tmp_path: Path) -> None:
         red = PresidioRedactor.from_file()
         out = red.redact("Mail jane.doe@corp.com or call (415) 555-0132", known=["Jane Doe"])
         assert "jane.doe@corp.com" not in out.text, out.counts()
+        # the name layer's census lists and word frequencies come from installed package data
+        chat = red.redact("S2 customer: karthi velavan\\nS2 customer: my laptob is broken")
+        assert "velavan" not in chat.text and "laptob" in chat.text, chat.counts()
         assert not attempts, f"network attempted: {len(attempts)}"
         print("OFFLINE-OK")
         """
