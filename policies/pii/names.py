@@ -269,8 +269,9 @@ class NameDetector:
             yield from (c for c in found if line.lowercase or not self.looks_like_org(text, c.start, c.end))
 
     def truecase(self, text: str, lines: list[Line]) -> str:
-        """A copy of `text` (same length) with name-like words of lower-case lines capitalised,
-        so the NER model sees names the way it was trained to."""
+        """A copy of `text` (same length) with name-like lower-case words capitalised (in cased
+        lines, given names only: "i swear freddie laughs"), so the NER model sees names the way it was
+        trained to; shouted lines become Title Case."""
         if not self._rule.truecase:
             return text
         chars = list(text)
@@ -281,8 +282,10 @@ class NameDetector:
                         tail = text[w.start + 1 : w.end].lower()
                         if len(tail) == w.end - w.start - 1:
                             chars[w.start + 1 : w.end] = list(tail)
-                continue
+                    continue
             for w in line.words(text):
+                if not line.lowercase and not (w.text.islower() and self._lex.is_first(w.lower)):
+                    continue  # cased text: only lower-case given names ("salute to conor")
                 if self.namelike(w, True) and not self._lex.is_common(w.lower):
                     upper = chars[w.start].upper()
                     if len(upper) == 1:  # keep offsets: "ß".upper() is two characters
