@@ -276,13 +276,12 @@ class NameDetector:
             return text
         chars = list(text)
         for line in lines:
-            if not line.lowercase:
-                if _shouting(text[line.body_start : line.end]):  # "THANKS OBAMA": Title Case
-                    for w in line.words(text):
-                        tail = text[w.start + 1 : w.end].lower()
-                        if len(tail) == w.end - w.start - 1:
-                            chars[w.start + 1 : w.end] = list(tail)
-                    continue
+            if not line.lowercase and _shouting(text[line.body_start : line.end]):
+                for w in line.words(text):  # "THANKS OBAMA": Title Case
+                    tail = text[w.start + 1 : w.end].lower()
+                    if len(tail) == w.end - w.start - 1:
+                        chars[w.start + 1 : w.end] = list(tail)
+                continue
             for w in line.words(text):
                 if not line.lowercase and not (w.text.islower() and self._lex.is_first(w.lower)):
                     continue  # cased text: only lower-case given names ("salute to conor")
