@@ -4,6 +4,7 @@ Each fake serves its data set, pages it, and answers queued faults (429, 5xx) fi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -373,16 +374,28 @@ class FakeSalesforce(Fake):
 
 
 class FakeGong(Fake):
-    """POST /v2/calls/extensive (cursor), POST /v2/calls/transcript, GET /v2/calls."""
+    """POST /v2/calls/extensive (cursor), POST /v2/calls/transcript, GET /v2/calls.
+
+    As Gong's API V2 OpenAPI document describes (e.g. as vendored in cedricziel/gong-rs
+    spec/openapi.json): a `Party` has only id, emailAddress, name, title, userId, speakerId,
+    context, affiliation, phoneNumber and methods; CRM data arrives only with
+    contentSelector.context "Extended", under parties[].context[].objects[].fields[{name, value}]
+    ("Basic" gives the objects without fields); a filter matching no call answers 404 {"errors":
+    ["No calls found corresponding to the provided filters"]}; lists carry `records.cursor`.
+    A call is listed only once processed (`process`), though filters apply to its start time."""
 
     page = 2
+    consent_field = "AI_Assistant_Consent__c"
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: dict[str, dict[str, Any]] = {}
         self.transcripts: dict[str, list[dict[str, Any]]] = {}
+        self.unprocessed: set[str] = set()
 
-    def add(self, call_id: str, minute: int, customer_consent: str | None) -> None:
+    def add(self, call_id: str, minute: int, customer_consent: str | None, processed: bool = True) -> None:
+        if not processed:
+            self.unprocessed.add(call_id)
         self.calls[call_id] = {
             "metaData": {
                 "id": call_id,
@@ -407,15 +420,38 @@ class FakeGong(Fake):
                     "affiliation": "Internal",
                     "userId": "234599484848423",
                     "methods": ["Invitee"],
+                    "context": [],
                 },
                 {
                     "id": "2",
                     "speakerId": "6432345678555530068",
                     "name": "Yuki Tanaka",
+                    "title": "Head of Operations",
                     "emailAddress": "yuki@buyer.example",
                     "affiliation": "External",
                     "methods": ["Invitee"],
-                    "ai_assistant_consent": customer_consent,
+                    "context": [
+                        {
+                            "system": "Salesforce",
+                            "objects": [
+                                {
+                                    "objectType": "Contact",
+                                    "objectId": "0035g000001AAAAAA1",
+                                    "timing": "Now",
+                                    "fields": [
+                                        {"name": "Email", "value": "yuki@buyer.example"},
+                                        {"name": self.consent_field, "value": customer_consent},
+                                    ],
+                                },
+                                {
+                                    "objectType": "Account",
+                                    "objectId": "0015g000000ACCT01",
+                                    "timing": "Now",
+                                    "fields": [{"name": "Name", "value": "Buyer Ltd"}],
+                                },
+                            ],
+                        }
+                    ],
                 },
             ],
         }
@@ -440,8 +476,21 @@ class FakeGong(Fake):
             },
         ]
 
+    def process(self, call_id: str) -> None:
+        self.unprocessed.discard(call_id)
+
+    @staticmethod
+    def no_calls() -> httpx.Response:
+        return httpx.Response(
+            404,
+            json={
+                "requestId": "4al018gzaztcr8nbukw",
+                "errors": ["No calls found corresponding to the provided filters"],
+            },
+        )
+
     def _page(self, rows: list[Any], cursor: str | None) -> tuple[list[Any], dict[str, Any]]:
-        start = int(cursor or 0)
+        start = int(base64.b64decode(cursor).decode()) if cursor else 0
         head = rows[start : start + self.page]
         records: dict[str, Any] = {
             "totalRecords": len(rows),
@@ -449,44 +498,88 @@ class FakeGong(Fake):
             "currentPageNumber": start // self.page,
         }
         if start + self.page < len(rows):
-            records["cursor"] = str(start + self.page)
+            records["cursor"] = base64.b64encode(str(start + self.page).encode()).decode()
         return head, records
+
+    def _listed(self, flt: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = sorted(
+            (c for i, c in self.calls.items() if i not in self.unprocessed),
+            key=lambda c: (c["metaData"]["started"], c["metaData"]["id"]),
+        )
+        if "callIds" in flt:
+            rows = [c for c in rows if c["metaData"]["id"] in flt["callIds"]]
+        if flt.get("fromDateTime"):
+            floor = datetime.fromisoformat(flt["fromDateTime"].replace("Z", "+00:00"))
+            rows = [
+                c
+                for c in rows
+                if datetime.fromisoformat(c["metaData"]["started"].replace("Z", "+00:00")) >= floor
+            ]
+        return rows
+
+    @staticmethod
+    def _with_context(call: dict[str, Any], level: str) -> dict[str, Any]:
+        """Parties as /v2/calls/extensive shows them for contentSelector.context = level."""
+        parties = []
+        for p in call["parties"]:
+            party = {k: v for k, v in p.items() if k != "context"}
+            if level in ("Basic", "Extended"):
+                party["context"] = [
+                    {
+                        "system": ctx["system"],
+                        "objects": [
+                            o if level == "Extended" else {k: v for k, v in o.items() if k != "fields"}
+                            for o in ctx["objects"]
+                        ],
+                    }
+                    for ctx in p.get("context", [])
+                ]
+            parties.append(party)
+        return {**call, "parties": parties}
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/v2/calls/extensive":
             body = json.loads(request.content)
-            flt = body["filter"]
-            rows = sorted(self.calls.values(), key=lambda c: (c["metaData"]["started"], c["metaData"]["id"]))
-            if "callIds" in flt:
-                rows = [c for c in rows if c["metaData"]["id"] in flt["callIds"]]
-            if "fromDateTime" in flt:
-                floor = datetime.fromisoformat(flt["fromDateTime"].replace("Z", "+00:00"))
-                rows = [
-                    c
-                    for c in rows
-                    if datetime.fromisoformat(c["metaData"]["started"].replace("Z", "+00:00")) >= floor
-                ]
+            selector = body.get("contentSelector") or {}
+            rows = self._listed(body["filter"])
+            if not rows:
+                return self.no_calls()
             head, records = self._page(rows, body.get("cursor"))
+            exposed = (selector.get("exposedFields") or {}).get("parties")
+            calls = [
+                self._with_context(c, selector.get("context", "None"))
+                if exposed
+                else {"metaData": c["metaData"]}
+                for c in head
+            ]
             return httpx.Response(
-                200, json={"requestId": "4al018gzaztcr8nbukw", "records": records, "calls": head}
+                200, json={"requestId": "4al018gzaztcr8nbukw", "records": records, "calls": calls}
             )
         if path == "/v2/calls/transcript":
             ids = json.loads(request.content)["filter"]["callIds"]
+            found = [i for i in ids if i in self.transcripts and i not in self.unprocessed]
+            if not found:
+                return self.no_calls()
             return httpx.Response(
                 200,
                 json={
                     "requestId": "x",
-                    "records": {"totalRecords": len(ids)},
-                    "callTranscripts": [
-                        {"callId": i, "transcript": self.transcripts[i]} for i in ids if i in self.transcripts
-                    ],
+                    "records": {
+                        "totalRecords": len(found),
+                        "currentPageSize": len(found),
+                        "currentPageNumber": 0,
+                    },
+                    "callTranscripts": [{"callId": i, "transcript": self.transcripts[i]} for i in found],
                 },
             )
         if path == "/v2/calls":
-            head, records = self._page(sorted(self.calls), request.url.params.get("cursor"))
+            rows = self._listed({"fromDateTime": request.url.params.get("fromDateTime")})
+            if not rows:
+                return self.no_calls()
+            head, records = self._page(rows, request.url.params.get("cursor"))
             return httpx.Response(
-                200, json={"requestId": "y", "records": records, "calls": [{"id": i} for i in head]}
+                200, json={"requestId": "y", "records": records, "calls": [c["metaData"] for c in head]}
             )
         return httpx.Response(404, json={"requestId": "z", "errors": ["Not found"]})
 

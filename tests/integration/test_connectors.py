@@ -3,6 +3,7 @@ cursor, deletions, rate limits, consent mapping, record links, ACL fields; throu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,18 +216,23 @@ def test_salesforce_content_notes_fetch_body_and_links(harness: Any) -> None:
     assert payload[P.RECORD_URL].endswith("/lightning/r/ContentNote/0695g000001NOTE001/view")
 
 
+def gong_config(**kw: Any) -> GongSourceConfig:
+    return GongSourceConfig(
+        name="acme-gong",
+        tenant_id="acme",
+        token=SecretStr("access-key:access-secret"),
+        owner_team_ids=("team-sales",),
+        consent=ConsentMapping(field="AI_Assistant_Consent__c"),
+        **kw,
+    )
+
+
 def test_gong_transcripts_with_per_participant_consent(harness: Any) -> None:
     fake = FakeGong()
     for i in range(1, 5):
         fake.add(f"77000{i}", minute=i, customer_consent="granted")
     fake.add("770009", minute=9, customer_consent=None)  # external participant never consented
-    config = GongSourceConfig(
-        name="acme-gong",
-        tenant_id="acme",
-        token=SecretStr("access-key:access-secret"),
-        owner_team_ids=("team-sales",),
-    )
-    h = harness(config, GongSource, fake, "https://api.gong.io")
+    h = harness(gong_config(), GongSource, fake, "https://api.gong.io")
     fake.faults = [httpx.Response(429, headers={"Retry-After": "1"})]
     first = h.sync()
     assert first.status == "succeeded", first.error
@@ -243,13 +249,60 @@ def test_gong_transcripts_with_per_participant_consent(harness: Any) -> None:
     assert "7946" not in text and "Yuki" not in text and "Mateo" not in text
     fake.add("770005", minute=20, customer_consent="granted")
     second = h.sync()
-    assert second.counts["fetched"] == 1
-    assert second.counts["indexed"] == 1
+    assert second.counts["indexed"] == 1  # the lookback re-reads the others: skipped unchanged
+    assert second.counts["embedded"] == 1
     # Gong reports no deletions: reconciliation removes a call that disappeared
     del fake.calls["770001"]
     report = h.services.reconcile(h.name, actor="t")
     assert report.stale_records == 1
     assert h.services.index.count(ref=RecordRef(tenant_id="acme", source=h.name, record_id="770001")) == 0
+
+
+def test_gong_consent_comes_from_the_extended_crm_context(harness: Any) -> None:
+    """Issue 17 point 2: a Party has no consent attribute; the CRM field arrives only with
+    contentSelector.context = "Extended" under parties[].context[].objects[].fields."""
+    fake = FakeGong()
+    fake.add("770001", minute=1, customer_consent="granted")
+    fake.add("770002", minute=2, customer_consent="revoked")
+    h = harness(gong_config(), GongSource, fake, "https://api.gong.io")
+    report = h.sync()
+    assert (report.counts["indexed"], report.counts["excluded"]) == (1, 1)
+    assert set(h.payloads()) == {"770001"}
+    asked = [json.loads(r.content) for r in fake.requests if r.url.path == "/v2/calls/extensive"]
+    assert all(a["contentSelector"]["context"] == "Extended" for a in asked)
+
+
+def test_gong_empty_windows_are_empty_not_failures(harness: Any) -> None:
+    """Issue 17 point 1: Gong answers 404 "No calls found ..." on an empty window; pages, get()
+    and live_ids() treat it as no calls. Any other 404 still fails."""
+    fake = FakeGong()
+    h = harness(gong_config(), GongSource, fake, "https://api.gong.io")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["fetched"] == 0
+    source = h.services.sources[h.name]
+    assert source.get("123") is None
+    assert list(source.live_ids()) == []
+    fake.add("770001", minute=1, customer_consent="granted")
+    assert h.sync().counts["indexed"] == 1
+    fake.faults = [httpx.Response(404, json={"requestId": "z", "errors": ["Not found"]})]
+    assert h.sync().status == "failed"
+
+
+def test_gong_calls_processed_late_are_not_lost(harness: Any) -> None:
+    """Issue 17 point 8: Gong filters on start time but lists a call only once processed; a call
+    that started before the cursor and appears later is read by the lookback."""
+    fake = FakeGong()
+    fake.add("770001", minute=1, customer_consent="granted")
+    fake.add("770002", minute=2, customer_consent="granted", processed=False)  # still processing
+    fake.add("770003", minute=3, customer_consent="granted")
+    h = harness(gong_config(), GongSource, fake, "https://api.gong.io")
+    assert h.sync().counts["indexed"] == 2
+    fake.process("770002")
+    later = h.sync()
+    assert later.status == "succeeded", later.error
+    assert later.counts["indexed"] == 1
+    assert "770002" in h.payloads()
 
 
 def test_credentials_never_appear_in_errors(harness: Any) -> None:
