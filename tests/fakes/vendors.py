@@ -241,22 +241,57 @@ class FakeZendesk(Fake):
 # ------------------------------------------------------------------------------------------ Salesforce
 
 
-class FakeSalesforce(Fake):
-    """GET /services/data/v60.0/queryAll?q=SOQL and /query, nextRecordsUrl paging."""
+# Fields each sObject documents (Salesforce Object Reference: Case, CaseComment, Contact, Note,
+# ContentNote, ContentDocumentLink, Task), enough to answer 400 INVALID_FIELD the way the API does
+# for a field the object does not have (custom fields end in __c).
+SF_FIELDS = {
+    "Case": {"Id", "CaseNumber", "Subject", "Description", "OwnerId", "AccountId", "ContactId",
+             "SystemModstamp", "LastModifiedDate", "CreatedDate", "IsDeleted", "Status"},
+    "CaseComment": {"Id", "ParentId", "CommentBody", "IsPublished", "CreatedDate", "SystemModstamp",
+                    "IsDeleted"},
+    "Contact": {"Id", "Name", "Email", "Phone", "MobilePhone", "AccountId", "SystemModstamp", "IsDeleted"},
+    "Note": {"Id", "Title", "Body", "ParentId", "OwnerId", "IsPrivate", "SystemModstamp", "LastModifiedDate",
+             "CreatedDate", "IsDeleted"},
+    "ContentNote": {"Id", "Title", "TextPreview", "Content", "ContentModifiedDate", "ContentSize", "OwnerId",
+                    "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "FileType",
+                    "FileExtension", "IsDeleted", "IsReadOnly", "SharingPrivacy", "LatestContentId"},
+    "ContentDocumentLink": {"Id", "ContentDocumentId", "LinkedEntityId", "ShareType", "Visibility",
+                            "SystemModstamp", "IsDeleted"},
+    "Task": {"Id", "Subject", "Description", "OwnerId", "WhoId", "WhatId", "CallType", "TaskSubtype",
+             "SystemModstamp", "LastModifiedDate", "IsDeleted", "IsArchived", "Status"},
+}  # fmt: skip
+SF_URI_AND_HEADERS_MAX = 16_384  # Salesforce help article 000386264: 414 (URI) / 431 (headers)
 
-    page = 2
+
+def sf_error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json=[{"message": message, "errorCode": code}])
+
+
+class FakeSalesforce(Fake):
+    """GET /services/data/v60.0/queryAll?q=SOQL and /query, nextRecordsUrl paging, ContentNote
+    content, POST /services/oauth2/token. Answers as the REST API documents: {"totalSize", "done",
+    "nextRecordsUrl", "records": [{"attributes": {...}, ...}]}; 400 INVALID_FIELD for fields an
+    object does not have; 414/431 past 16,384 bytes of URI and headers; 401 INVALID_SESSION_ID
+    for an expired session; `query` hides archived Tasks and deleted rows, `queryAll` does not;
+    records the Sforce-Query-Options batch sizes asked for."""
+
+    page = 2  # rows per answer: Salesforce may answer with fewer than the batchSize asked for
+    client_id, client_secret, refresh_token = "3MVG9-client", "client-secret-1", "5Aep-refresh"
 
     def __init__(self) -> None:
         super().__init__()
         self.cases: list[dict[str, Any]] = []
+        self.tasks: list[dict[str, Any]] = []
         self.contacts: dict[str, dict[str, Any]] = {
             "0035g000001AAAAAA1": {
+                "attributes": {"type": "Contact"},
                 "Id": "0035g000001AAAAAA1",
                 "Name": "Aisha Rahman",
                 "Email": "aisha@client.example",
                 "AI_Assistant_Consent__c": "Granted",
             },
             "0035g000001AAAAAA2": {
+                "attributes": {"type": "Contact"},
                 "Id": "0035g000001AAAAAA2",
                 "Name": "Diego Alvarez",
                 "Email": "diego@client.example",
@@ -265,9 +300,15 @@ class FakeSalesforce(Fake):
         }
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.soql: list[str] = []
+        self.batch_sizes: list[str] = []
         self.content_notes: list[dict[str, Any]] = []
         self.note_bodies: dict[str, str] = {}
         self.note_links: dict[str, str] = {}
+        self.sessions: set[str] | None = None  # None: any bearer token is a live session
+        self.issued = 0
+
+    def expire_sessions(self) -> None:
+        self.sessions = set()
 
     def add(self, n: int, minute: int, subject: str, contact: str, deleted: bool = False) -> None:
         case_id = f"5005g000001CASE{n:03d}"
@@ -287,6 +328,26 @@ class FakeSalesforce(Fake):
             }
         )
 
+    def add_task(self, n: int, minute: int, subject: str, contact: str, archived: bool = False) -> None:
+        task_id = f"00T5g000001TASK{n:03d}"
+        self.tasks = [t for t in self.tasks if t["Id"] != task_id]
+        self.tasks.append(
+            {
+                "attributes": {"type": "Task", "url": f"/services/data/v60.0/sobjects/Task/{task_id}"},
+                "Id": task_id,
+                "Subject": subject,
+                "Description": f"{subject}: notes",
+                "OwnerId": "0055g000000OWNER1",
+                "WhoId": contact,
+                "WhatId": "0015g000000ACCT01",
+                "CallType": "Outbound",
+                "TaskSubtype": "Call",
+                "SystemModstamp": iso(minute).replace("Z", ".000+0000"),
+                "IsDeleted": False,
+                "IsArchived": archived,
+            }
+        )
+
     def add_content_note(self, n: int, minute: int, title: str, html: str, linked: str) -> None:
         note_id = f"0695g000001NOTE{n:03d}"
         self.content_notes = [c for c in self.content_notes if c["Id"] != note_id]
@@ -297,7 +358,7 @@ class FakeSalesforce(Fake):
                 "Title": title,
                 "TextPreview": html[:20],
                 "OwnerId": "0055g000000OWNER1",
-                "SystemModstamp": iso(minute).replace("Z", ".000+0000"),
+                "LastModifiedDate": iso(minute).replace("Z", ".000+0000"),
                 "IsDeleted": False,
             }
         )
@@ -313,8 +374,59 @@ class FakeSalesforce(Fake):
             out["nextRecordsUrl"] = f"/services/data/v60.0/query/{token}"
         return httpx.Response(200, json=out)
 
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        grant = form.get("grant_type")
+        ok = form.get("client_id") == self.client_id and form.get("client_secret") == self.client_secret
+        if grant == "refresh_token":
+            ok = ok and form.get("refresh_token") == self.refresh_token
+        elif grant != "client_credentials":
+            ok = False
+        if not ok:
+            return httpx.Response(
+                400, json={"error": "invalid_grant", "error_description": "authentication failure"}
+            )
+        self.issued += 1
+        session = f"00D5g000000ORG1!session-{self.issued}"
+        if self.sessions is not None:
+            self.sessions.add(session)
+        return httpx.Response(
+            200,
+            json={
+                "access_token": session,
+                "instance_url": "https://acme.my.salesforce.com",
+                "id": "https://login.salesforce.com/id/00D5g000000ORG1/0055g000000OWNER1",
+                "token_type": "Bearer",
+                "issued_at": "1790000000000",
+                "signature": "c2lnbmF0dXJl",
+            },
+        )
+
+    @staticmethod
+    def _bad_fields(soql: str) -> list[str]:
+        m = re.match(r"SELECT (.+?) FROM (\w+)(?: WHERE (.*))?$", soql)
+        if not m or m.group(2) not in SF_FIELDS:
+            return ["<malformed>"]
+        where = re.sub(r"'[^']*'", "", m.group(3) or "")
+        named = [f.strip() for f in m.group(1).split(",")]
+        named += re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?:>=|<=|=|>|<|IN\b)", where)
+        named += [f.strip() for f in (where.split("ORDER BY")[1].split(",") if "ORDER BY" in where else [])]
+        return [f for f in named if f not in SF_FIELDS[m.group(2)] and not f.endswith("__c")]
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path == "/services/oauth2/token" and request.method == "POST":
+            return self._token(request)
+        uri = len(str(request.url).encode())
+        if uri > SF_URI_AND_HEADERS_MAX:
+            return httpx.Response(414, text="URI Too Long")
+        if uri + sum(len(k) + len(v) + 4 for k, v in request.headers.items()) > SF_URI_AND_HEADERS_MAX:
+            return httpx.Response(431, text="Request Header Fields Too Large")
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.sessions is not None and bearer not in self.sessions:
+            return sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if "Sforce-Query-Options" in request.headers:
+            self.batch_sizes.append(request.headers["Sforce-Query-Options"])
         m = re.fullmatch(r"/services/data/v60.0/query/(.+)", path)
         if m:
             return self._answer(self.pending.pop(m.group(1)))
@@ -324,18 +436,23 @@ class FakeSalesforce(Fake):
                 200, text=self.note_bodies[m.group(1)], headers={"Content-Type": "text/html"}
             )
         if path not in ("/services/data/v60.0/queryAll", "/services/data/v60.0/query"):
-            return httpx.Response(
-                404, json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
-            )
+            return sf_error(404, "NOT_FOUND", "The requested resource does not exist")
         soql = parse_qs(request.url.query.decode())["q"][0]
         self.soql.append(soql)
+        bad = self._bad_fields(soql)
+        if bad:
+            return sf_error(400, "INVALID_FIELD", f"No such column '{bad[0]}' on entity")
         ids = re.findall(r"'([A-Za-z0-9]{15,18})'", soql)
         if " FROM Contact " in soql:
             return self._answer([self.contacts[i] for i in ids if i in self.contacts])
         if " FROM ContentDocumentLink " in soql:
             return self._answer(
                 [
-                    {"ContentDocumentId": i, "LinkedEntityId": self.note_links[i]}
+                    {
+                        "attributes": {"type": "ContentDocumentLink"},
+                        "ContentDocumentId": i,
+                        "LinkedEntityId": self.note_links[i],
+                    }
                     for i in ids
                     if i in self.note_links
                 ]
@@ -344,27 +461,36 @@ class FakeSalesforce(Fake):
             return self._answer(
                 [
                     {
+                        "attributes": {"type": "CaseComment"},
                         "ParentId": i,
                         "CommentBody": "Customer confirmed the workaround.",
                         "IsPublished": True,
-                        "CreatedDate": iso(1),
+                        "CreatedDate": iso(1).replace("Z", ".000+0000"),
                     }
                     for i in ids
                 ]
             )
-        table = self.content_notes if " FROM ContentNote " in soql else self.cases
-        rows = table if path.endswith("queryAll") else [c for c in table if not c["IsDeleted"]]
-        since = re.search(r"SystemModstamp >= (\S+)", soql)
+        if " FROM ContentNote " in soql:
+            table, stamp = self.content_notes, "LastModifiedDate"
+        elif " FROM Task " in soql:
+            table, stamp = self.tasks, "SystemModstamp"
+        else:
+            table, stamp = self.cases, "SystemModstamp"
+        if path.endswith("queryAll"):
+            rows = list(table)
+        else:  # `query` hides deleted rows and archived activities
+            rows = [c for c in table if not c["IsDeleted"] and not c.get("IsArchived")]
+        if "IsDeleted = false" in soql:
+            rows = [c for c in rows if not c["IsDeleted"]]
+        since = re.search(stamp + r" >= (\S+)", soql)
         if since:
             floor = datetime.fromisoformat(since.group(1).replace("Z", "+00:00"))
             rows = [
-                c
-                for c in rows
-                if datetime.fromisoformat(c["SystemModstamp"].replace(".000+0000", "+00:00")) >= floor
+                c for c in rows if datetime.fromisoformat(c[stamp].replace(".000+0000", "+00:00")) >= floor
             ]
         if ids:
             rows = [c for c in rows if c["Id"] in ids]
-        rows = sorted(rows, key=lambda c: (c["SystemModstamp"], c["Id"]))
+        rows = sorted(rows, key=lambda c: (c[stamp], c["Id"]))
         if soql.startswith("SELECT Id FROM"):
             rows = [{"attributes": c["attributes"], "Id": c["Id"]} for c in rows]
         return self._answer(rows)

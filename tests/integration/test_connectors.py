@@ -211,9 +211,107 @@ def test_salesforce_content_notes_fetch_body_and_links(harness: Any) -> None:
     assert report.status == "succeeded", report.error
     assert report.counts["indexed"] == 1
     assert report.counts["excluded"] == 1  # linked only to an account: no contact consent, fail closed
+    # issue 17 point 4: ContentNote has LastModifiedDate, no SystemModstamp (400 INVALID_FIELD)
+    assert any("FROM ContentNote WHERE LastModifiedDate >= " in q for q in fake.soql)
     payload = h.payloads()["0695g000001NOTE001"]
     assert "Budget approved for fleet telematics." in payload[P.TEXT]
     assert payload[P.RECORD_URL].endswith("/lightning/r/ContentNote/0695g000001NOTE001/view")
+
+
+def sf_config(object_type: str = "cases", **kw: Any) -> SalesforceSourceConfig:
+    base: dict[str, Any] = {"token": TOKEN}
+    base.update(kw)
+    return SalesforceSourceConfig(
+        name="acme-sf",
+        tenant_id="acme",
+        object_type=object_type,  # type: ignore[arg-type]
+        base_url="https://acme.my.salesforce.com",
+        consent=ConsentMapping(field="AI_Assistant_Consent__c"),
+        **base,
+    )
+
+
+def test_salesforce_long_id_lists_are_split_and_batch_size_is_sent(harness: Any) -> None:
+    """Issue 17 point 3: 700 cases with 700 contacts in one answer would put 700 ids into one
+    GET URI (414 past 16,384 bytes); the lookups are split. The page size goes out as
+    Sforce-Query-Options: batchSize."""
+    fake = FakeSalesforce()
+    fake.page = 2000
+    for n in range(700):
+        contact = f"0035g00000{n:08d}"
+        fake.contacts[contact] = {"attributes": {"type": "Contact"}, "Id": contact, "Name": f"P {n}"}
+        fake.add(n, minute=1, subject=f"Case {n}", contact=contact)  # no consent: excluded, not embedded
+    h = harness(sf_config(page_size=2000), SalesforceSource, fake, "https://acme.my.salesforce.com")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["excluded"] == 700
+    contact_queries = [q for q in fake.soql if " FROM Contact " in q]
+    assert len(contact_queries) > 1
+    assert all(len(q) < 8000 for q in contact_queries)
+    assert set(fake.batch_sizes) == {"batchSize=2000"}
+
+
+def test_salesforce_live_ids_keep_archived_tasks(harness: Any) -> None:
+    """Issue 17 point 9: `query` hides archived Tasks; live_ids uses queryAll, IsDeleted = false."""
+    fake = FakeSalesforce()
+    fake.add_task(1, minute=1, subject="Discovery", contact="0035g000001AAAAAA1")
+    fake.add_task(2, minute=2, subject="Old call", contact="0035g000001AAAAAA1", archived=True)
+    h = harness(sf_config("calls"), SalesforceSource, fake, "https://acme.my.salesforce.com")
+    assert h.sync().counts["indexed"] == 2
+    assert sorted(h.services.sources[h.name].live_ids()) == ["00T5g000001TASK001", "00T5g000001TASK002"]
+    assert h.services.reconcile(h.name, actor="t").stale_records == 0
+    assert "00T5g000001TASK002" in h.payloads()
+
+
+def test_salesforce_request_limit_exceeded_is_not_retried(harness: Any) -> None:
+    """Issue 17 point 12: the org's 24-hour quota answers 403 REQUEST_LIMIT_EXCEEDED."""
+    fake = FakeSalesforce()
+    fake.add(1, minute=1, subject="Scanner", contact="0035g000001AAAAAA1")
+    h = harness(sf_config(), SalesforceSource, fake, "https://acme.my.salesforce.com")
+    fake.faults = [
+        httpx.Response(
+            403, json=[{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+        )
+    ]
+    report = h.sync()
+    assert report.status == "failed"
+    assert "REQUEST_LIMIT_EXCEEDED" in (report.error or "")
+    assert h.sleeps == [] and len(fake.requests) == 1
+
+
+def test_salesforce_refreshes_an_expired_session(harness: Any) -> None:
+    """Issue 17 point 7: sessions expire (401 INVALID_SESSION_ID); with `oauth` the connector
+    gets a new one from the token endpoint and carries on."""
+    fake = FakeSalesforce()
+    fake.expire_sessions()  # no live session yet: the first call needs a token
+    fake.add(1, minute=1, subject="Scanner", contact="0035g000001AAAAAA1")
+    oauth = {
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "refresh_token": fake.refresh_token,
+    }
+    config = SalesforceSourceConfig.model_validate(
+        {
+            "name": "acme-sf",
+            "tenant_id": "acme",
+            "object_type": "cases",
+            "base_url": "https://acme.my.salesforce.com",
+            "consent": {"field": "AI_Assistant_Consent__c"},
+            "oauth": oauth,  # no token: the first session comes from the token endpoint
+        }
+    )
+    h = harness(config, SalesforceSource, fake, "https://acme.my.salesforce.com")
+    assert h.sync().status == "succeeded"
+    assert fake.issued == 1
+    fake.expire_sessions()  # two hours later
+    fake.add(2, minute=2, subject="Printer", contact="0035g000001AAAAAA1")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["indexed"] == 1
+    assert fake.issued == 2
+    token_calls = [r for r in fake.requests if r.url.path == "/services/oauth2/token"]
+    assert all(b"grant_type=refresh_token" in r.content for r in token_calls)
+    assert "client-secret-1" not in repr(config)
 
 
 def gong_config(**kw: Any) -> GongSourceConfig:
