@@ -40,15 +40,37 @@ class Fake:
 # ------------------------------------------------------------------------------------------- HubSpot
 
 
+HUBSPOT_SEARCH_LIMIT_MAX = 200  # CRM search guide: `limit` at most 200 per page
+HUBSPOT_SEARCH_WINDOW = 10_000  # CRM search guide: a search pages through 10,000 results at most
+HUBSPOT_BATCH_READ_MAX = 100  # CRM objects v3 batch read: 100 inputs
+HUBSPOT_ASSOCIATION_BATCH_MAX = 1_000  # changelog "Batch Read Limit for HubSpot Associations API"
+
+
+def hs_error(status: int, category: str, message: str, **extra: Any) -> httpx.Response:
+    body = {"status": "error", "message": message, "correlationId": "aeb5f871-7f07-4993-9211-075dc63e7cbf"}
+    return httpx.Response(status, json={**body, "category": category, **extra})
+
+
 class FakeHubSpot(Fake):
-    """POST /crm/v3/objects/notes/search, GET /crm/v4/objects/notes/{id}/associations/{to},
-    POST /crm/v3/objects/contacts/batch/read, GET /crm/v3/objects/notes?archived=true."""
+    """POST /crm/v3/objects/notes/search, POST /crm/v4/associations/notes/{to}/batch/read,
+    POST /crm/v3/objects/contacts/batch/read, GET /crm/v3/objects/notes(?archived=true).
+
+    As HubSpot's public API specs (HubSpot/HubSpot-public-api-spec-collection: CRM objects v3,
+    associations v4) and the CRM search guide describe: {"total", "results": [{"id",
+    "properties", "createdAt", "updatedAt", "archived"}], "paging": {"next": {"after"}}}; 400
+    for a search `limit` over 200, for paging past 10,000 results, and for batch reads over
+    100 (objects) or 1,000 (associations) inputs; 207 with `errors` for objects without
+    associations; association lists paged per object (`assoc_page`). A note written with
+    `searchable=False` is not in the search index yet (the index lags writes)."""
+
+    assoc_page = 500
 
     def __init__(self) -> None:
         super().__init__()
         self.notes: dict[str, dict[str, Any]] = {}
         self.archived: dict[str, str] = {}
-        self.contacts = {
+        self.unindexed: set[str] = set()
+        self.contacts: dict[str, dict[str, Any]] = {
             "501": {
                 "id": "501",
                 "properties": {
@@ -69,66 +91,139 @@ class FakeHubSpot(Fake):
             },
         }
         self.note_contacts: dict[str, list[str]] = {}
+        self.note_companies: dict[str, list[str]] = {}
 
-    def add(self, note_id: str, minute: int, body: str, contact: str) -> None:
+    def add(
+        self,
+        note_id: str,
+        minute: int,
+        body: str,
+        contact: str | None,
+        searchable: bool = True,
+        stamp: str | None = None,
+    ) -> None:
+        when = stamp or iso(minute).replace("Z", ".000Z")
         self.notes[note_id] = {
             "id": note_id,
             "archived": False,
             "createdAt": iso(0),
-            "updatedAt": iso(minute),
+            "updatedAt": when,
             "properties": {
                 "hs_note_body": f"<p>{body}</p>",
-                "hs_lastmodifieddate": iso(minute),
+                "hs_lastmodifieddate": when,
                 "hubspot_owner_id": "77",
                 "hubspot_team_id": "9",
                 "hs_object_id": note_id,
             },
         }
-        self.note_contacts[note_id] = [contact]
+        self.note_contacts[note_id] = [contact] if contact else []
+        self.note_companies[note_id] = ["8800"]
+        if searchable:
+            self.unindexed.discard(note_id)
+        else:
+            self.unindexed.add(note_id)
+
+    @staticmethod
+    def _ms(note: dict[str, Any]) -> int:
+        stamp = note["properties"]["hs_lastmodifieddate"].replace("Z", "+00:00")
+        return int(datetime.fromisoformat(stamp).timestamp() * 1000)
+
+    def _matches(self, note: dict[str, Any], flt: dict[str, Any]) -> bool:
+        prop, op, value = flt["propertyName"], flt["operator"], int(flt["value"])
+        have = self._ms(note) if prop == "hs_lastmodifieddate" else int(note["properties"][prop])
+        return {"EQ": have == value, "GT": have > value, "GTE": have >= value, "LT": have < value}[op]
+
+    def _search(self, body: dict[str, Any]) -> httpx.Response:
+        limit = int(body.get("limit", 10))
+        after = int(body.get("after") or 0)
+        if limit > HUBSPOT_SEARCH_LIMIT_MAX:
+            return hs_error(400, "VALIDATION_ERROR", "limit must be at most 200")
+        if after + limit > HUBSPOT_SEARCH_WINDOW:
+            return hs_error(400, "VALIDATION_ERROR", "Paging past 10,000 results is not supported")
+        groups = body.get("filterGroups") or [{"filters": []}]
+        rows = [
+            n
+            for i, n in self.notes.items()
+            if i not in self.unindexed and any(all(self._matches(n, f) for f in g["filters"]) for g in groups)
+        ]
+        (sort,) = body.get("sorts") or [{"propertyName": "hs_object_id"}]  # one sort at most
+        if sort["propertyName"] == "hs_lastmodifieddate":
+            rows.sort(key=self._ms)  # ties in no promised order: here, newest id first
+            rows.sort(key=lambda n: (self._ms(n), -int(n["id"])))
+        else:
+            rows.sort(key=lambda n: int(n["id"]))
+        props = set(body.get("properties") or []) | {"hs_object_id", "hs_lastmodifieddate", "hs_createdate"}
+        page = [
+            {**n, "properties": {k: v for k, v in n["properties"].items() if k in props}}
+            for n in rows[after : after + limit]
+        ]
+        out: dict[str, Any] = {"total": len(rows), "results": page}
+        if after + limit < len(rows):
+            out["paging"] = {"next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}}
+        return httpx.Response(200, json=out)
+
+    def _associations(self, to: str, inputs: list[dict[str, str]]) -> httpx.Response:
+        if len(inputs) > HUBSPOT_ASSOCIATION_BATCH_MAX:
+            return hs_error(400, "VALIDATION_ERROR", "at most 1000 inputs")
+        results, errors = [], []
+        for item in inputs:
+            linked = (self.note_contacts if to == "contacts" else self.note_companies).get(item["id"], [])
+            start = int(item.get("after") or 0)
+            if not linked:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": "No associations found",
+                        "context": {"fromObjectId": [item["id"]]},
+                        "errors": [],
+                        "links": {},
+                    }
+                )
+                continue
+            result: dict[str, Any] = {
+                "from": {"id": item["id"]},
+                "to": [
+                    {
+                        "toObjectId": i,
+                        "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 202, "label": None}],
+                    }
+                    for i in linked[start : start + self.assoc_page]
+                ],
+            }
+            if start + self.assoc_page < len(linked):
+                result["paging"] = {"next": {"after": str(start + self.assoc_page), "link": None}}
+            results.append(result)
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": "2026-10-01T09:00:00.000Z",
+            "completedAt": "2026-10-01T09:00:00.100Z",
+        }
+        if errors:
+            out |= {"errors": errors, "numErrors": len(errors)}
+        return httpx.Response(207 if errors else 200, json=out)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/crm/v3/objects/notes/search" and request.method == "POST":
-            body = json.loads(request.content)
-            since = int(body["filterGroups"][0]["filters"][0]["value"])
-            limit = body["limit"]
-            start = int(body.get("after") or 0)
-            rows = sorted(
-                (
-                    n
-                    for n in self.notes.values()
-                    if datetime.fromisoformat(n["properties"]["hs_lastmodifieddate"]).timestamp() * 1000
-                    >= since
-                ),
-                key=lambda n: (n["properties"]["hs_lastmodifieddate"], n["id"]),
-            )
-            page = rows[start : start + limit]
-            out: dict[str, Any] = {"total": len(rows), "results": page}
-            if start + limit < len(rows):
-                out["paging"] = {
-                    "next": {"after": str(start + limit), "link": "?after=" + str(start + limit)}
-                }
-            return httpx.Response(200, json=out)
-        m = re.fullmatch(r"/crm/v4/objects/notes/(\w+)/associations/(contacts|companies)", path)
-        if m:
-            ids = self.note_contacts.get(m.group(1), []) if m.group(2) == "contacts" else ["8800"]
+            return self._search(json.loads(request.content))
+        m = re.fullmatch(r"/crm/v4/associations/notes/(contacts|companies)/batch/read", path)
+        if m and request.method == "POST":
+            return self._associations(m.group(1), json.loads(request.content)["inputs"])
+        if path == "/crm/v3/objects/contacts/batch/read":
+            inputs = json.loads(request.content)["inputs"]
+            if len(inputs) > HUBSPOT_BATCH_READ_MAX:
+                return hs_error(400, "VALIDATION_ERROR", "at most 100 inputs")
+            ids = [i["id"] for i in inputs]
             return httpx.Response(
                 200,
                 json={
-                    "results": [
-                        {
-                            "toObjectId": int(i),
-                            "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 202}],
-                        }
-                        for i in ids
-                    ]
+                    "status": "COMPLETE",
+                    "results": [self.contacts[i] for i in ids if i in self.contacts],
+                    "startedAt": "2026-10-01T09:00:00.000Z",
+                    "completedAt": "2026-10-01T09:00:00.100Z",
                 },
-            )
-        if path == "/crm/v3/objects/contacts/batch/read":
-            ids = [i["id"] for i in json.loads(request.content)["inputs"]]
-            return httpx.Response(
-                200,
-                json={"status": "COMPLETE", "results": [self.contacts[i] for i in ids if i in self.contacts]},
             )
         if path == "/crm/v3/objects/notes" and request.url.params.get("archived") == "true":
             return httpx.Response(
@@ -142,7 +237,7 @@ class FakeHubSpot(Fake):
             )
         if path == "/crm/v3/objects/notes":
             return httpx.Response(200, json={"results": [{"id": i} for i in sorted(self.notes)]})
-        return httpx.Response(404, json={"status": "error", "message": "resource not found"})
+        return hs_error(404, "OBJECT_NOT_FOUND", "resource not found")
 
 
 # ------------------------------------------------------------------------------------------- Zendesk

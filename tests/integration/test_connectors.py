@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from ingest import payload as P
 from ingest.config import (
@@ -101,7 +101,8 @@ def test_hubspot_notes(harness: Any) -> None:
     fake.add("1002", minute=30, body="Renewal note 2 (edited): SSO signed off.", contact="501")
     fake.archived["1004"] = iso(31)
     second = h.sync()
-    assert second.counts["fetched"] == 2  # one record and one tombstone
+    # the 5-minute lookback re-reads the notes since minute 1 (skipped by their fingerprint)
+    assert second.counts["fetched"] == 7  # six notes and one tombstone
     assert second.counts["embedded"] == 1
     assert second.counts["deleted"] == 1
     assert "1004" not in h.payloads()
@@ -110,6 +111,101 @@ def test_hubspot_notes(harness: Any) -> None:
     assert b'"hs_lastmodifieddate"' in bodies[-1] and b'"ASCENDING"' in bodies[-1]
     assert all(r.headers["Authorization"] == "Bearer very-secret-token-123" for r in fake.requests)
     assert sorted(h.services.sources[h.name].live_ids()) == sorted(fake.notes)
+
+
+def hs_config(**kw: Any) -> HubSpotSourceConfig:
+    return HubSpotSourceConfig(
+        name="acme-hubspot-notes", tenant_id="acme", token=TOKEN, object_type="notes", portal_id="4455", **kw
+    )
+
+
+def test_hubspot_more_than_10k_records_in_one_millisecond(harness: Any) -> None:
+    """Issue 17 point 5: a search pages through 10,000 results at most; 10,050 notes modified in
+    the same millisecond (a month-end batch update) are each read once, paging on hs_object_id."""
+    fake = FakeHubSpot()
+    stamp = "2026-10-31T23:59:59.123Z"
+    for i in range(10_050):
+        fake.add(str(100_000 + i), minute=0, body="Batch update", contact=None, stamp=stamp)
+    fake.add("99", minute=1, body="Before", contact=None)
+    h = harness(hs_config(page_size=200), HubSpotSource, fake, "https://api.hubapi.com")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["fetched"] == 10_051
+    assert report.counts["excluded"] == 10_051  # no contacts: no consent
+    searches = [json.loads(r.content) for r in fake.requests if r.url.path.endswith("/search")]
+    assert max(int(b.get("after") or 0) + b["limit"] for b in searches) <= 10_000
+    with pytest.raises(ValidationError, match="page_size"):
+        hs_config(page_size=500)  # the search API's limit is 200
+
+
+def test_hubspot_batch_reads_stay_within_vendor_limits(harness: Any) -> None:
+    """Issue 17 points 5 and 11: contacts batch read takes 100 inputs; associations come from the
+    v4 batch read and every page of them is followed (here 250 contacts on one note in pages of
+    100, the last one revoked: cut at the first page, the note would be indexed)."""
+    fake = FakeHubSpot()
+    for i in range(150):
+        cid = str(7000 + i)
+        fake.contacts[cid] = {
+            "id": cid,
+            "properties": {"firstname": f"P{i}", "ai_assistant_consent": "granted"},
+        }
+        fake.add(str(1000 + i), minute=1, body=f"Note {i}", contact=cid)
+    fake.assoc_page = 100
+    crowd = [str(20_000 + i) for i in range(250)]
+    for cid in crowd:
+        fake.contacts[cid] = {"id": cid, "properties": {"firstname": "X", "ai_assistant_consent": "granted"}}
+    fake.contacts[crowd[-1]]["properties"]["ai_assistant_consent"] = "revoked"
+    fake.add("5000", minute=2, body="Webinar follow-up", contact=None)
+    fake.note_contacts["5000"] = crowd
+    h = harness(hs_config(page_size=200), HubSpotSource, fake, "https://api.hubapi.com")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["indexed"] == 150
+    assert report.counts["excluded"] == 1, report.counts  # one of its 250 contacts revoked
+    reads = [
+        json.loads(r.content) for r in fake.requests if r.url.path == "/crm/v3/objects/contacts/batch/read"
+    ]
+    assert len(reads) >= 2 and all(len(b["inputs"]) <= 100 for b in reads)
+    assert not any("/associations/contacts" in r.url.path and r.method == "GET" for r in fake.requests)
+
+
+def test_hubspot_lookback_reads_records_the_search_index_had_not_caught_up_with(harness: Any) -> None:
+    """Issue 17 point 8: search lags writes; a note written at minute 4 that becomes searchable
+    after a run has moved its cursor to minute 5 is read by the next run's lookback."""
+    fake = FakeHubSpot()
+    fake.add("1001", minute=5, body="Indexed at once", contact="501")
+    fake.add("1000", minute=4, body="Indexed late", contact="501", searchable=False)
+    h = harness(hs_config(), HubSpotSource, fake, "https://api.hubapi.com")
+    assert h.sync().counts["indexed"] == 1
+    fake.add("1000", minute=4, body="Indexed late", contact="501")
+    report = h.sync()
+    assert report.counts["indexed"] == 1
+    assert "1000" in h.payloads()
+
+
+def test_hubspot_daily_limit_is_not_retried(harness: Any) -> None:
+    """Issue 17 point 12: HubSpot names its policy in the 429 body; DAILY fails the run at once."""
+    fake = FakeHubSpot()
+    fake.add("1000", minute=1, body="x", contact="501")
+    h = harness(hs_config(), HubSpotSource, fake, "https://api.hubapi.com")
+    fake.faults = [
+        httpx.Response(
+            429,
+            json={
+                "status": "error",
+                "message": "You have reached your daily limit.",
+                "errorType": "RATE_LIMIT",
+                "policyName": "DAILY",
+            },
+        )
+    ]
+    report = h.sync()
+    assert report.status == "failed"
+    assert "DAILY" in (report.error or "") and "daily limit" not in (report.error or "")
+    assert h.sleeps == [] and len(fake.requests) == 1
+    fake.faults = [httpx.Response(429, json={"status": "error", "policyName": "TEN_SECONDLY_ROLLING"})]
+    assert h.sync().status == "succeeded"
+    assert h.sleeps == [10.0]  # no Retry-After: the rolling ten-second window
 
 
 def test_zendesk_tickets_with_comments_and_deleted(harness: Any) -> None:
