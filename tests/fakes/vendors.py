@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,10 @@ class Fake:
     def __init__(self) -> None:
         self.faults: list[httpx.Response] = []
         self.requests: list[httpx.Request] = []
+        self.now = 0.0  # seconds on the fake's clock: moves only when the client sleeps
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -243,12 +248,21 @@ class FakeHubSpot(Fake):
 # ------------------------------------------------------------------------------------------- Zendesk
 
 
+ZENDESK_EXPORT_PER_MINUTE = 10  # incremental exports: 10 requests a minute (Zendesk API reference)
+
+
 class FakeZendesk(Fake):
     """GET /api/v2/incremental/tickets/cursor.json (start_time | cursor, include=users),
-    GET /api/v2/tickets/{id}/comments.json."""
+    GET /api/v2/tickets/{id}/comments.json.
+
+    As Zendesk's incremental export reference describes: an opaque base64 `after_cursor`,
+    `after_url` and `end_of_stream`; per_page at most 1,000; admins only (403 for an agent);
+    10 requests a minute (429 with Retry-After, on the fake's clock)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.admins = {"admin@acme.example"}
+        self.export_times: list[float] = []
         self.tickets: list[dict[str, Any]] = []  # change log, in export order
         self.comments: dict[int, list[dict[str, Any]]] = {}
 
@@ -293,32 +307,59 @@ class FakeZendesk(Fake):
             },
         ]
 
+    def _export(self, request: httpx.Request) -> httpx.Response:
+        email = (
+            base64.b64decode(request.headers["Authorization"].removeprefix("Basic ")).decode().split("/")[0]
+        )
+        if email not in self.admins:
+            return httpx.Response(
+                403,
+                json={
+                    "error": "Forbidden",
+                    "description": "You do not have access to this page. Please contact the account owner "
+                    "of this help desk for further help.",
+                },
+            )
+        recent = [t for t in self.export_times if self.now - t < 60]
+        if len(recent) >= ZENDESK_EXPORT_PER_MINUTE:
+            wait = math.ceil(60 - (self.now - recent[0]))
+            return httpx.Response(
+                429, headers={"Retry-After": str(wait)}, json={"error": "APIRateLimitExceeded"}
+            )
+        self.export_times = [*recent, self.now]
+        per_page = int(request.url.params.get("per_page", "1000"))
+        if per_page > 1000:
+            return httpx.Response(400, json={"error": "InvalidPaginationParameter"})
+        cursor = request.url.params.get("cursor")
+        pos = int(base64.b64decode(cursor).decode().split(":")[1]) if cursor else 0
+        batch = self.tickets[pos : pos + per_page]
+        end = pos + len(batch)
+        after = base64.b64encode(f"export:{end}".encode()).decode()
+        users = [
+            {
+                "id": t["requester_id"],
+                "name": f"Requester {t['id']}",
+                "email": f"requester{t['id']}@client.example",
+            }
+            for t in batch
+        ]
+        return httpx.Response(
+            200,
+            json={
+                "tickets": batch,
+                "users": users,
+                "after_cursor": after,
+                "after_url": f"https://acme.zendesk.com{request.url.path}?cursor={after}",
+                "before_cursor": base64.b64encode(f"export:{pos}".encode()).decode(),
+                "before_url": None,
+                "end_of_stream": end >= len(self.tickets),
+            },
+        )
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/api/v2/incremental/tickets/cursor.json":
-            per_page = int(request.url.params.get("per_page", "100"))
-            pos = int(request.url.params["cursor"]) if "cursor" in request.url.params else 0
-            batch = self.tickets[pos : pos + per_page]
-            end = pos + len(batch)
-            users = [
-                {
-                    "id": t["requester_id"],
-                    "name": f"Requester {t['id']}",
-                    "email": f"requester{t['id']}@client.example",
-                }
-                for t in batch
-            ]
-            return httpx.Response(
-                200,
-                json={
-                    "tickets": batch,
-                    "users": users,
-                    "after_cursor": str(end),
-                    "after_url": f"https://acme.zendesk.com{path}?cursor={end}",
-                    "before_cursor": str(pos),
-                    "end_of_stream": end >= len(self.tickets),
-                },
-            )
+            return self._export(request)
         m = re.fullmatch(r"/api/v2/tickets/(\d+)/comments.json", path)
         if m:
             return httpx.Response(

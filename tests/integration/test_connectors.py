@@ -3,6 +3,7 @@ cursor, deletions, rate limits, consent mapping, record links, ACL fields; throu
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,10 +54,13 @@ def harness(tmp_path: Path, embedder: Any, redactor: Any) -> Iterator[Any]:
         services = build_services(settings, embedder=embedder, redactor=redactor)
         made.append(services)
         sleeps: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            fake.advance(seconds)  # the vendor's clock moves while we wait
+
         client = httpx.Client(base_url=base_url, transport=httpx.MockTransport(fake))
-        services.sources[config.name] = source_cls(
-            config, client, RetryPolicy(max_attempts=4, sleep=sleeps.append)
-        )
+        services.sources[config.name] = source_cls(config, client, RetryPolicy(max_attempts=4, sleep=sleep))
         return Harness(services, fake, sleeps, config.name)
 
     yield make
@@ -216,7 +220,7 @@ def test_zendesk_tickets_with_comments_and_deleted(harness: Any) -> None:
     config = ZendeskSourceConfig(
         name="acme-zendesk",
         tenant_id="acme",
-        token=SecretStr("agent@acme.example/token:abc"),
+        token=SecretStr("admin@acme.example/token:abc"),
         subdomain="acme",
         page_size=2,
         consent=ConsentMapping(field="360001"),
@@ -246,8 +250,55 @@ def test_zendesk_tickets_with_comments_and_deleted(harness: Any) -> None:
     assert "5" not in h.payloads()
     assert "fixed in 5.1" in h.payloads()["2"][P.TEXT]
     export_calls = [r for r in fake.requests if r.url.path.endswith("cursor.json")]
-    assert export_calls[-1].url.params["cursor"] == "6"
+    assert base64.b64decode(export_calls[-1].url.params["cursor"]) == b"export:6"
     assert "start_time" in export_calls[0].url.params
+
+
+def zd_config(email: str = "admin@acme.example", **kw: Any) -> ZendeskSourceConfig:
+    return ZendeskSourceConfig(
+        name="acme-zendesk",
+        tenant_id="acme",
+        token=SecretStr(f"{email}/token:abc"),
+        subdomain="acme",
+        consent=ConsentMapping(field="360001"),
+        **kw,
+    )
+
+
+def test_zendesk_export_needs_an_admin(harness: Any) -> None:
+    """Issue 17 point 6: the incremental export answers 403 to an agent's token."""
+    fake = FakeZendesk()
+    fake.add(1, minute=1, subject="Export fails", consent="granted")
+    h = harness(zd_config("agent@acme.example"), ZendeskSource, fake, "https://acme.zendesk.com")
+    report = h.sync()
+    assert report.status == "failed"
+    assert "HTTP 403" in (report.error or "") and "admin" in (report.error or "")
+
+
+def test_zendesk_export_rate_limit_and_long_retry_after(harness: Any) -> None:
+    """Issue 17 points 10 and 12: 10 export requests a minute, shared with syncs: live_ids reads
+    the export with the largest pages; a Retry-After above the old 60 s cap is waited in full,
+    one beyond max_retry_after_seconds fails the run instead of hammering the vendor."""
+    fake = FakeZendesk()
+    for i in range(1, 13):
+        fake.add(i, minute=i, subject=f"Ticket {i}", consent="denied")
+    h = harness(zd_config(page_size=1), ZendeskSource, fake, "https://acme.zendesk.com")
+    report = h.sync()
+    assert report.status == "succeeded", report.error
+    assert report.counts["fetched"] == 12
+    assert any(s >= 50 for s in h.sleeps)  # the 11th export request in a minute waited
+    exports = len([r for r in fake.requests if r.url.path.endswith("cursor.json")])
+    assert len(list(h.services.sources[h.name].live_ids())) == 12
+    assert len([r for r in fake.requests if r.url.path.endswith("cursor.json")]) - exports == 1
+    h.sleeps.clear()
+    fake.faults = [httpx.Response(429, headers={"Retry-After": "120"})]
+    fake.add(13, minute=13, subject="Ticket 13", consent="denied")
+    assert h.sync().status == "succeeded"
+    assert h.sleeps[0] == 120.0  # not cut to 60 s
+    fake.faults = [httpx.Response(429, headers={"Retry-After": "7200"})]
+    late = h.sync()
+    assert late.status == "failed"
+    assert "Retry-After 7200 s" in (late.error or "")
 
 
 def test_salesforce_cases_query_all_and_paging(harness: Any) -> None:
