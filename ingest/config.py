@@ -112,6 +112,8 @@ class VendorSourceConfig(Section):
     concurrency: int = Field(default=4, ge=1, le=32)  # detail calls in flight at once
     # a 429 asking to wait longer than this fails the run (the next scheduled run retries)
     max_retry_after_seconds: float = Field(default=900, gt=0, le=86_400)
+    # None: the global reconcile interval; set it longer where listing every live id is costly
+    reconcile_interval_seconds: int | None = Field(default=None, ge=60)
     start_from: str = "1970-01-01T00:00:00+00:00"  # first sync: records changed since
     partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
@@ -134,6 +136,9 @@ class ZendeskSourceConfig(VendorSourceConfig):
     kind: Literal["zendesk"] = "zendesk"
     subdomain: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]{0,62}$")
     base_url: str = Field(default="", pattern=r"^(https?://.*)?$")  # default https://{subdomain}.zendesk.com
+    # live_ids re-reads the whole incremental export (10 requests a minute, shared with syncs, and
+    # Zendesk asks not to re-export history routinely): reconcile once a day unless told otherwise
+    reconcile_interval_seconds: int | None = Field(default=86_400, ge=60)
 
 
 class SalesforceOAuth(Section):

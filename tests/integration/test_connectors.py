@@ -275,6 +275,18 @@ def test_zendesk_export_needs_an_admin(harness: Any) -> None:
     assert "HTTP 403" in (report.error or "") and "admin" in (report.error or "")
 
 
+def test_zendesk_reconcile_is_spaced_out(harness: Any) -> None:
+    """Issue 17 point 10: reconcile re-reads the whole export; a Zendesk source reconciles daily
+    by default, other sources keep the global interval."""
+    h = harness(zd_config(), ZendeskSource, FakeZendesk(), "https://acme.zendesk.com")
+    h.services.start_scheduler()
+    every = {s.source: s.interval_seconds for s in h.services.scheduler.schedules}
+    assert every["reconcile:acme-zendesk"] == 86_400
+    assert every["acme-zendesk"] == 300
+    assert zd_config(reconcile_interval_seconds=7200).reconcile_interval_seconds == 7200
+    assert hs_config().reconcile_interval_seconds is None  # the global reconcile interval
+
+
 def test_zendesk_export_rate_limit_and_long_retry_after(harness: Any) -> None:
     """Issue 17 points 10 and 12: 10 export requests a minute, shared with syncs: live_ids reads
     the export with the largest pages; a Retry-After above the old 60 s cap is waited in full,
