@@ -18,35 +18,40 @@ class Section(BaseModel):
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
-def resolve_token(data: Any) -> Any:
-    """`token` may be given in clear, or as `token_env` (the name of an environment variable) or
-    `token_file` (an absolute path, e.g. a Docker/Kubernetes secret): read here, once, into
-    `token`. Errors name the variable or file, never a value."""
-    if not isinstance(data, dict) or not ({"token_env", "token_file"} & data.keys()):
+def resolve_token(data: Any, name: str = "token") -> Any:
+    """A secret `name` (default `token`) may be given in clear, or as `{name}_env` (the name of an
+    environment variable) or `{name}_file` (an absolute path, e.g. a Docker/Kubernetes secret):
+    read here, once, into `name`. Errors name the variable or file, never a value."""
+    env_key, file_key = f"{name}_env", f"{name}_file"
+    if not isinstance(data, dict) or not ({env_key, file_key} & data.keys()):
         return data
     data = dict(data)
-    env, file = data.pop("token_env", None), data.pop("token_file", None)
-    if sum(x is not None for x in (data.get("token"), env, file)) > 1:
-        raise ValueError("give only one of token, token_env and token_file")
+    env, file = data.pop(env_key, None), data.pop(file_key, None)
+    if sum(x is not None for x in (data.get(name), env, file)) > 1:
+        raise ValueError(f"give only one of {name}, {env_key} and {file_key}")
     if env is not None:
         if not isinstance(env, str) or not _ENV_NAME.match(env):
-            raise ValueError("token_env must be the name of an environment variable")
+            raise ValueError(f"{env_key} must be the name of an environment variable")
         value = os.environ.get(env)
         if not value:
-            raise ValueError(f"the environment variable {env} named by token_env is not set or empty")
-        data["token"] = SecretStr(value)
+            raise ValueError(f"the environment variable {env} named by {env_key} is not set or empty")
+        data[name] = SecretStr(value)
     if file is not None:
         path = Path(file)
         if not path.is_absolute():
-            raise ValueError("token_file must be an absolute path")
+            raise ValueError(f"{file_key} must be an absolute path")
         try:
             value = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"token_file {path} cannot be read ({type(exc).__name__})") from None
+            raise ValueError(f"{file_key} {path} cannot be read ({type(exc).__name__})") from None
         if not value:
-            raise ValueError(f"token_file {path} is empty")
-        data["token"] = SecretStr(value)
+            raise ValueError(f"{file_key} {path} is empty")
+        data[name] = SecretStr(value)
     return data
+
+
+def _resolve_token(data: Any) -> Any:
+    return resolve_token(data)
 
 
 class FileSourceConfig(Section):
@@ -79,7 +84,7 @@ class HttpJsonSourceConfig(Section):
     partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
 
-    _token = model_validator(mode="before")(resolve_token)  # token_env / token_file
+    _token = model_validator(mode="before")(_resolve_token)  # token_env / token_file
 
 
 class ConsentMapping(Section):
@@ -105,11 +110,15 @@ class VendorSourceConfig(Section):
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     max_attempts: int = Field(default=6, ge=1, le=20)
     concurrency: int = Field(default=4, ge=1, le=32)  # detail calls in flight at once
+    # a 429 asking to wait longer than this fails the run (the next scheduled run retries)
+    max_retry_after_seconds: float = Field(default=900, gt=0, le=86_400)
+    # None: the global reconcile interval; set it longer where listing every live id is costly
+    reconcile_interval_seconds: int | None = Field(default=None, ge=60)
     start_from: str = "1970-01-01T00:00:00+00:00"  # first sync: records changed since
     partitions: int = Field(default=1, ge=1, le=64)  # split across workers (ingest/partition.py)
     enabled: bool = True
 
-    _token = model_validator(mode="before")(resolve_token)  # token_env / token_file
+    _token = model_validator(mode="before")(_resolve_token)  # token_env / token_file
 
 
 class HubSpotSourceConfig(VendorSourceConfig):
@@ -117,25 +126,66 @@ class HubSpotSourceConfig(VendorSourceConfig):
     object_type: Literal["notes", "tickets", "calls"]
     portal_id: str = Field(pattern=r"^[0-9]{1,20}$")
     base_url: str = Field(default="https://api.hubapi.com", pattern=r"^https?://")
+    page_size: int = Field(default=100, ge=1, le=200)  # the search API's `limit` is at most 200
+    # the search index lags writes: each run re-reads this far behind its cursor (re-reads of
+    # unchanged records are skipped by their fingerprint)
+    lookback_seconds: int = Field(default=300, ge=0, le=7 * 86_400)
 
 
 class ZendeskSourceConfig(VendorSourceConfig):
     kind: Literal["zendesk"] = "zendesk"
     subdomain: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]{0,62}$")
     base_url: str = Field(default="", pattern=r"^(https?://.*)?$")  # default https://{subdomain}.zendesk.com
+    # live_ids re-reads the whole incremental export (10 requests a minute, shared with syncs, and
+    # Zendesk asks not to re-export history routinely): reconcile once a day unless told otherwise
+    reconcile_interval_seconds: int | None = Field(default=86_400, ge=60)
+
+
+class SalesforceOAuth(Section):
+    """OAuth 2.0 for Salesforce sessions: the refresh-token flow when `refresh_token` is given,
+    else the client-credentials flow (a connected app with a run-as user). `token_url` defaults
+    to {base_url}/services/oauth2/token (the org's My Domain, which client credentials need)."""
+
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    refresh_token: SecretStr | None = None
+    token_url: str = Field(default="", pattern=r"^(https://.*)?$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets(cls, data: Any) -> Any:
+        for name in ("client_secret", "refresh_token"):
+            data = resolve_token(data, name)
+        return data
 
 
 class SalesforceSourceConfig(VendorSourceConfig):
     kind: Literal["salesforce"] = "salesforce"
     object_type: Literal["cases", "notes", "content_notes", "calls"]
     api_version: str = Field(default="v60.0", pattern=r"^v[0-9]+\.[0-9]$")
-    page_size: int = Field(default=200, ge=1, le=2000)
+    page_size: int = Field(default=200, ge=200, le=2000)  # Sforce-Query-Options batchSize: 200..2000
+    oauth: SalesforceOAuth | None = None  # refresh the session when it expires (401)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _oauth_needs_no_token(cls, data: Any) -> Any:
+        """With `oauth`, the first session comes from the token endpoint: `token` may be left out."""
+        if (
+            isinstance(data, dict)
+            and data.get("oauth")
+            and not ({"token", "token_env", "token_file"} & data.keys())
+        ):
+            return {**data, "token": SecretStr("")}
+        return data
 
 
 class GongSourceConfig(VendorSourceConfig):
     kind: Literal["gong"] = "gong"
     base_url: str = Field(default="https://api.gong.io", pattern=r"^https?://")
     owner_team_ids: tuple[str, ...] = ()  # teams that may see every call of this workspace
+    # Gong filters on a call's start time, but a call is listed only once it has been processed
+    # (often an hour or more after it started): each run re-reads this far behind its cursor
+    lookback_seconds: int = Field(default=6 * 3600, ge=0, le=7 * 86_400)
 
 
 SourceConfig = Annotated[

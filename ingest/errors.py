@@ -10,6 +10,19 @@ class SourceError(IngestError):
     """A source could not be read (after retries)."""
 
 
+class SourceAuthError(SourceError):
+    """The source refused our credentials (HTTP 401): expired or revoked."""
+
+
+class SourceRateLimitedError(SourceError):
+    """The source's quota is spent for longer than a run should wait (a daily limit, or a
+    Retry-After beyond the policy's cap): the run fails now and the next scheduled run retries."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StoreError(IngestError):
     """The index store or the state store failed."""
 

@@ -289,7 +289,10 @@ class Services:
         enabled = [s for s in self.settings.sources if s.enabled]
         every = self.settings.reconcile.interval_seconds
         schedules = [Schedule(s.name, s.interval_seconds) for s in enabled]
-        schedules += [Schedule(f"reconcile:{s.name}", every) for s in enabled]
+        schedules += [
+            Schedule(f"reconcile:{s.name}", getattr(s, "reconcile_interval_seconds", None) or every)
+            for s in enabled
+        ]
 
         def job(name: str) -> None:
             try:

@@ -2,23 +2,37 @@
 
 POST /v2/calls/extensive (filter fromDateTime, parties exposed, cursor paging) for metadata and
 participants; POST /v2/calls/transcript for the sentences. Consecutive sentences of one speaker
-form a turn. Consent is per participant: the party attribute named by consent.field; every
-external participant must have granted, internal ones (the company's own reps) need not.
-Gong reports no deletions: reconciliation (live_ids) removes calls that disappear.
+form a turn. Gong answers a filter that matches no call with 404 {"errors": ["No calls found
+corresponding to the provided filters"]}: that is an empty result, not a failure.
+
+Consent is per participant and lives in the CRM: a `Party` has no consent attribute, but with
+contentSelector.context = "Extended" each party carries its CRM records under
+parties[].context[].objects[].fields[{name, value}]; consent.field names that CRM field (e.g.
+AI_Assistant_Consent__c). Every external participant must have granted (all values found for a
+party must grant); internal ones (the company's own reps) need not.
+
+`fromDateTime` filters on a call's start, but a call is listed only after Gong has processed it:
+each run re-reads `lookback_seconds` behind its cursor (unchanged calls are skipped by their
+fingerprint downstream). Gong reports no deletions: reconciliation (live_ids) removes calls that
+disappear.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
 
-from ingest.config import GongSourceConfig
+from ingest.config import ConsentMapping, GongSourceConfig
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord
 from ingest.sources.common import consent_from, weakest
 from ingest.sources.http_retry import RetryPolicy
 from ingest.sources.vendor_base import VendorSource, parse_time
+from policies.models import ConsentStatus
+
+CONTENT_SELECTOR = {"context": "Extended", "contextTiming": ["Now"], "exposedFields": {"parties": True}}
 
 
 def turns_from(transcript: list[dict[str, Any]], parties: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -45,6 +59,34 @@ def turns_from(transcript: list[dict[str, Any]], parties: dict[str, dict[str, An
             }
         )
     return turns
+
+
+def no_calls_found(resp: httpx.Response) -> bool:
+    """Gong's empty result: 404 with "No calls found corresponding to the provided filters" (a 404
+    for any other reason, e.g. a wrong base URL, stays an error)."""
+    if resp.status_code != 404:
+        return False
+    try:
+        errors = resp.json().get("errors")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(errors, list) and any(str(e).startswith("No calls found") for e in errors)
+
+
+def party_field_values(party: dict[str, Any], field: str) -> list[Any]:
+    """Values of the CRM field `field` on every CRM object linked to a party (Extended context)."""
+    return [
+        f.get("value")
+        for ctx in party.get("context") or []
+        for obj in ctx.get("objects") or []
+        for f in obj.get("fields") or []
+        if f.get("name") == field
+    ]
+
+
+def party_consent(party: dict[str, Any], mapping: ConsentMapping) -> dict[str, ConsentStatus]:
+    """A participant's consent from its CRM records; none found, or any not granting: not granted."""
+    return weakest([consent_from(v, mapping) for v in party_field_values(party, mapping.field)], mapping.tag)
 
 
 def to_record_fields(
@@ -97,7 +139,11 @@ class GongSource(VendorSource):
             body: dict[str, Any] = {"filter": {"callIds": call_ids}}
             if cursor:
                 body["cursor"] = cursor
-            resp = self.call("POST", "/v2/calls/transcript", what="transcripts", body=body)
+            resp = self.call(
+                "POST", "/v2/calls/transcript", what="transcripts", body=body, empty=no_calls_found
+            )
+            if resp is None:
+                return out
             for item in resp.get("callTranscripts", []):
                 out[str(item.get("callId"))] = item.get("transcript") or []
             cursor = (resp.get("records") or {}).get("cursor")
@@ -112,46 +158,42 @@ class GongSource(VendorSource):
             call_id = str((call.get("metaData") or {}).get("id"))
             fields = to_record_fields(call, transcripts.get(call_id, []), list(self._gong.owner_team_ids))
             externals = [p for p in call.get("parties") or [] if p.get("affiliation") == "External"]
-            fields["consent"] = weakest(
-                [consent_from(p.get(mapping.field), mapping) for p in externals], mapping.tag
-            )
+            fields["consent"] = weakest([party_consent(p, mapping) for p in externals], mapping.tag)
             out.append(self.validate(fields, f"call {call_id}"))
         return out
 
     def _extensive(self, flt: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         cursor: str | None = None
         while True:
-            body: dict[str, Any] = {"filter": flt, "contentSelector": {"exposedFields": {"parties": True}}}
+            body: dict[str, Any] = {"filter": flt, "contentSelector": CONTENT_SELECTOR}
             if cursor:
                 body["cursor"] = cursor
-            resp = self.call("POST", "/v2/calls/extensive", what="calls", body=body)
+            resp = self.call("POST", "/v2/calls/extensive", what="calls", body=body, empty=no_calls_found)
+            if resp is None:
+                return
             yield resp.get("calls", [])
             cursor = (resp.get("records") or {}).get("cursor")
             if not cursor:
                 return
 
     def pages(self, *, cursor: Cursor | None) -> Iterator[Page]:
-        start = cursor.watermark if cursor and cursor.watermark else self._gong.start_from
-        mark = (parse_time(start), cursor.last_id if cursor and cursor.last_id else "")
+        floor = parse_time(self._gong.start_from)
+        mark = parse_time(cursor.watermark) if cursor and cursor.watermark else None
+        start = floor if mark is None else mark - timedelta(seconds=self._gong.lookback_seconds)
+        if floor is not None and start is not None and start < floor:
+            start = floor
+        since = start.isoformat().replace("+00:00", "Z") if start else self._gong.start_from
         current = cursor or Cursor()
-        for batch in self._extensive({"fromDateTime": start}):
-            fresh = [
-                c
-                for c in batch
-                if (
-                    parse_time((c.get("metaData") or {}).get("started")),
-                    str((c.get("metaData") or {}).get("id")),
-                )
-                > mark
-            ]  # type: ignore[operator]
-            fresh.sort(
-                key=lambda c: (str((c.get("metaData") or {}).get("started")), str(c["metaData"]["id"]))
+        for batch in self._extensive({"fromDateTime": since}):
+            batch = sorted(
+                batch, key=lambda c: (str((c.get("metaData") or {}).get("started")), str(c["metaData"]["id"]))
             )
-            items = self._map(fresh)
+            items = self._map(batch)
             records = tuple(i for i in items if isinstance(i, SourceRecord))
-            if records:
+            if records:  # the cursor only moves forward; the lookback re-reads behind it
                 last = max(records, key=lambda r: (r.updated_at, r.record_id))
-                if mark[0] is None or (last.updated_at, last.record_id) > mark:  # type: ignore[operator]
+                seen = parse_time(current.watermark) if current.watermark else None
+                if seen is None or (last.updated_at, last.record_id) > (seen, current.last_id or ""):
                     current = Cursor(watermark=last.updated_at.isoformat(), last_id=last.record_id)
             yield Page(
                 records=records,
@@ -172,7 +214,9 @@ class GongSource(VendorSource):
             params: dict[str, Any] = {"fromDateTime": self._gong.start_from}
             if cursor:
                 params["cursor"] = cursor
-            resp = self.call("GET", "/v2/calls", params=params, what="call list")
+            resp = self.call("GET", "/v2/calls", params=params, what="call list", empty=no_calls_found)
+            if resp is None:
+                return
             yield from (str(c.get("id")) for c in resp.get("calls", []))
             cursor = (resp.get("records") or {}).get("cursor")
             if not cursor:

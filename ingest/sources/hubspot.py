@@ -1,24 +1,34 @@
 """HubSpot CRM v3: notes, tickets and call engagements.
 
-Incremental by hs_lastmodifieddate with the search API (sorted ascending, paged with `after`;
-the 10,000-result window of a search is handled by restarting from the last timestamp seen),
-associations to contacts and companies (v4 associations + contacts batch read), deletions from
-the archived list. Consent comes from a configurable property on the object, else from the
-associated contacts (all must have granted).
+Incremental by hs_lastmodifieddate with the search API. A search pages with `after` at most
+10,000 results deep (400 beyond), and `limit` is at most 200. So a run reads forward with
+`hs_lastmodifieddate GT T` sorted by that timestamp; before the window runs out it drains the
+last timestamp reached with `hs_lastmodifieddate EQ T AND hs_object_id GT id` sorted by
+hs_object_id (re-queried by id, never by `after`, so any number of records sharing one
+millisecond is read exactly once), then goes on after T. The search index lags writes, so each
+run starts `lookback_seconds` behind its cursor (re-reads are skipped by their fingerprint).
+
+Associations to contacts and companies come from the v4 batch association read (up to 1,000
+objects a call, following each object's `paging.next.after`), contacts from the batch read (up
+to 100 a call). Deletions come from the archived list. Consent comes from a configurable
+property on the object, else from the associated contacts (all must have granted).
+
+429s: HubSpot names its policy in the body (`policyName`): TEN_SECONDLY_ROLLING and SECONDLY
+are waited out; DAILY fails the run at once (it resets at midnight in the portal's time zone).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 
 from ingest.config import HubSpotSourceConfig
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
-from ingest.sources.common import bounded_map, consent_from, tombstone, weakest
-from ingest.sources.http_retry import RetryPolicy
+from ingest.sources.common import consent_from, tombstone, weakest
+from ingest.sources.http_retry import RetryPolicy, Throttle, retry_after_seconds
 from ingest.sources.vendor_base import VendorSource, html_to_text, parse_time
 
 OBJECT_TYPE_IDS = {"notes": "0-46", "tickets": "0-5", "calls": "0-48"}
@@ -28,7 +38,10 @@ PROPERTIES = {
     "calls": ["hs_call_title", "hs_call_body", "hs_call_direction"],
 }
 COMMON = ["hs_lastmodifieddate", "hubspot_owner_id", "hubspot_team_id"]
-SEARCH_WINDOW = 10_000
+SEARCH_WINDOW = 10_000  # results one search can page through
+BATCH_READ_MAX = 100  # inputs of an object batch read
+ASSOCIATION_BATCH_MAX = 1_000  # inputs of a v4 association batch read
+RATE_POLICIES = ("TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY")
 
 
 def _contact(contact: dict[str, Any]) -> dict[str, Any]:
@@ -95,42 +108,77 @@ class HubSpotSource(VendorSource):
         self._hs = config
         super().__init__(config, client, policy)
 
+    # ------------------------------------------------------------------ limits
+
+    def throttle(self, resp: httpx.Response) -> Throttle | None:
+        if resp.status_code != 429:
+            return None
+        try:
+            policy = str(resp.json().get("policyName") or "")
+        except (ValueError, AttributeError):
+            policy = ""
+        policy = policy if policy in RATE_POLICIES else ""
+        reason = f"HubSpot {policy}" if policy else ""
+        if policy == "DAILY":
+            return Throttle(retry=False, reason=reason)
+        wait = retry_after_seconds(resp.headers.get("Retry-After"))
+        if wait is None and policy == "TEN_SECONDLY_ROLLING":
+            interval = resp.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+            wait = int(interval) / 1000 if interval.isdigit() else 10.0
+        elif wait is None and policy == "SECONDLY":
+            wait = 1.0
+        return Throttle(wait=wait, reason=reason)
+
     # ------------------------------------------------------------------ fetching
 
-    def _associated(self, object_id: str, to: str) -> list[str]:
-        body = self.call(
-            "GET",
-            f"/crm/v4/objects/{self._hs.object_type}/{object_id}/associations/{to}",
-            what=f"associations to {to}",
-        )
-        return [str(r["toObjectId"]) for r in body.get("results", []) if "toObjectId" in r]
+    def _associations(self, ids: list[str], to: str) -> dict[str, list[str]]:
+        """Associated `to` ids of each object, from the v4 batch read (all pages of each)."""
+        out: dict[str, list[str]] = {i: [] for i in ids}
+        pending: list[dict[str, str]] = [{"id": i} for i in dict.fromkeys(ids)]
+        while pending:
+            chunk, pending = pending[:ASSOCIATION_BATCH_MAX], pending[ASSOCIATION_BATCH_MAX:]
+            body = self.call(
+                "POST",
+                f"/crm/v4/associations/{self._hs.object_type}/{to}/batch/read",
+                what=f"associations to {to}",
+                body={"inputs": chunk},
+            )  # 207 lists objects without associations under `errors`: none to read
+            for result in body.get("results", []):
+                source = str((result.get("from") or {}).get("id"))
+                out.setdefault(source, []).extend(
+                    str(t["toObjectId"]) for t in result.get("to", []) if "toObjectId" in t
+                )
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": source, "after": str(after)})
+        return out
 
     def _contacts(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
         props = ["firstname", "lastname", "email", "phone", "mobilephone", "hs_additional_emails"]
         props.append(self._hs.consent.field)
-        body = self.call(
-            "POST",
-            "/crm/v3/objects/contacts/batch/read",
-            what="contacts batch read",
-            body={"properties": props, "inputs": [{"id": i} for i in sorted(set(ids))]},
-        )
-        return {str(c["id"]): c for c in body.get("results", [])}
+        unique = sorted(set(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for k in range(0, len(unique), BATCH_READ_MAX):
+            body = self.call(
+                "POST",
+                "/crm/v3/objects/contacts/batch/read",
+                what="contacts batch read",
+                body={"properties": props, "inputs": [{"id": i} for i in unique[k : k + BATCH_READ_MAX]]},
+            )
+            out.update({str(c["id"]): c for c in body.get("results", [])})
+        return out
 
     def _enrich(self, objs: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
-        links = bounded_map(
-            lambda o: (
-                self._associated(str(o["id"]), "contacts"),
-                self._associated(str(o["id"]), "companies"),
-            ),
-            objs,
-            self._hs.concurrency,
-        )
-        contacts = self._contacts([c for ids, _ in links for c in ids])
+        if not objs:
+            return []
+        ids = [str(o["id"]) for o in objs]
+        to_contacts = self._associations(ids, "contacts")
+        to_companies = self._associations(ids, "companies")
+        contacts = self._contacts([c for i in ids for c in to_contacts.get(i, [])])
         out: list[SourceRecord | RecordFailure] = []
-        for i, (obj, (contact_ids, company_ids)) in enumerate(zip(objs, links, strict=True)):
-            people = [contacts[c] for c in contact_ids if c in contacts]
+        for i, obj in enumerate(objs):
+            company_ids = to_companies.get(str(obj["id"]), [])
+            people = [contacts[c] for c in to_contacts.get(str(obj["id"]), []) if c in contacts]
             fields = to_record_fields(
                 obj,
                 object_type=self._hs.object_type,
@@ -150,16 +198,12 @@ class HubSpotSource(VendorSource):
             out.append(self.validate(fields, f"search result {i} id {obj.get('id')}"))
         return out
 
-    def _search(self, since_ms: int, after: str | None) -> dict[str, Any]:
+    def _search(self, filters: list[tuple[str, str, str]], sort: str, after: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "filterGroups": [
-                {
-                    "filters": [
-                        {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(since_ms)}
-                    ]
-                }
+                {"filters": [{"propertyName": p, "operator": op, "value": v} for p, op, v in filters]}
             ],
-            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
             "properties": PROPERTIES[self._hs.object_type] + COMMON + [self._hs.consent.field],
             "limit": self._hs.page_size,
         }
@@ -189,40 +233,74 @@ class HubSpotSource(VendorSource):
     # ------------------------------------------------------------------ Source protocol
 
     def pages(self, *, cursor: Cursor | None) -> Iterator[Page]:
-        start = parse_time(cursor.watermark if cursor and cursor.watermark else self._hs.start_from)
-        assert start is not None
-        mark = (start, cursor.last_id if cursor and cursor.last_id else "")
-        since_ms = int(start.timestamp() * 1000)
-        after: str | None = None
-        offset = 0
-        current = cursor or Cursor(watermark=start.isoformat())
-        while True:
-            body = self._search(since_ms, after)
-            objs = []
-            for obj in body.get("results", []):
-                ts = parse_time(
-                    (obj.get("properties") or {}).get("hs_lastmodifieddate") or obj.get("updatedAt")
-                )
-                if ts is not None and (ts, str(obj["id"])) > (mark[0], mark[1]):
-                    objs.append(obj)
+        """Cursor (T, id): every record modified before T is done, and those modified at T up to
+        hs_object_id id ("": none at T known done)."""
+        limit = self._hs.page_size
+        if cursor and cursor.watermark:
+            at, last_id = parse_time(cursor.watermark), cursor.last_id or ""
+            if self._hs.lookback_seconds and at is not None:
+                at, last_id = at - timedelta(seconds=self._hs.lookback_seconds), ""
+        else:
+            at, last_id = parse_time(self._hs.start_from), ""
+        assert at is not None
+        start = at
+        current = cursor or Cursor(watermark=at.isoformat())
+
+        def position(c: Cursor) -> tuple[datetime, int]:
+            when = parse_time(c.watermark)
+            assert when is not None
+            lid = c.last_id or ""
+            return when, int(lid) if lid.isdigit() else 0
+
+        def page(objs: list[dict[str, Any]], reached: Cursor) -> Page:
+            nonlocal current
+            if position(reached) > position(current):  # never behind the stored cursor
+                current = reached
             items = self._enrich(objs)
-            records = tuple(r for r in items if isinstance(r, SourceRecord))
-            if records:
-                last = max(records, key=lambda r: (r.updated_at, r.record_id))
-                current = Cursor(watermark=last.updated_at.isoformat(), last_id=last.record_id)
-            yield Page(
-                records=records,
+            return Page(
+                records=tuple(r for r in items if isinstance(r, SourceRecord)),
                 failures=tuple(r for r in items if isinstance(r, RecordFailure)),
                 next_cursor=current,
             )
-            after = ((body.get("paging") or {}).get("next") or {}).get("after")
-            offset += len(body.get("results", []))
+
+        seen_at: set[str] = set()  # ids already read at timestamp `at` by the forward search
+        while True:
+            ms = str(int(at.timestamp() * 1000))
+            while True:  # the records sharing timestamp `at`, by hs_object_id
+                filters = [("hs_lastmodifieddate", "EQ", ms)]
+                if last_id:
+                    filters.append(("hs_object_id", "GT", last_id))
+                body = self._search(filters, "hs_object_id", None)
+                results = body.get("results", [])
+                if results:
+                    last_id = str(results[-1]["id"])
+                    fresh = [o for o in results if str(o["id"]) not in seen_at]
+                    yield page(fresh, Cursor(watermark=at.isoformat(), last_id=last_id))
+                if len(results) < limit or not ((body.get("paging") or {}).get("next") or {}).get("after"):
+                    break
+            after: str | None = None
+            offset = 0
+            reached = at
+            while True:  # forward from `at`, within one search's 10,000-result window
+                body = self._search([("hs_lastmodifieddate", "GT", ms)], "hs_lastmodifieddate", after)
+                results = body.get("results", [])
+                offset += len(results)
+                stamps = [
+                    parse_time((o.get("properties") or {}).get("hs_lastmodifieddate") or o.get("updatedAt"))
+                    for o in results
+                ]
+                if results:
+                    top = max([reached, *(t for t in stamps if t is not None)])
+                    if top > reached:
+                        reached, seen_at = top, set()
+                    seen_at |= {str(o["id"]) for o, t in zip(results, stamps, strict=True) if t == reached}
+                    yield page(results, Cursor(watermark=reached.isoformat(), last_id=""))
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after or offset + limit > SEARCH_WINDOW:
+                    break
             if not after:
                 break
-            if offset + self._hs.page_size > SEARCH_WINDOW:  # a search never pages past 10k: restart
-                last_ts = parse_time(current.watermark) or start
-                since_ms, after, offset = int(last_ts.timestamp() * 1000), None, 0
-                mark = (last_ts, current.last_id or "")
+            at, last_id = reached, ""  # drain the ties at `reached`, then go on after it
         gone = self._archived_since(start)
         if gone:
             yield Page(records=(), deletions=tuple(gone), next_cursor=current)

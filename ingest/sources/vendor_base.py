@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 from ingest.config import VendorSourceConfig
 from ingest.contract import validate_record
 from ingest.models import RecordFailure, SourceRecord
-from ingest.sources.http_retry import RetryPolicy, request_json
+from ingest.sources.http_retry import RetryPolicy, Throttle, default_throttle, request_json
 
 
 class _Text(HTMLParser):
@@ -65,7 +66,9 @@ class VendorSource:
     ) -> None:
         self._cfg = config
         self._client = client or httpx.Client(base_url=self.base_url(), timeout=config.timeout_seconds)
-        self._policy = policy or RetryPolicy(max_attempts=config.max_attempts)
+        self._policy = policy or RetryPolicy(
+            max_attempts=config.max_attempts, max_retry_after=config.max_retry_after_seconds
+        )
 
     def base_url(self) -> str:
         return self._cfg.base_url
@@ -86,6 +89,10 @@ class VendorSource:
     def tenant_id(self) -> str:
         return self._cfg.tenant_id
 
+    def throttle(self, resp: httpx.Response) -> Throttle | None:
+        """How this vendor says "slow down" (see http_retry.Throttle); 429 + Retry-After here."""
+        return default_throttle(resp)
+
     def call(
         self,
         method: str,
@@ -95,6 +102,8 @@ class VendorSource:
         params: dict[str, Any] | None = None,
         body: Any = None,
         raw: bool = False,
+        headers: dict[str, str] | None = None,
+        empty: Callable[[httpx.Response], bool] | None = None,
     ) -> Any:
         return request_json(
             self._client,
@@ -104,8 +113,10 @@ class VendorSource:
             body=body,
             policy=self._policy,
             what=f"{self.name}: {what}",
-            headers=self.auth_headers(),
+            headers={**self.auth_headers(), **(headers or {})},
             raw=raw,
+            throttle=self.throttle,
+            empty=empty,
         )
 
     def validate(self, normalized: dict[str, Any], locator: str) -> SourceRecord | RecordFailure:

@@ -3,6 +3,11 @@
 GET /api/v2/incremental/tickets/cursor.json?start_time=T (first) or ?cursor=C, with users
 sideloaded; `end_of_stream` ends a run; tickets with status "deleted" become tombstones.
 Comments come from /api/v2/tickets/{id}/comments.json (bounded concurrency).
+
+The incremental export is for admins only (an agent's token gets 403) and is rate limited to
+10 requests a minute (30 with the High Volume add-on), shared by every caller of the account:
+429s carry Retry-After. live_ids re-reads the whole export (the only listing that includes
+archived tickets) with the largest page Zendesk allows, to spend as few of those requests as it can.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from typing import Any, ClassVar
 import httpx
 
 from ingest.config import ZendeskSourceConfig
+from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
 from ingest.sources.common import bounded_map, consent_from, tombstone
 from ingest.sources.http_retry import RetryPolicy
 from ingest.sources.vendor_base import VendorSource, parse_time
 
 CURSOR_TAG = "zendesk-export-cursor"
+EXPORT_PAGE_MAX = 1000  # per_page of the cursor-based incremental export
 
 
 def custom_field(ticket: dict[str, Any], field: str) -> Any:
@@ -101,21 +108,30 @@ class ZendeskSource(VendorSource):
             out.append(self.validate(fields, f"ticket {ticket.get('id')}"))
         return out
 
-    def _export(self, cursor: Cursor | None) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = {"include": "users", "per_page": self._zd.page_size}
+    def _export(self, cursor: Cursor | None, per_page: int | None = None) -> Iterator[dict[str, Any]]:
+        size = min(per_page or self._zd.page_size, EXPORT_PAGE_MAX)
+        params: dict[str, Any] = {"include": "users", "per_page": size}
         if cursor is not None and cursor.last_id == CURSOR_TAG and cursor.watermark:
             params["cursor"] = cursor.watermark
         else:
             start = parse_time(self._zd.start_from)
             params["start_time"] = int(start.timestamp()) if start else 0
         while True:
-            body: dict[str, Any] = self.call(
-                "GET", "/api/v2/incremental/tickets/cursor.json", params=params, what="incremental export"
-            )
+            try:
+                body: dict[str, Any] = self.call(
+                    "GET", "/api/v2/incremental/tickets/cursor.json", params=params, what="incremental export"
+                )
+            except SourceError as exc:
+                if "HTTP 403" not in str(exc):
+                    raise
+                raise SourceError(
+                    f"{self.name}: incremental export: HTTP 403; Zendesk allows the incremental export "
+                    "to admins only: use an admin user's API token"
+                ) from None
             yield body
             if body.get("end_of_stream") or not body.get("after_cursor"):
                 return
-            params = {"include": "users", "per_page": self._zd.page_size, "cursor": body["after_cursor"]}
+            params = {"include": "users", "per_page": size, "cursor": body["after_cursor"]}
 
     def pages(self, *, cursor: Cursor | None) -> Iterator[Page]:
         current = cursor or Cursor()
@@ -158,7 +174,7 @@ class ZendeskSource(VendorSource):
 
     def live_ids(self) -> Iterator[str]:
         latest: dict[str, bool] = {}
-        for body in self._export(None):
+        for body in self._export(None, per_page=EXPORT_PAGE_MAX):
             for t in body.get("tickets", []):
                 latest[str(t["id"])] = t.get("status") != "deleted"
         yield from sorted(i for i, alive in latest.items() if alive)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ingest.config import ConsentMapping
@@ -192,3 +193,47 @@ sources:
     assert [s.kind for s in settings.sources] == ["hubspot", "hubspot", "zendesk", "salesforce", "gong"]
     assert [s.interval_seconds for s in settings.sources] == [60, 120, 300, 300, 900]
     assert "t1" not in repr(settings)
+
+
+def _party(*values: object) -> dict[str, object]:
+    fields = [{"name": "AI_Assistant_Consent__c", "value": v} for v in values]
+    return {
+        "id": "2",
+        "affiliation": "External",
+        "context": [
+            {
+                "system": "Salesforce",
+                "objects": [{"objectType": "Contact", "objectId": "003", "fields": fields}],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("party", "expected"),
+    [
+        (_party("Granted"), {"assistant_use": ConsentStatus.GRANTED}),
+        (_party("Granted", "opt_out"), {"assistant_use": ConsentStatus.REVOKED}),  # two CRM records
+        (_party(None), {}),
+        (_party(), {}),  # linked, but the field is not there: fail closed
+        ({"id": "2", "affiliation": "External"}, {}),  # no Extended context at all
+        ({"id": "2", "ai_assistant_consent": "granted"}, {}),  # not a Party attribute
+    ],
+)
+def test_gong_consent_comes_from_the_party_crm_context(
+    party: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert gong.party_consent(party, ConsentMapping(field="AI_Assistant_Consent__c")) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "empty"),
+    [
+        (404, {"requestId": "r", "errors": ["No calls found corresponding to the provided filters"]}, True),
+        (404, {"requestId": "r", "errors": ["Not found"]}, False),
+        (400, {"errors": ["No calls found corresponding to the provided filters"]}, False),
+        (404, ["unexpected"], False),
+    ],
+)
+def test_gong_empty_answer(status: int, body: Any, empty: bool) -> None:
+    assert gong.no_calls_found(httpx.Response(status, json=body)) is empty
