@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from ingest.models import RunCounts, RunReport
+from ingest.models import RecordRef, RunCounts, RunReport
 from ingest.pipeline import Progress
+from rag_service.cli_errors import CliFailure, explain, sqlite_path
 from rag_service.config import Settings, load_settings
 from rag_service.logs import setup_logging
 
@@ -35,8 +36,22 @@ def _print_report(report: RunReport) -> None:
     print(json.dumps(report.model_dump(mode="json"), indent=None))
 
 
+def _check_sources(names: list[str] | None, settings: Settings) -> None:
+    """Unknown source names fail fast (exit 2), before any model is loaded."""
+    known = [s.name for s in settings.sources]
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise CliFailure(
+            f"unknown source{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            f"configured sources: {', '.join(known) or '(none: add sources to the config file)'}",
+            code=2,
+        )
+
+
 def _sync_all(settings: Settings, names: list[str] | None, kind: str) -> int:
     from rag_service.services import build_services
+
+    _check_sources(names, settings)
 
     services = build_services(settings)
     failed = 0
@@ -121,11 +136,19 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
         if not args.source or len(args.source) != 1:
             print("--record needs exactly one --source", file=sys.stderr)
             return 2
+        _check_sources(args.source, settings)
         services = build_services(settings)
         try:
-            report = services.refresher.reindex_record(
-                services.source(args.source[0]), args.record, actor="cli"
-            )
+            source = services.source(args.source[0])
+            ref = RecordRef(tenant_id=source.tenant_id, source=source.name, record_id=args.record)
+            if source.get(args.record) is None and services.state.ledger_get(ref) is None:
+                raise CliFailure(
+                    f"record {args.record!r} not found in source {source.name!r} (neither in the source "
+                    "nor in the index)",
+                    "record ids are the CRM's own ids, as in the `record_id` of a query source",
+                    code=2,
+                )
+            report = services.refresher.reindex_record(source, args.record, actor="cli")
         finally:
             services.close()
         _print_report(report)
@@ -136,6 +159,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from rag_service.services import build_services
 
+    _check_sources(args.source, settings)
     services = build_services(settings)
     worst = 0
     try:
@@ -205,6 +229,12 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.state import StateStore
 
+    db = sqlite_path(settings.state.url)
+    if db is not None and not db.is_file():
+        raise CliFailure(
+            f"no state store at {db}: nothing has run with this data folder yet",
+            "check --config / CRM_RAG_DATA_DIR, or run `crm-rag sync` first",
+        )
     state = StateStore(settings.state.url)
     try:
         if args.action == "verify":
@@ -227,60 +257,115 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         state.close()
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options accepted before and after the subcommand. After it they default to SUPPRESS, so a
+    value given before the subcommand is not overwritten."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default(None),
+        help="YAML config file (default: $CRM_RAG_CONFIG); accepted before or after the subcommand",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=default("WARNING"),
+        metavar="LEVEL",
+        help="log level on stderr, any case: debug, info, warning (default), error, critical",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="show the full traceback of a failure instead of one line and a hint",
+    )
+
+
+def _sources_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--source",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help=f"source name(s) to {what} (repeatable: --source a b or --source a --source b; default all)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-rag", description=__doc__)
-    parser.add_argument("--config", type=Path, help="YAML config file (default: $CRM_RAG_CONFIG)")
-    parser.add_argument("--log-level", default="WARNING")
-    sub = parser.add_subparsers(dest="command", required=True)
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the HTTP API (and the scheduler)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help, description=help)
+        _common(cmd, top=False)
+        return cmd
+
+    serve = command("serve", "run the HTTP API (and the scheduler)")
+    serve.add_argument("--host", help="interface to bind (default: api.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: api.port, 8000)")
     serve.add_argument("--sync-first", action="store_true", help="sync every source before serving")
-    serve.add_argument("--no-scheduler", action="store_true")
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="do not run scheduled syncs in this process (API only)"
+    )
     serve.set_defaults(func=cmd_serve)
 
-    work = sub.add_parser("worker", help="run scheduled syncs without HTTP (several may share PostgreSQL)")
+    work = command("worker", "run scheduled syncs without HTTP (several may share PostgreSQL)")
     work.add_argument("--name", help="worker id (default host-pid)")
     work.add_argument("--tick", type=int, default=5, help="seconds between looks at the shared schedule")
     work.set_defaults(func=cmd_worker)
 
-    sync = sub.add_parser("sync", help="incremental sync of sources (all by default)")
-    sync.add_argument("--source", action="append")
+    sync = command("sync", "incremental sync of sources (all by default)")
+    _sources_option(sync, "sync")
     sync.set_defaults(func=cmd_sync)
 
-    reindex = sub.add_parser("reindex", help="re-process sources or one record from scratch")
-    reindex.add_argument("--source", action="append")
-    reindex.add_argument("--record", help="one record id (needs one --source)")
+    reindex = command("reindex", "re-process sources or one record from scratch")
+    _sources_option(reindex, "re-process")
+    reindex.add_argument("--record", metavar="ID", help="one record id (needs exactly one --source)")
     reindex.set_defaults(func=cmd_reindex)
 
-    recon = sub.add_parser("reconcile", help="remove stale chunks, report index completeness")
-    recon.add_argument("--source", action="append")
+    recon = command("reconcile", "remove stale chunks, report index completeness")
+    _sources_option(recon, "reconcile")
     recon.add_argument("--confirm", action="store_true", help="allow deleting more than max_delete_share")
     recon.set_defaults(func=cmd_reconcile)
 
-    retire = sub.add_parser(
-        "retire-source", help="purge a source removed from the configuration (audit event, receipt)"
-    )
-    retire.add_argument("name")
+    retire = command("retire-source", "purge a source removed from the configuration (audit event, receipt)")
+    retire.add_argument("name", help="name of the source that is no longer configured")
     retire.add_argument("--yes", action="store_true", help="really delete its chunks and ledger")
     retire.set_defaults(func=cmd_retire_source)
 
-    rebuild = sub.add_parser("rebuild", help="blue/green rebuild: build, verify, swap (or --rollback)")
+    rebuild = command("rebuild", "blue/green rebuild: build, verify, swap (or --rollback)")
     rebuild.add_argument("--rollback", action="store_true", help="make the previous generation live again")
     rebuild.set_defaults(func=cmd_rebuild)
 
-    optimize = sub.add_parser(
-        "optimize", help="build the vector index of the live edge shard (service stopped)"
-    )
+    optimize = command("optimize", "build the vector index of the live edge shard (service stopped)")
     optimize.set_defaults(func=cmd_optimize)
 
-    audit = sub.add_parser("audit", help="audit log: verify the hash chain, export JSON lines, list runs")
-    audit.add_argument("action", choices=["verify", "export", "runs"])
-    audit.add_argument("--out")
-    audit.add_argument("--limit", type=int, default=100_000)
+    audit = command("audit", "audit log: verify the hash chain, export JSON lines, list runs")
+    audit.add_argument(
+        "action",
+        choices=["verify", "export", "runs"],
+        help="verify: check the hash chain; export: audit events as JSON lines; runs: job runs",
+    )
+    audit.add_argument("--out", metavar="FILE", help="export: write to FILE instead of stdout")
+    audit.add_argument("--limit", type=int, default=100_000, help="at most this many events or runs")
     audit.set_defaults(func=cmd_audit)
     return parser
+
+
+def _fail(failure: CliFailure) -> int:
+    print(f"error: {failure.message}", file=sys.stderr)
+    if failure.hint:
+        print(f"hint: {failure.hint}", file=sys.stderr)
+    return failure.code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,9 +374,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except Exception as exc:
+        if args.debug:
+            raise
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    code: int = args.func(args, settings)
+    try:
+        code: int = args.func(args, settings)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`crm-rag audit export | head`): stop quietly; the interpreter's
+        # final flush must not hit the closed pipe again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        failure = explain(exc, settings)
+        if failure is None or args.debug:
+            raise
+        return _fail(failure)
     return code
 
 
