@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from ingest.timeutil import aware
 
 RecordTypeName = Literal["note", "ticket", "transcript"]
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
@@ -61,10 +63,21 @@ class QueryResponse(BaseModel):
 
 
 class RunAccepted(BaseModel):
+    """202 for an asynchronous admin action: poll `location` (GET /admin/runs/{run_id})."""
+
     run_id: str
     source: str
     kind: str
     status: str
+    location: str
+
+
+class NothingToDo(BaseModel):
+    """200 when an admin action finds no work (no run is started)."""
+
+    status: Literal["nothing_to_do"] = "nothing_to_do"
+    source: str
+    detail: str
 
 
 class ReindexRequest(Strict):
@@ -83,6 +96,12 @@ class RunView(BaseModel):
     finished_at: datetime | None
     counts: dict[str, int]
     error: str | None
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """SQLite hands back naive UTC datetimes: every timestamp leaves with its zone."""
+        return aware(value)
 
 
 class ChunkProvenance(BaseModel):
