@@ -139,6 +139,8 @@ def create_app(
         # the last write failed and reopening did not help (the engine error is in the log)
         checks["index_writable"] = "ok" if svc.index.write_error is None else "unwritable"
         checks["model"] = "ok" if svc.embedder.dimension > 0 else "not loaded"
+        # an empty configuration starts but can answer nothing: not ready (issue 20)
+        checks["sources"] = "ok" if svc.settings.sources else "none configured"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
 

@@ -73,12 +73,24 @@ def _sync_all(settings: Settings, names: list[str] | None, kind: str) -> int:
     return 1 if failed else 0
 
 
+def _empty_service(settings: Settings) -> list[str]:
+    """What makes a service that starts but can do nothing useful (said out loud at startup)."""
+    gaps: list[str] = []
+    if not settings.sources:
+        gaps.append("no sources configured: nothing will be indexed (config: sources)")
+    if not settings.auth.keys:
+        gaps.append("no API keys configured: every endpoint but /healthz, /readyz, /metrics answers 401")
+    return gaps
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from rag_service.app import create_app
     from rag_service.services import build_services
 
+    for gap in _empty_service(settings):
+        print(f"warning: {gap}", file=sys.stderr)
     print("loading models and opening the index ...", file=sys.stderr)
     services = build_services(settings)
     if args.sync_first:
@@ -371,6 +383,14 @@ def _fail(failure: CliFailure) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    if args.config is None and not any(k.upper().startswith("CRM_RAG_") for k in os.environ):
+        return _fail(
+            CliFailure(
+                "no configuration: neither --config nor CRM_RAG_CONFIG nor any CRM_RAG_ variable is set",
+                "start from config/demo.yaml: crm-rag --config config/demo.yaml ... (README, Configuration)",
+                code=2,
+            )
+        )
     try:
         settings = load_settings(args.config)
     except Exception as exc:

@@ -12,12 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from ingest.audit_log import AuditEvent
+from ingest.embedding import Embedder
 from ingest.index.generations import EdgeGenerations
 from ingest.state import StateStore
-from rag_service.cli import build_parser
-from rag_service.config import load_settings
+from policies.redaction import PresidioRedactor
+from rag_service.app import create_app
+from rag_service.cli import _empty_service, build_parser
+from rag_service.config import Settings, load_settings
+from rag_service.services import build_services
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CRM = ROOT / "demo" / "crm"
@@ -163,3 +168,38 @@ def test_reindex_of_an_unknown_record(tmp_path: Path) -> None:
     out = cli("reindex", "--config", str(config), "--source", "nw", "--record", "DOES-NOT-EXIST")
     assert_clean_failure(out, 2, "'DOES-NOT-EXIST' not found in source 'nw'")
     assert "succeeded" not in out.stdout
+
+
+def test_no_configuration_at_all_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CRM_RAG_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "rag_service.cli", "serve"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+    assert_clean_failure(out, 2, "no configuration", "config/demo.yaml")
+    assert not (tmp_path / "var").exists()
+
+
+def test_an_empty_service_is_not_ready(
+    tmp_path: Path, embedder: Embedder, redactor: PresidioRedactor
+) -> None:
+    settings = Settings.model_validate(
+        {"data_dir": tmp_path, "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"}}
+        | {"index": {"path": tmp_path / "index"}}
+    )
+    assert [gap.split(":")[0] for gap in _empty_service(settings)] == [
+        "no sources configured",
+        "no API keys configured",
+    ]
+    services = build_services(settings, embedder=embedder, redactor=redactor)
+    try:
+        with TestClient(create_app(settings, services=services, start_scheduler=False)) as client:
+            ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["sources"] == "none configured"
+    finally:
+        services.close()
