@@ -25,10 +25,40 @@ class EndUser(Strict):
 
 
 class QueryFilters(Strict):
-    record_types: list[RecordTypeName] = Field(default_factory=list, max_length=3)
-    account_ids: list[str] = Field(default_factory=list, max_length=50)
-    updated_from: AwareDatetime | None = None
-    updated_to: AwareDatetime | None = None
+    """Narrow the search; every key is optional and they combine with AND. Lists match any of
+    their values; an empty list or a missing key does not filter."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"record_types": ["ticket"]},
+                {"account_ids": ["acct-bluewater"], "updated_from": "2026-09-01T00:00:00Z"},
+            ]
+        }
+    )
+
+    record_types: list[RecordTypeName] = Field(
+        default_factory=list,
+        max_length=3,
+        description="note, ticket and/or transcript (plural key, a list)",
+        examples=[["ticket", "transcript"]],
+    )
+    account_ids: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="CRM account ids (the record's account_id)",
+        examples=[["acct-bluewater"]],
+    )
+    updated_from: AwareDatetime | None = Field(
+        default=None,
+        description="records updated at or after this time (RFC 3339 with a zone)",
+        examples=["2026-09-01T00:00:00Z"],
+    )
+    updated_to: AwareDatetime | None = Field(
+        default=None,
+        description="records updated at or before this time (RFC 3339 with a zone)",
+        examples=["2026-10-31T23:59:59+00:00"],
+    )
 
 
 class QueryRequest(Strict):
