@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
 
 from ingest import payload as P
@@ -16,11 +16,18 @@ from rag_service.schemas import QueryRequest, QueryResponse, Source
 router = APIRouter(tags=["query"])
 
 
-@router.post("/query", response_model=QueryResponse, responses={400: {}, 401: {}, 403: {}, 413: {}, 422: {}})
+@router.post(
+    "/query",
+    response_model=QueryResponse,
+    responses={400: {}, 401: {}, 403: {}, 404: {"description": "no such tenant"}, 413: {}, 422: {}},
+)
 async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesDep) -> QueryResponse:
     started = time.perf_counter()
     api = services.settings.api
     check_tenant(caller, body.tenant_id)
+    if all(cfg.tenant_id != body.tenant_id for cfg in services.settings.sources):
+        # not an empty answer: that would look like "nothing relevant" (issue 20)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such tenant")
     if len(body.question) > api.max_question_chars:
         raise HTTPException(UNPROCESSABLE, f"question longer than {api.max_question_chars} characters")
     top_k = body.top_k or api.default_top_k

@@ -62,3 +62,9 @@ def test_readme_filter_keys_work(client: TestClient) -> None:
     assert resp.status_code == 200
     for src in resp.json()["sources"]:
         assert src["record_type"] in {"note", "ticket"}
+
+
+def test_an_unknown_tenant_is_404_not_an_empty_answer(client: TestClient) -> None:
+    resp = client.post("/query", headers=headers("assistant"), json={**QUESTION, "tenant_id": "initech"})
+    assert resp.status_code == 404
+    assert resp.json() == {"detail": "no such tenant"}
