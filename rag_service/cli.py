@@ -1,4 +1,5 @@
-"""Command line: crm-rag serve | worker | sync | reindex | reconcile | retire-source | rebuild | audit."""
+"""Command line: crm-rag serve | worker | sync | reindex | reconcile | retire-source | rebuild | optimize |
+check-config | status | audit."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.models import RecordRef, RunCounts, RunReport
 from ingest.pipeline import Progress
 from rag_service.cli_errors import CliFailure, explain, sqlite_path
 from rag_service.config import Settings, load_settings
 from rag_service.logs import setup_logging
+
+if TYPE_CHECKING:
+    from ingest.state import StateStore
 
 
 def _progress(started: float) -> Progress:
@@ -238,7 +243,8 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+def _existing_state(settings: Settings) -> StateStore:
+    """Open the state store for reading; a SQLite file that does not exist yet is not created."""
     from ingest.state import StateStore
 
     db = sqlite_path(settings.state.url)
@@ -247,7 +253,37 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             f"no state store at {db}: nothing has run with this data folder yet",
             "check --config / CRM_RAG_DATA_DIR, or run `crm-rag sync` first",
         )
-    state = StateStore(settings.state.url)
+    return StateStore(settings.state.url)
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    """The configuration as loaded (secrets left out), with the policies validated. Exit 1 when it
+    lacks what a working service needs (sources, keys, valid policies)."""
+    from rag_service.status import config_summary
+
+    summary = config_summary(settings)
+    print(json.dumps(summary, indent=1))
+    for problem in summary["problems"]:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if summary["problems"] else 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Per source: records, chunks, quarantine, last run and error, freshness, completeness, next
+    run. Reads the state store only, so it runs next to `serve`."""
+    from rag_service.status import source_status
+
+    state = _existing_state(settings)
+    try:
+        for row in source_status(settings, state):
+            print(json.dumps(row))
+    finally:
+        state.close()
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    state = _existing_state(settings)
     try:
         if args.action == "verify":
             ok, checked, bad = state.verify_audit_chain()
@@ -360,6 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     optimize = command("optimize", "build the vector index of the live edge shard (service stopped)")
     optimize.set_defaults(func=cmd_optimize)
+
+    check = command("check-config", "validate the configuration and policies; print them without secrets")
+    check.set_defaults(func=cmd_check_config)
+
+    stat = command("status", "per source: records, chunks, last run and error, freshness, next run")
+    stat.set_defaults(func=cmd_status)
 
     audit = command("audit", "audit log: verify the hash chain, export JSON lines, list runs")
     audit.add_argument(

@@ -22,7 +22,7 @@ from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
 from rag_service.cli import _empty_service, build_parser
 from rag_service.config import Settings, load_settings
-from rag_service.services import build_services
+from rag_service.services import Services, build_services
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CRM = ROOT / "demo" / "crm"
@@ -203,3 +203,47 @@ def test_an_empty_service_is_not_ready(
         assert ready.json()["checks"]["sources"] == "none configured"
     finally:
         services.close()
+
+
+def test_status_reads_the_state_next_to_the_index_owner(tmp_path: Path, demo_services: Services) -> None:
+    settings = demo_services.settings  # its process owns the index: status must not need it
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "data_dir": str(settings.data_dir),
+                "state": {"url": settings.state.url},
+                "sources": [s.model_dump(mode="json") for s in settings.sources],
+            }
+        )
+    )
+    out = cli("status", "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    rows = {row["source"]: row for row in map(json.loads, out.stdout.splitlines())}
+    assert set(rows) == {s.name for s in settings.sources}
+    for row in rows.values():
+        assert row["records"]["indexed"] > 0 and row["chunks"] >= row["records"]["indexed"]
+        assert row["last_run"]["status"] == "succeeded"
+        assert row["last_run"]["finished_at"].endswith("+00:00")
+        assert row["freshness_seconds"] is not None and row["next_run_due"]
+    assert rows["contoso-files"]["quarantined"] == 5
+
+
+def test_check_config(tmp_path: Path) -> None:
+    demo = cli("check-config", "--config", str(ROOT / "config" / "demo.yaml"))
+    assert demo.returncode == 0, demo.stderr
+    summary = json.loads(demo.stdout)
+    assert summary["problems"] == [] and summary["api_keys"] == {"admin": 1, "assistant": 1, "auditor": 1}
+    assert summary["policies"]["consent"] and summary["policies"]["redaction"]
+    assert "sha256" not in demo.stdout
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("data_dir: ./var\n")
+    out = cli("check-config", "--config", str(empty))
+    assert out.returncode == 1
+    assert "problem: no sources configured" in out.stderr and "problem: no API keys" in out.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("api: {port: 0}\n")
+    invalid = cli("check-config", "--config", str(bad))
+    assert invalid.returncode == 2
+    assert "api.port" in invalid.stderr
+    assert "Traceback" not in invalid.stderr
