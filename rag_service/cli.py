@@ -1,5 +1,5 @@
 """Command line: crm-rag serve | worker | sync | reindex | reconcile | retire-source | rebuild | optimize |
-check-config | status | audit."""
+query | check-config | status | audit."""
 
 from __future__ import annotations
 
@@ -256,6 +256,49 @@ def _existing_state(settings: Settings) -> StateStore:
     return StateStore(settings.state.url)
 
 
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    """The API's query path (same checks, filters, ACL and suppression) from the command line. It
+    opens the embedded index, so with `serve` running ask the API instead."""
+    from pydantic import ValidationError
+
+    from rag_service.config import describe_config_errors
+    from rag_service.querying import QueryRefused, answer, check_query, retrieve
+    from rag_service.schemas import QueryRequest
+    from rag_service.services import build_services
+
+    filters: dict[str, object] = {"record_types": args.record_type or [], "account_ids": args.account or []}
+    filters |= {"updated_from": args.updated_from, "updated_to": args.updated_to}
+    try:
+        body = QueryRequest.model_validate(
+            {
+                "question": args.question,
+                "tenant_id": args.tenant,
+                "purpose": args.purpose,
+                "user": {"user_id": args.user, "team_ids": args.team or []},
+                "filters": filters,
+                "top_k": args.top_k,
+            }
+        )
+    except ValidationError as exc:
+        lines = describe_config_errors(exc).split("\n", 1)[1]
+        raise CliFailure(f"invalid query:\n{lines}", "see crm-rag query -h", code=2) from None
+    services = build_services(settings)
+    try:
+        started = time.perf_counter()
+        top_k = check_query(services, body)
+        result = answer(
+            services, body, retrieve(services, body, top_k), round((time.perf_counter() - started) * 1000, 2)
+        )
+    except QueryRefused as exc:
+        known = sorted({s.tenant_id for s in settings.sources}) if exc.status == 404 else []
+        hint = f"configured tenants: {', '.join(known)}" if known else "see crm-rag query -h"
+        raise CliFailure(exc.detail, hint, code=2) from None
+    finally:
+        services.close()
+    print(json.dumps(result.model_dump(mode="json"), indent=1))
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     """The configuration as loaded (secrets left out), with the policies validated. Exit 1 when it
     lacks what a working service needs (sources, keys, valid policies)."""
@@ -396,6 +439,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     optimize = command("optimize", "build the vector index of the live edge shard (service stopped)")
     optimize.set_defaults(func=cmd_optimize)
+
+    ask = command("query", "ask a question as POST /query does (same filters and ACL); not while serve runs")
+    ask.add_argument("question", help="the question, in quotes")
+    ask.add_argument("--tenant", required=True, help="tenant id (as in the sources' tenant_id)")
+    ask.add_argument(
+        "--purpose", required=True, help="purpose of use, e.g. support_assistant (consent policy)"
+    )
+    ask.add_argument("--user", required=True, help="CRM user id the answer is for (record ACL: owner)")
+    ask.add_argument("--team", nargs="+", action="extend", help="the user's team id(s) (record ACL: teams)")
+    ask.add_argument(
+        "--record-type", nargs="+", action="extend", help="filter: note, ticket and/or transcript"
+    )
+    ask.add_argument("--account", nargs="+", action="extend", help="filter: CRM account id(s)")
+    ask.add_argument(
+        "--updated-from", help="filter: updated at or after (RFC 3339, e.g. 2026-09-01T00:00:00Z)"
+    )
+    ask.add_argument("--updated-to", help="filter: updated at or before (RFC 3339)")
+    ask.add_argument("--top-k", type=int, help="number of sources (default: api.default_top_k)")
+    ask.set_defaults(func=cmd_query)
 
     check = command("check-config", "validate the configuration and policies; print them without secrets")
     check.set_defaults(func=cmd_check_config)

@@ -247,3 +247,25 @@ def test_check_config(tmp_path: Path) -> None:
     assert invalid.returncode == 2
     assert "api.port" in invalid.stderr
     assert "Traceback" not in invalid.stderr
+
+
+def test_query_from_the_cli(tmp_path: Path, embedder: Embedder, redactor: PresidioRedactor) -> None:
+    config = one_source_config(tmp_path)
+    services = build_services(load_settings(config), embedder=embedder, redactor=redactor)
+    try:
+        assert services.run("nw", actor="test").status == "succeeded"
+    finally:
+        services.close()
+    ask = ["query", "Which customer asked for SAML single sign-on with Okta?", "--config", str(config)]
+    ask += ["--tenant", "northwind", "--purpose", "support_assistant", "--user", "u-no-03"]
+    ask += ["--team", "team-northwind-sales"]
+    out = cli(*ask)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["answer"] and "N-nor-0003" in [s["record_id"] for s in result["sources"]]
+    tickets = json.loads(cli(*ask, "--record-type", "ticket", "--top-k", "3").stdout)
+    assert tickets["sources"] and {s["record_type"] for s in tickets["sources"]} == {"ticket"}
+    unknown = cli(*[a if a != "northwind" else "initech" for a in ask])
+    assert_clean_failure(unknown, 2, "no such tenant", "configured tenants: northwind")
+    wrong = cli(*ask, "--record-type", "tickets")
+    assert_clean_failure(wrong, 2, "invalid query", "filters.record_types.0")

@@ -19,7 +19,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 # placeholders of the synopsis -> demo values
 VALUES = {"FILE": "config/demo.yaml", "NAME": "northwind-files", "ID": "N-nor-0003", "H": "127.0.0.1"}
-VALUES |= {"P": "8000", "W": "w1", "S": "5"}
+VALUES |= {"P": "8000", "W": "w1", "S": "5", "QUESTION": "Who asked for SSO?", "T": "northwind", "U": "u1"}
+VALUES |= {"TYPE": "ticket", "A": "acct-bluewater", "TIME": "2026-09-01T00:00:00Z", "N": "3"}
 
 
 def _section(title: str) -> str:
