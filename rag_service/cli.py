@@ -183,7 +183,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         for cfg in settings.sources:
             if args.source and cfg.name not in args.source:
                 continue
-            report = services.reconcile(cfg.name, confirm=args.confirm, actor="cli")
+            report = services.reconcile(cfg.name, confirm=args.confirm, actor="cli", dry_run=args.dry_run)
             print(json.dumps(report.model_dump(mode="json")))
             if report.status == "needs_confirmation":
                 worst = 3
@@ -426,6 +426,11 @@ def build_parser() -> argparse.ArgumentParser:
     recon = command("reconcile", "remove stale chunks, report index completeness")
     _sources_option(recon, "reconcile")
     recon.add_argument("--confirm", action="store_true", help="allow deleting more than max_delete_share")
+    recon.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the records whose chunks would go or be re-processed; change nothing",
+    )
     recon.set_defaults(func=cmd_reconcile)
 
     retire = command("retire-source", "purge a source removed from the configuration (audit event, receipt)")

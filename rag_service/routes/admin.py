@@ -27,6 +27,7 @@ from rag_service.schemas import (
     RunAccepted,
     RunView,
 )
+from rag_service.timestamps import zoned
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -211,7 +212,7 @@ def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
     rows = services.state.list_quarantine(source=source, limit=limit)
-    return [r for r in rows if _visible(services, caller, str(r["source"]))]
+    return [zoned(r) for r in rows if _visible(services, caller, str(r["source"]))]
 
 
 @router.post("/erasure", status_code=status.HTTP_201_CREATED, response_model=Receipt)
@@ -302,14 +303,20 @@ def lift_revocation(body: RevokeRequest, caller: AdminCaller, services: Services
 
 @router.post("/sources/{name}/reconcile", response_model=ReconcileReport)
 async def reconcile_source(
-    name: str, caller: AdminCaller, services: ServicesDep, confirm: Annotated[bool, Query()] = False
+    name: str,
+    caller: AdminCaller,
+    services: ServicesDep,
+    confirm: Annotated[bool, Query()] = False,
+    dry_run: Annotated[bool, Query()] = False,
 ) -> ReconcileReport:
     """Compare live ids, ledger and index; delete stale chunks; report completeness. A run that would
     delete more than reconcile.max_delete_share of the source stops until called with confirm=true."""
     _source_or_404(services, name, caller)
     actor = f"admin:{caller.name}"
     try:
-        return await run_in_threadpool(lambda: services.reconcile(name, confirm=confirm, actor=actor))
+        return await run_in_threadpool(
+            lambda: services.reconcile(name, confirm=confirm, actor=actor, dry_run=dry_run)
+        )
     except SourceBusyError:
         raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
 

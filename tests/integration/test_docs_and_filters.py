@@ -4,6 +4,8 @@ documented, with a clear 422 for the natural wrong guess."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -68,3 +70,34 @@ def test_an_unknown_tenant_is_404_not_an_empty_answer(client: TestClient) -> Non
     resp = client.post("/query", headers=headers("assistant"), json={**QUESTION, "tenant_id": "initech"})
     assert resp.status_code == 404
     assert resp.json() == {"detail": "no such tenant"}
+
+
+ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _stamps(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if ISO.match(value) else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _stamps(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _stamps(v)]
+    return []
+
+
+def test_admin_and_audit_timestamps_carry_their_zone(client: TestClient, truth: dict[str, Any]) -> None:
+    canary = truth["canaries"][0]
+    record = f"{canary['tenant_id']}/{canary['tenant_id']}-files/{canary['record_id']}"
+    answers = [
+        client.get("/admin/quarantine", headers=headers("admin")),
+        client.get("/admin/runs", headers=headers("admin")),
+        client.get("/audit/events", params={"limit": 50}, headers=headers("auditor")),
+        client.get(f"/audit/records/{record}/history", headers=headers("auditor")),
+    ]
+    stamps = []
+    for resp in answers:
+        assert resp.status_code == 200, resp.text
+        stamps += _stamps(resp.json())
+    assert len(stamps) > 20
+    for stamp in stamps:
+        assert datetime.fromisoformat(stamp).tzinfo is not None, stamp
