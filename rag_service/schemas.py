@@ -102,6 +102,17 @@ class RunAccepted(BaseModel):
     location: str
 
 
+class ErasurePreview(BaseModel):
+    """An erasure's dry run: the records (and chunks) it would erase now; nothing is changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["dry_run"] = "dry_run"
+    tenant_id: str
+    records: list[str]  # record keys tenant:source:record_id, as in the receipt
+    chunks: int
+
+
 class NothingToDo(BaseModel):
     """200 when an admin action finds no work (no run is started)."""
 

@@ -19,6 +19,7 @@ from ingest.runs import SOURCE_BUSY
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
 from rag_service.schemas import (
+    ErasurePreview,
     ErasureRequest,
     Lifted,
     NothingToDo,
@@ -215,13 +216,34 @@ def list_quarantine(
     return [zoned(r) for r in rows if _visible(services, caller, str(r["source"]))]
 
 
-@router.post("/erasure", status_code=status.HTTP_201_CREATED, response_model=Receipt)
-async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
-    """Right to be forgotten for one contact: every chunk of every linked record, all sources."""
+@router.post(
+    "/erasure",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Receipt | ErasurePreview,
+    responses={200: {"model": ErasurePreview, "description": "dry_run=true: what would be erased"}},
+)
+async def erasure(
+    body: ErasureRequest,
+    caller: AdminCaller,
+    services: ServicesDep,
+    response: Response,
+    dry_run: Annotated[bool, Query()] = False,
+) -> Receipt | ErasurePreview:
+    """Right to be forgotten for one contact: every chunk of every linked record, all sources.
+    dry_run=true lists the records and chunks it would erase now and changes nothing."""
     check_tenant(caller, body.tenant_id)
     _tenant_or_404(services, body.tenant_id)
-    if not subject_keys(body.contact_id, body.email, body.phone):
+    keys = subject_keys(body.contact_id, body.email, body.phone)
+    if not keys:
         raise HTTPException(UNPROCESSABLE, "give contact_id, email or phone")
+    if dry_run:
+        refs = services.privacy.records_for_contact(body.tenant_id, keys)
+        response.status_code = status.HTTP_200_OK
+        return ErasurePreview(
+            tenant_id=body.tenant_id,
+            records=[r.key for r in refs],
+            chunks=sum(services.index.count(ref=r) for r in refs),
+        )
 
     def run() -> Receipt:
         return erase_contact(
