@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -492,6 +493,8 @@ def _fail(failure: CliFailure) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
+    # qdrant-client warns before its first request fails; the failure itself is explained below
+    warnings.filterwarnings("ignore", message="Failed to obtain server version", category=UserWarning)
     if args.config is None and not any(k.upper().startswith("CRM_RAG_") for k in os.environ):
         return _fail(
             CliFailure(

@@ -149,6 +149,7 @@ def test_unreachable_qdrant_names_url_and_cause(tmp_path: Path) -> None:
     config = one_source_config(tmp_path)
     out = cli("sync", "--config", str(config), env={"QDRANT_URL": "http://127.0.0.1:9"})
     assert_clean_failure(out, 1, "http://127.0.0.1:9", "connection refused")
+    assert len(out.stderr.strip().splitlines()) == 2  # the error and the hint, nothing else
 
 
 def test_second_process_on_the_same_index(tmp_path: Path) -> None:
