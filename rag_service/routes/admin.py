@@ -176,7 +176,19 @@ async def reindex(
 ) -> RunView | RunAccepted:
     _source_or_404(services, body.source, caller)
     kind = "reindex_record" if body.record_id else "reindex"
+    if body.record_id is not None and not await run_in_threadpool(
+        _record_known, services, body.source, body.record_id
+    ):  # else it would "succeed" as a deletion of a record that never was (issue 20)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record in that source or the index")
     return await _start(services, caller, response, body.source, kind, body.wait, body.record_id)
+
+
+def _record_known(services: ServicesDep, name: str, record_id: str) -> bool:
+    """The source has the record, or the index holds it (a record gone from the source is deleted
+    by its reindex, which is the point)."""
+    source = services.source(name)
+    ref = RecordRef(tenant_id=source.tenant_id, source=name, record_id=record_id)
+    return services.state.ledger_get(ref) is not None or source.get(record_id) is not None
 
 
 def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:

@@ -240,6 +240,12 @@ def test_admin_reindex_record(client: TestClient, truth: dict[str, Any]) -> None
     assert resp.status_code == 200 and resp.json()["status"] == "succeeded"
     run = client.get(f"/admin/runs/{resp.json()['run_id']}", headers=headers("admin")).json()
     assert run["counts"]["indexed"] == 1 and run["counts"]["embedded"] >= 1
+    unknown = client.post(
+        "/admin/reindex",
+        json={"source": f"{canary['tenant_id']}-files", "record_id": "DOES-NOT-EXIST", "wait": True},
+        headers=headers("admin"),
+    )
+    assert unknown.status_code == 404  # not a "succeeded" deletion of a record that never was
 
 
 def test_auditor_provenance(client: TestClient, truth: dict[str, Any]) -> None:
