@@ -36,7 +36,7 @@ class ReconcileReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source: str
-    status: Literal["clean", "repaired", "needs_confirmation"]
+    status: Literal["clean", "repaired", "needs_confirmation", "dry_run"]
     live_records: int
     expected_indexed: int  # live records the ledger says are indexed
     stale_records: int  # indexed per the ledger but gone from the source
@@ -50,6 +50,9 @@ class ReconcileReport(BaseModel):
     delete_share: float
     completeness_before: float  # share of live records fully accounted for by ledger and index
     completeness_after: float
+    # dry_run only: the record ids whose chunks would be deleted / that would be re-processed
+    would_delete: list[str] = []
+    would_reprocess: list[str] = []
 
 
 def _differs(entry: LedgerEntry, record: SourceRecord) -> bool:
@@ -89,6 +92,7 @@ def reconcile(
     min_records: int = 0,
     actor: str,
     reprocess: Reprocess | None = None,
+    dry_run: bool = False,
 ) -> ReconcileReport:
     records = {r.record_id: r for r in source.live_records()} if isinstance(source, LiveRecords) else None
     live = set(records) if records is not None else set(source.live_ids())
@@ -114,7 +118,10 @@ def reconcile(
     share = round(len(stale) / max(1, len(indexed)), 4)
 
     def report(
-        status: Literal["clean", "repaired", "needs_confirmation"], deleted: int, redone: int, after: float
+        status: Literal["clean", "repaired", "needs_confirmation", "dry_run"],
+        deleted: int,
+        redone: int,
+        after: float,
     ) -> ReconcileReport:
         return ReconcileReport(
             source=source.name,
@@ -134,6 +141,13 @@ def reconcile(
             completeness_after=after,
         )
 
+    if dry_run:  # lists what would go; nothing is written, not even an audit event
+        return report("dry_run", 0, 0, before).model_copy(
+            update={
+                "would_delete": sorted(stale | orphans),
+                "would_reprocess": sorted(missing | unindexed | changed),
+            }
+        )
     if share > max_delete_share and len(indexed) >= min_records and not confirm:
         state.audit(
             AuditEvent(

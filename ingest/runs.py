@@ -185,6 +185,12 @@ class RunsAndLocks:
                 .values(expires_at=now + max(ttl, RUN_TTL))
             )
 
+    def is_locked(self, source: str) -> bool:
+        """Read-only: a live process holds the lock now (an expired or dead owner's lock does not count)."""
+        with self._engine.connect() as conn:
+            held = conn.execute(sa.select(source_locks).where(source_locks.c.source == source)).first()
+        return held is not None and _aware(held.expires_at) >= utcnow() and not owner_is_dead(held.owner)  # type: ignore[operator]
+
     def unlock(self, source: str, owner: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(

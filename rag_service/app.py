@@ -15,9 +15,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rag_service.auth import KeyRing
 from rag_service.config import SAFE_ERROR_CONTEXT, Settings
 from rag_service.deps import UNPROCESSABLE
+from rag_service.docs import mount_docs
 from rag_service.limits import BodyLimitMiddleware
 from rag_service.ratelimit import RateLimiter, SharedRateLimiter
 from rag_service.routes import admin, audit, query
+from rag_service.schemas import QueryFilters
 from rag_service.services import Services, build_services
 
 log = logging.getLogger("rag_service.app")
@@ -28,6 +30,7 @@ CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe
 
 
 UNKNOWN_FIELD = "<unknown field>"
+FILTER_KEYS = tuple(QueryFilters.model_fields)
 
 
 def _safe_error(err: Mapping[str, Any]) -> dict[str, Any]:
@@ -35,8 +38,11 @@ def _safe_error(err: Mapping[str, Any]) -> dict[str, Any]:
     kind = str(err.get("type", ""))
     msg = str(err.get("msg", ""))
     if kind == "extra_forbidden" and loc:
+        in_filters = loc[:-1] == ["body", "filters"]
         loc[-1] = UNKNOWN_FIELD  # the key itself is input (it may be an e-mail address)
         msg = "unknown field, not allowed here (its name is not repeated)"
+        if in_filters:  # the natural guess {"record_type": "ticket"} lands here
+            msg = f"unknown filter key (its name is not repeated); filters take {', '.join(FILTER_KEYS)}"
     elif set(err.get("ctx") or {}) - SAFE_ERROR_CONTEXT:
         msg = "invalid value"
     return {"loc": loc, "msg": msg, "type": kind}
@@ -81,7 +87,10 @@ def create_app(
         version="0.1.0",
         description="Fresh, private, auditable retrieval over CRM content.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets below: the defaults load them from a CDN
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.auth.keys)
     app.state.limiter = RateLimiter(settings.api.rate_limit_per_minute, settings.api.rate_limit_burst)
@@ -139,6 +148,8 @@ def create_app(
         # the last write failed and reopening did not help (the engine error is in the log)
         checks["index_writable"] = "ok" if svc.index.write_error is None else "unwritable"
         checks["model"] = "ok" if svc.embedder.dimension > 0 else "not loaded"
+        # an empty configuration starts but can answer nothing: not ready (issue 20)
+        checks["sources"] = "ok" if svc.settings.sources else "none configured"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
 

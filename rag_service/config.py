@@ -187,7 +187,8 @@ def _resolve(path: Path, base: Path) -> Path:
 
 
 def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
-    """Build the settings tree. Relative paths in the YAML file resolve against its folder."""
+    """Build the settings tree. Relative paths in the YAML file resolve against its folder; a
+    relative CRM_RAG_DATA_DIR against the current directory."""
     raw_path = config_file or os.environ.get("CRM_RAG_CONFIG")
     path = Path(raw_path).resolve() if raw_path else None
     if path is not None and not path.is_file():
@@ -209,7 +210,9 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
 
 def _load(cls: type[Settings], base: Path, overrides: dict[str, Any]) -> Settings:
     settings: Settings = cls(**overrides)
-    updates: dict[str, Any] = {"data_dir": _resolve(settings.data_dir, base)}
+    # a relative path typed in the environment means the current directory, not the file's folder
+    data_base = Path.cwd() if os.environ.get("CRM_RAG_DATA_DIR") and "data_dir" not in overrides else base
+    updates: dict[str, Any] = {"data_dir": _resolve(settings.data_dir, data_base)}
     updates["sources"] = tuple(
         s.model_copy(update={"path": _resolve(s.path, base)}) if isinstance(s, FileSourceConfig) else s
         for s in settings.sources

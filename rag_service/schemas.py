@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from ingest.timeutil import aware
 
 RecordTypeName = Literal["note", "ticket", "transcript"]
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
@@ -23,10 +25,40 @@ class EndUser(Strict):
 
 
 class QueryFilters(Strict):
-    record_types: list[RecordTypeName] = Field(default_factory=list, max_length=3)
-    account_ids: list[str] = Field(default_factory=list, max_length=50)
-    updated_from: AwareDatetime | None = None
-    updated_to: AwareDatetime | None = None
+    """Narrow the search; every key is optional and they combine with AND. Lists match any of
+    their values; an empty list or a missing key does not filter."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"record_types": ["ticket"]},
+                {"account_ids": ["acct-bluewater"], "updated_from": "2026-09-01T00:00:00Z"},
+            ]
+        }
+    )
+
+    record_types: list[RecordTypeName] = Field(
+        default_factory=list,
+        max_length=3,
+        description="note, ticket and/or transcript (plural key, a list)",
+        examples=[["ticket", "transcript"]],
+    )
+    account_ids: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="CRM account ids (the record's account_id)",
+        examples=[["acct-bluewater"]],
+    )
+    updated_from: AwareDatetime | None = Field(
+        default=None,
+        description="records updated at or after this time (RFC 3339 with a zone)",
+        examples=["2026-09-01T00:00:00Z"],
+    )
+    updated_to: AwareDatetime | None = Field(
+        default=None,
+        description="records updated at or before this time (RFC 3339 with a zone)",
+        examples=["2026-10-31T23:59:59+00:00"],
+    )
 
 
 class QueryRequest(Strict):
@@ -61,10 +93,32 @@ class QueryResponse(BaseModel):
 
 
 class RunAccepted(BaseModel):
+    """202 for an asynchronous admin action: poll `location` (GET /admin/runs/{run_id})."""
+
     run_id: str
     source: str
     kind: str
     status: str
+    location: str
+
+
+class ErasurePreview(BaseModel):
+    """An erasure's dry run: the records (and chunks) it would erase now; nothing is changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["dry_run"] = "dry_run"
+    tenant_id: str
+    records: list[str]  # record keys tenant:source:record_id, as in the receipt
+    chunks: int
+
+
+class NothingToDo(BaseModel):
+    """200 when an admin action finds no work (no run is started)."""
+
+    status: Literal["nothing_to_do"] = "nothing_to_do"
+    source: str
+    detail: str
 
 
 class ReindexRequest(Strict):
@@ -83,6 +137,12 @@ class RunView(BaseModel):
     finished_at: datetime | None
     counts: dict[str, int]
     error: str | None
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """SQLite hands back naive UTC datetimes: every timestamp leaves with its zone."""
+        return aware(value)
 
 
 class ChunkProvenance(BaseModel):

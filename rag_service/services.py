@@ -123,7 +123,9 @@ class Services:
             for key in held:
                 self.state.unlock(key, owner)
 
-    def reconcile(self, name: str, *, confirm: bool = False, actor: str = "scheduler") -> ReconcileReport:
+    def reconcile(
+        self, name: str, *, confirm: bool = False, actor: str = "scheduler", dry_run: bool = False
+    ) -> ReconcileReport:
         source = self.source(name)
         with self._locked(name, "reconcile"):
             return reconcile(
@@ -134,6 +136,7 @@ class Services:
                 min_records=self.settings.reconcile.guard_min_records,
                 confirm=confirm,
                 actor=actor,
+                dry_run=dry_run,
                 reprocess=lambda ids, force: self.refresher.reprocess(
                     source, list(ids), actor=actor, force=force, kind="reindex_record"
                 ),

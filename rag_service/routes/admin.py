@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from ingest.erasure import erase_contact, revoke_record
@@ -15,16 +15,20 @@ from ingest.privacy import Receipt, subject_keys
 from ingest.rebuild import RebuildError, RebuildReport
 from ingest.reconcile import ReconcileReport
 from ingest.retire import NothingToRetireError, held_tenants
+from ingest.runs import SOURCE_BUSY
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
 from rag_service.schemas import (
+    ErasurePreview,
     ErasureRequest,
     Lifted,
+    NothingToDo,
     ReindexRequest,
     RevokeRequest,
     RunAccepted,
     RunView,
 )
+from rag_service.timestamps import zoned
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -69,16 +73,37 @@ def list_sources(caller: AdminCaller, services: ServicesDep) -> list[dict[str, o
     return out
 
 
+BUSY = "a sync or reindex of this source is running"
+
+
+def _accepted(response: Response, run_id: str, source: str, kind: str) -> RunAccepted:
+    """202 + run id + where to poll it, for every asynchronous admin action."""
+    location = f"/admin/runs/{run_id}"
+    response.status_code = status.HTTP_202_ACCEPTED
+    response.headers["Location"] = location
+    return RunAccepted(run_id=run_id, source=source, kind=kind, status="running", location=location)
+
+
+def _finished(services: ServicesDep, response: Response, run_id: str) -> RunView:
+    """200 with the run's report (counts, error) for wait=true."""
+    response.status_code = status.HTTP_200_OK
+    return RunView.model_validate(services.state.get_run(run_id))
+
+
 async def _start(
     services: ServicesDep,
     caller: AdminCaller,
+    response: Response,
     source: str,
     kind: str,
     wait: bool,
     record_id: str | None = None,
     confirm_deletions: bool = False,
-) -> RunAccepted:
+) -> RunView | RunAccepted:
     run_id = services.state.start_run(source=source, kind=kind, actor=f"admin:{caller.name}")
+    if not wait and any(services.state.is_locked(key) for key in services.lock_keys(source)):
+        services.state.end_run(run_id, status="failed", error=SOURCE_BUSY)  # 409 now, as with wait=true
+        raise HTTPException(status.HTTP_409_CONFLICT, BUSY)
     services.state.audit(
         AuditEvent(
             actor=f"admin:{caller.name}",
@@ -101,38 +126,69 @@ async def _start(
             allow_mass_delete=confirm_deletions,
         )
 
-    if wait:
-        try:
-            await run_in_threadpool(job)
-        except SourceBusyError:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, "a sync or reindex of this source is running"
-            ) from None
-    else:
+    if not wait:
         services.submit(job, run_id=run_id)
-    run = services.state.get_run(run_id) or {}
-    return RunAccepted(run_id=run_id, source=source, kind=kind, status=str(run.get("status", "running")))
+        return _accepted(response, run_id, source, kind)
+    try:
+        await run_in_threadpool(job)
+    except SourceBusyError:
+        raise HTTPException(status.HTTP_409_CONFLICT, BUSY) from None
+    return _finished(services, response, run_id)
 
 
-@router.post("/sources/{name}/sync", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
+_RUN_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": RunView, "description": "wait=true: the finished run with its counts"},
+    202: {"model": RunAccepted, "description": "started; poll `location`"},
+    409: {"description": "a sync or reindex of this source is running"},
+}
+
+
+@router.post(
+    "/sources/{name}/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunView | RunAccepted,
+    responses=_RUN_RESPONSES,
+)
 async def trigger_sync(
     name: str,
     caller: AdminCaller,
     services: ServicesDep,
+    response: Response,
     wait: Annotated[bool, Query()] = False,
     confirm_deletions: Annotated[bool, Query()] = False,
-) -> RunAccepted:
-    """Incremental sync. A run whose tombstones would delete more than reconcile.max_delete_share of
-    the source stops (job run failed, cursor unchanged) until repeated with confirm_deletions=true."""
+) -> RunView | RunAccepted:
+    """Incremental sync: 202 + run id + location, or with wait=true 200 + the run with its counts;
+    409 while the source is busy (both modes). A run whose tombstones would delete more than
+    reconcile.max_delete_share of the source stops (job run failed, cursor unchanged) until
+    repeated with confirm_deletions=true."""
     _source_or_404(services, name, caller)
-    return await _start(services, caller, name, "sync", wait, confirm_deletions=confirm_deletions)
+    return await _start(services, caller, response, name, "sync", wait, confirm_deletions=confirm_deletions)
 
 
-@router.post("/reindex", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
-async def reindex(body: ReindexRequest, caller: AdminCaller, services: ServicesDep) -> RunAccepted:
+@router.post(
+    "/reindex",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunView | RunAccepted,
+    responses=_RUN_RESPONSES,
+)
+async def reindex(
+    body: ReindexRequest, caller: AdminCaller, services: ServicesDep, response: Response
+) -> RunView | RunAccepted:
     _source_or_404(services, body.source, caller)
     kind = "reindex_record" if body.record_id else "reindex"
-    return await _start(services, caller, body.source, kind, body.wait, body.record_id)
+    if body.record_id is not None and not await run_in_threadpool(
+        _record_known, services, body.source, body.record_id
+    ):  # else it would "succeed" as a deletion of a record that never was (issue 20)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record in that source or the index")
+    return await _start(services, caller, response, body.source, kind, body.wait, body.record_id)
+
+
+def _record_known(services: ServicesDep, name: str, record_id: str) -> bool:
+    """The source has the record, or the index holds it (a record gone from the source is deleted
+    by its reindex, which is the point)."""
+    source = services.source(name)
+    ref = RecordRef(tenant_id=source.tenant_id, source=name, record_id=record_id)
+    return services.state.ledger_get(ref) is not None or source.get(record_id) is not None
 
 
 def _visible(services: ServicesDep, caller: AdminCaller, source: str) -> bool:
@@ -169,16 +225,37 @@ def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
     rows = services.state.list_quarantine(source=source, limit=limit)
-    return [r for r in rows if _visible(services, caller, str(r["source"]))]
+    return [zoned(r) for r in rows if _visible(services, caller, str(r["source"]))]
 
 
-@router.post("/erasure", status_code=status.HTTP_201_CREATED, response_model=Receipt)
-async def erasure(body: ErasureRequest, caller: AdminCaller, services: ServicesDep) -> Receipt:
-    """Right to be forgotten for one contact: every chunk of every linked record, all sources."""
+@router.post(
+    "/erasure",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Receipt | ErasurePreview,
+    responses={200: {"model": ErasurePreview, "description": "dry_run=true: what would be erased"}},
+)
+async def erasure(
+    body: ErasureRequest,
+    caller: AdminCaller,
+    services: ServicesDep,
+    response: Response,
+    dry_run: Annotated[bool, Query()] = False,
+) -> Receipt | ErasurePreview:
+    """Right to be forgotten for one contact: every chunk of every linked record, all sources.
+    dry_run=true lists the records and chunks it would erase now and changes nothing."""
     check_tenant(caller, body.tenant_id)
     _tenant_or_404(services, body.tenant_id)
-    if not subject_keys(body.contact_id, body.email, body.phone):
+    keys = subject_keys(body.contact_id, body.email, body.phone)
+    if not keys:
         raise HTTPException(UNPROCESSABLE, "give contact_id, email or phone")
+    if dry_run:
+        refs = services.privacy.records_for_contact(body.tenant_id, keys)
+        response.status_code = status.HTTP_200_OK
+        return ErasurePreview(
+            tenant_id=body.tenant_id,
+            records=[r.key for r in refs],
+            chunks=sum(services.index.count(ref=r) for r in refs),
+        )
 
     def run() -> Receipt:
         return erase_contact(
@@ -260,14 +337,20 @@ def lift_revocation(body: RevokeRequest, caller: AdminCaller, services: Services
 
 @router.post("/sources/{name}/reconcile", response_model=ReconcileReport)
 async def reconcile_source(
-    name: str, caller: AdminCaller, services: ServicesDep, confirm: Annotated[bool, Query()] = False
+    name: str,
+    caller: AdminCaller,
+    services: ServicesDep,
+    confirm: Annotated[bool, Query()] = False,
+    dry_run: Annotated[bool, Query()] = False,
 ) -> ReconcileReport:
     """Compare live ids, ledger and index; delete stale chunks; report completeness. A run that would
     delete more than reconcile.max_delete_share of the source stops until called with confirm=true."""
     _source_or_404(services, name, caller)
     actor = f"admin:{caller.name}"
     try:
-        return await run_in_threadpool(lambda: services.reconcile(name, confirm=confirm, actor=actor))
+        return await run_in_threadpool(
+            lambda: services.reconcile(name, confirm=confirm, actor=actor, dry_run=dry_run)
+        )
     except SourceBusyError:
         raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
 
@@ -317,8 +400,9 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
     }
 
 
-@router.post("/sources/{name}/reprocess-stale", response_model=RunView | None)
-async def reprocess_stale(name: str, caller: AdminCaller, services: ServicesDep) -> RunView | None:
+@router.post("/sources/{name}/reprocess-stale", response_model=RunView | NothingToDo)
+async def reprocess_stale(name: str, caller: AdminCaller, services: ServicesDep) -> RunView | NothingToDo:
+    """Runs and answers the finished run, or `nothing_to_do` when no record is stale."""
     _source_or_404(services, name, caller)
     actor = f"admin:{caller.name}"
     try:
@@ -326,14 +410,18 @@ async def reprocess_stale(name: str, caller: AdminCaller, services: ServicesDep)
     except SourceBusyError:
         raise HTTPException(status.HTTP_409_CONFLICT, "a sync or reindex of this source is running") from None
     if report is None:
-        return None
+        return NothingToDo(source=name, detail="no record is indexed under an older policy or model")
     run = services.state.get_run(report.run_id)
     return RunView.model_validate(run)
 
 
-@router.post("/rebuild", response_model=RebuildReport | RunAccepted)
+@router.post(
+    "/rebuild",
+    response_model=RebuildReport | RunAccepted,
+    responses={202: {"model": RunAccepted, "description": "started; poll `location`"}},
+)
 async def rebuild_index(
-    caller: AdminCaller, services: ServicesDep, wait: Annotated[bool, Query()] = False
+    caller: AdminCaller, services: ServicesDep, response: Response, wait: Annotated[bool, Query()] = False
 ) -> RebuildReport | RunAccepted:
     """Full blue/green rebuild: new generation from every source, verification gate (ledger counts,
     canary queries, zero hits for erased/revoked records), atomic swap; the previous generation is
@@ -348,7 +436,7 @@ async def rebuild_index(
     services.state.audit(AuditEvent(actor=actor, action="admin_rebuild", run_id=run_id))
     if not wait:
         services.submit(lambda: services.rebuild(actor=actor, run_id=run_id), run_id=run_id)
-        return RunAccepted(run_id=run_id, source="*", kind="rebuild", status="accepted")
+        return _accepted(response, run_id, "*", "rebuild")
     try:
         return await run_in_threadpool(lambda: services.rebuild(actor=actor, run_id=run_id))
     except SourceBusyError as exc:

@@ -14,6 +14,7 @@ from ingest.models import RecordRef
 from ingest.privacy import Receipt
 from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
 from rag_service.schemas import ChunkProvenance
+from rag_service.timestamps import zoned
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -55,7 +56,7 @@ def record_history(
     )
     if not rows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no history for that record")
-    return rows
+    return [zoned(r) for r in rows]
 
 
 @router.get("/events")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -205,11 +207,24 @@ def test_health_and_openapi(client: TestClient) -> None:
 
 def test_admin_sync_and_runs(client: TestClient) -> None:
     resp = client.post("/admin/sources/contoso-files/sync?wait=true", headers=headers("admin"))
-    assert resp.status_code == 202
+    assert resp.status_code == 200  # wait=true: the finished run with its counts (issue 20)
     run = resp.json()
     assert run["status"] == "succeeded"
+    assert run["counts"]["fetched"] >= 0 and "unchanged" in run["counts"]
+    for stamp in (run["started_at"], run["finished_at"]):  # RFC 3339 with a zone
+        assert datetime.fromisoformat(stamp).tzinfo is not None
     runs = client.get("/admin/runs", params={"source": "contoso-files"}, headers=headers("admin")).json()
     assert runs[0]["run_id"] == run["run_id"] and runs[0]["actor"] == "admin:demo-admin"
+    queued = client.post("/admin/sources/contoso-files/sync", headers=headers("admin"))
+    assert queued.status_code == 202
+    location = queued.headers["location"]
+    assert location == queued.json()["location"] == f"/admin/runs/{queued.json()['run_id']}"
+    deadline = time.monotonic() + 120
+    while client.get(location, headers=headers("admin")).json()["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    stale = client.post("/admin/sources/contoso-files/reprocess-stale", headers=headers("admin"))
+    assert stale.status_code == 200 and stale.json()["status"] == "nothing_to_do"
     assert client.post("/admin/sources/nope/sync", headers=headers("admin")).status_code == 404
     q = client.get("/admin/quarantine", params={"source": "contoso-files"}, headers=headers("admin")).json()
     assert len(q) == 5 and all(item["reason"] for item in q)
@@ -222,9 +237,15 @@ def test_admin_reindex_record(client: TestClient, truth: dict[str, Any]) -> None
         json={"source": f"{canary['tenant_id']}-files", "record_id": canary["record_id"], "wait": True},
         headers=headers("admin"),
     )
-    assert resp.status_code == 202 and resp.json()["status"] == "succeeded"
+    assert resp.status_code == 200 and resp.json()["status"] == "succeeded"
     run = client.get(f"/admin/runs/{resp.json()['run_id']}", headers=headers("admin")).json()
     assert run["counts"]["indexed"] == 1 and run["counts"]["embedded"] >= 1
+    unknown = client.post(
+        "/admin/reindex",
+        json={"source": f"{canary['tenant_id']}-files", "record_id": "DOES-NOT-EXIST", "wait": True},
+        headers=headers("admin"),
+    )
+    assert unknown.status_code == 404  # not a "succeeded" deletion of a record that never was
 
 
 def test_auditor_provenance(client: TestClient, truth: dict[str, Any]) -> None:

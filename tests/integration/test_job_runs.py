@@ -48,8 +48,8 @@ def test_record_reindex_queued_while_the_source_is_busy_fails_visibly(
         queued = client.post(
             "/admin/reindex", json={"source": "acme-notes", "record_id": "N-1"}, headers=headers("admin")
         )
-        assert queued.status_code == 202
-        run = wait_final(services, queued.json()["run_id"])
+        assert queued.status_code == 409  # busy answers 409 without wait too (issue 20)
+        run = services.state.list_runs(source="acme-notes", limit=1)[0]
         assert run["status"] == "failed" and run["error"] == SOURCE_BUSY
         waited = client.post(
             "/admin/reindex",
@@ -60,7 +60,8 @@ def test_record_reindex_queued_while_the_source_is_busy_fails_visibly(
         runs = services.state.list_runs(source="acme-notes", limit=10)
         assert [r["status"] for r in runs if r["kind"] == "reindex_record"] == ["failed", "failed"]
         synced = client.post("/admin/sources/acme-notes/sync", headers=headers("admin"))
-        assert wait_final(services, synced.json()["run_id"])["error"] == SOURCE_BUSY
+        assert synced.status_code == 409
+        assert services.state.list_runs(source="acme-notes", limit=1)[0]["error"] == SOURCE_BUSY
     finally:
         services.state.unlock("acme-notes", owner)
     again = client.post(
@@ -68,7 +69,8 @@ def test_record_reindex_queued_while_the_source_is_busy_fails_visibly(
         json={"source": "acme-notes", "record_id": "N-1", "wait": True},
         headers=headers("admin"),
     )
-    assert again.status_code == 202 and again.json()["status"] == "succeeded"
+    assert again.status_code == 200 and again.json()["status"] == "succeeded"
+    assert again.json()["counts"]["indexed"] == 1
 
 
 def test_runs_of_a_process_that_died_are_abandoned(tmp_path: Path, embedder: Any, redactor: Any) -> None:
@@ -110,7 +112,9 @@ def test_a_second_concurrent_rebuild_gets_409_and_both_are_recorded(
     services.parts = dataclasses.replace(original, page_hook=gate)  # hold the first rebuild's build
     try:
         first = client.post("/admin/rebuild", headers=headers("admin"))
-        assert first.status_code == 200 and first.json()["status"] == "accepted"
+        assert first.status_code == 202 and first.json()["status"] == "running"
+        accepted = first.json()
+        assert first.headers["location"] == accepted["location"] == f"/admin/runs/{accepted['run_id']}"
         assert gate.reached.wait(60)
         second = client.post("/admin/rebuild", headers=headers("admin"))
         assert second.status_code == 409

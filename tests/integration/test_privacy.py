@@ -121,6 +121,12 @@ def test_erasure_across_sources_with_receipt_and_no_comeback(
     services = build_services(settings, embedder=embedder, redactor=redactor)
     with TestClient(create_app(settings, services=services, start_scheduler=False)) as client:
         assert ask(client) == {"N-1", "N-2", "T-7"}
+        subject = {"tenant_id": "acme", "contact_id": "c-ana", "email": "ana.lindqvist@example.org"}
+        dry = client.post("/admin/erasure?dry_run=true", headers=headers("admin"), json=subject)
+        assert dry.status_code == 200, dry.text
+        assert dry.json()["status"] == "dry_run" and dry.json()["chunks"] >= 2
+        assert dry.json()["records"] == ["acme:acme-notes:N-1", "acme:acme-tickets:T-7"]
+        assert ask(client) == {"N-1", "N-2", "T-7"}  # a dry run erases nothing
         resp = client.post(
             "/admin/erasure",
             headers=headers("admin"),

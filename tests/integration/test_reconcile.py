@@ -104,6 +104,12 @@ def test_mass_deletion_needs_confirmation(env: tuple[Services, Path]) -> None:
     )
     write(folder, [0, 1, 2, 3])  # 60% of the source would go
     with TestClient(create_app(services.settings, services=services, start_scheduler=False)) as client:
+        events = len(services.state.list_audit(limit=10_000))
+        dry = client.post("/admin/sources/acme-files/reconcile?dry_run=true", headers=headers("admin")).json()
+        assert dry["status"] == "dry_run" and dry["stale_records"] == 6
+        assert dry["would_delete"] == sorted(f"N-{i}" for i in range(4, 10))
+        assert services.index.count(tenant_id="acme") == 10  # a dry run changes nothing
+        assert len(services.state.list_audit(limit=10_000)) == events
         resp = client.post("/admin/sources/acme-files/reconcile", headers=headers("admin"))
         assert resp.status_code == 200
         body = resp.json()

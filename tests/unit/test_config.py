@@ -60,3 +60,16 @@ def test_partition_names_must_fit_the_state_columns(tmp_path: Path) -> None:
         Settings(sources=(ok.model_copy(update={"name": "a" * 62}),))
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         FileSourceConfig(name="big", tenant_id="tt", path=tmp_path, partitions=0)
+
+
+def test_relative_data_dir_from_the_environment_means_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRM_RAG_DATA_DIR", "mydata")
+    s = load_settings(ROOT / "config" / "demo.yaml")
+    assert s.data_dir == tmp_path / "mydata"
+    assert s.index.path == tmp_path / "mydata" / "index"
+    assert s.state.url == f"sqlite:///{tmp_path / 'mydata' / 'state.db'}"
+    monkeypatch.delenv("CRM_RAG_DATA_DIR")  # in the file, relative to the file's folder
+    assert load_settings(ROOT / "config" / "demo.yaml").data_dir == (ROOT / "var" / "demo").resolve()

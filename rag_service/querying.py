@@ -1,0 +1,97 @@
+"""One query path for the API (`POST /query`) and the CLI (`crm-rag query`): the same checks,
+tenant + purpose + ACL + filters, suppression of erased and revoked records, and answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ingest import payload as P
+from ingest.index.base import IndexFilter
+from rag_service.answer import Passage, extract_answer
+from rag_service.schemas import QueryRequest, QueryResponse, Source
+
+if TYPE_CHECKING:
+    from rag_service.services import Services
+
+
+class QueryRefused(Exception):
+    """The request cannot be answered as asked; `status` is the HTTP status the API answers."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def check_query(services: Services, body: QueryRequest) -> int:
+    """Raise QueryRefused for an unknown tenant (404) or a request over the limits (422); else the
+    top_k to use. The caller's tenant scope is checked before (403)."""
+    api = services.settings.api
+    if all(cfg.tenant_id != body.tenant_id for cfg in services.settings.sources):
+        # not an empty answer: that would look like "nothing relevant" (issue 20)
+        raise QueryRefused(404, "no such tenant")
+    if len(body.question) > api.max_question_chars:
+        raise QueryRefused(422, f"question longer than {api.max_question_chars} characters")
+    top_k = body.top_k or api.default_top_k
+    if top_k > api.max_top_k:
+        raise QueryRefused(422, f"top_k must be at most {api.max_top_k}")
+    if not services.consent.knows_purpose(body.purpose):
+        raise QueryRefused(422, f"unknown purpose; known: {', '.join(services.consent.purposes)}")
+    return top_k
+
+
+def retrieve(services: Services, body: QueryRequest, top_k: int) -> list[tuple[Source, str]]:
+    """Sources (with snippets) and their full redacted texts, best first."""
+    f = body.filters
+    where = IndexFilter(
+        tenant_id=body.tenant_id,
+        purpose=body.purpose,
+        acl_user=body.user.user_id,
+        acl_teams=tuple(body.user.team_ids),
+        record_types=tuple(f.record_types),
+        account_ids=tuple(f.account_ids),
+        updated_from=f.updated_from,
+        updated_to=f.updated_to,
+    )
+    snippet_chars = services.settings.api.snippet_chars
+    vector = services.embedder.embed_query(body.question)
+    # erased / revoked records are excluded even while their chunks are being purged
+    blocked = services.privacy.suppressed_keys(body.tenant_id)
+    hits = services.index.search(
+        vector, where=where.model_copy(update={"exclude_record_keys": blocked}), limit=top_k
+    )
+    return [
+        (
+            Source(
+                n=i,
+                chunk_id=h.id,
+                record_id=h.payload[P.RECORD_ID],
+                record_type=h.payload[P.RECORD_TYPE],
+                record_url=h.payload[P.RECORD_URL],
+                source=h.payload[P.SOURCE],
+                system=h.payload[P.SYSTEM],
+                updated_at=h.payload[P.SOURCE_UPDATED_AT],
+                score=round(h.score, 4),
+                snippet=h.payload[P.TEXT][:snippet_chars],
+            ),
+            h.payload[P.TEXT],
+        )
+        for i, h in enumerate(hits, start=1)
+    ]
+
+
+def answer(
+    services: Services, body: QueryRequest, retrieved: list[tuple[Source, str]], took_ms: float
+) -> QueryResponse:
+    text = extract_answer(
+        body.question,
+        [Passage(n=src.n, text=text, score=src.score) for src, text in retrieved],
+        token_budget=body.answer_token_budget,
+        count_tokens=services.chunker.count_tokens,
+    )
+    return QueryResponse(
+        answer=text,
+        sources=[src for src, _ in retrieved],
+        tenant_id=body.tenant_id,
+        purpose=body.purpose,
+        took_ms=took_ms,
+    )
