@@ -81,6 +81,9 @@ class Result:
     markers: int = 0
     seconds: float = 0.0
     words: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # per in-set question: (record id, score) best first, and its gold records
+    ranked: list[tuple[list[tuple[str, float]], frozenset[str]]] = field(default_factory=list)
+    offtopic_top: list[float] = field(default_factory=list)  # best score for another set's questions
 
 
 class IdentityRedactor:
@@ -313,23 +316,54 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                     result.markers += max(0, len(MARKER.findall(text)) - len(MARKER.findall(source)))
                     if text != source:
                         result.words.update(redacted_values(source, text))
-                for q in bench.queries:
+
+                def ask(question: str, tenant: str) -> list[tuple[str, float]]:
                     body = {
-                        "question": q.text,
-                        "tenant_id": bench.name,
+                        "question": question,
+                        "tenant_id": tenant,
                         "purpose": purpose,
                         "user": {"user_id": OWNER, "team_ids": []},
                         "top_k": TOP_K,
+                        "min_score": 0.0,  # every hit: the threshold sweep below applies its own
                     }
                     resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
                     if resp.status_code != 200:
                         raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
-                    ranked = list(dict.fromkeys(str(s["record_id"]) for s in resp.json()["sources"]))
-                    score(ranked, q.gold, result)
+                    return [(str(s["record_id"]), float(s["score"])) for s in resp.json()["sources"]]
+
+                for q in bench.queries:
+                    hits = ask(q.text, bench.name)
+                    result.ranked.append((hits, q.gold))
+                    score(list(dict.fromkeys(rid for rid, _ in hits)), q.gold, result)
+                # the other sets' questions are off-topic here
+                others = [q for other in sets if other.name != bench.name for q in other.queries]
+                for q in spread(others, OFFTOPIC_PER_SET):
+                    hits = ask(q.text, bench.name)
+                    result.offtopic_top.append(hits[0][1] if hits else 0.0)
                 result.seconds = time.perf_counter() - t0
     finally:
         services.close()
     return results
+
+
+OFFTOPIC_PER_SET = 200
+THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+
+
+def threshold_table(results: dict[str, Result]) -> str:
+    """Per minimum score: R@5 and MRR when hits under it are dropped, and the share of off-topic
+    questions (another set's) that get no answer at all."""
+    lines = ["| set | min_score | R@5 | MRR | off-topic questions with no answer |", "|---|---|---|---|---|"]
+    for name, result in results.items():
+        for t in THRESHOLDS:
+            probe = Result()
+            for hits, gold in result.ranked:
+                kept = [rid for rid, s in hits if s >= t]
+                score(list(dict.fromkeys(kept)), gold, probe)
+            n = max(1, probe.queries)
+            refused = sum(top < t for top in result.offtopic_top) / max(1, len(result.offtopic_top))
+            lines.append(f"| {name} | {t:.2f} | {probe.at5 / n:.3f} | {probe.rr / n:.3f} | {refused:.1%} |")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, Result]], sets: Sequence[BenchSet]) -> str:
@@ -405,6 +439,8 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         print(f"{label}: done after {time.perf_counter() - started:.0f} s", flush=True)
     print(table(results, sets))
+    print("\nRelevance threshold (shipped redaction; off-topic = the other sets' questions):\n")
+    print(threshold_table(results[configs[0][0]]))
     print(f"\nshipped redactor: {shipped.detector_version}; {fingerprint}")
     print(f"wall time {time.perf_counter() - started:.0f} s")
 

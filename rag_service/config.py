@@ -98,6 +98,9 @@ class ApiConfig(BaseModel):
     max_top_k: int = Field(default=20, ge=1, le=100)
     default_top_k: int = Field(default=5, ge=1, le=100)
     snippet_chars: int = Field(default=300, ge=50)
+    # hits scoring under this cosine similarity are not sources; with none left /query says
+    # "no answer" and why (chosen on ../shared/data/retrieval-dev: bench/README.md)
+    min_score: float = Field(default=0.15, ge=0.0, le=1.0)
     rate_limit_per_minute: int = Field(default=600, ge=1)  # per API key, every endpoint
     rate_limit_burst: int = Field(default=60, ge=1)
     # memory: buckets per API process; state: shared by every replica through the state store

@@ -82,6 +82,19 @@ def retrieve(services: Services, body: QueryRequest, top_k: int) -> list[tuple[S
 def answer(
     services: Services, body: QueryRequest, retrieved: list[tuple[Source, str]], took_ms: float
 ) -> QueryResponse:
+    floor = services.settings.api.min_score if body.min_score is None else body.min_score
+    relevant = [(src, text) for src, text in retrieved if src.score >= floor]
+    if not relevant:
+        best = f"best score {retrieved[0][0].score:.3f}" if retrieved else "no hit"
+        return QueryResponse(
+            answer="",
+            sources=[],
+            no_answer=f"nothing relevant: {best} is under min_score {floor:.2f}",
+            tenant_id=body.tenant_id,
+            purpose=body.purpose,
+            took_ms=took_ms,
+        )
+    retrieved = [(src.model_copy(update={"n": i}), text) for i, (src, text) in enumerate(relevant, start=1)]
     text = extract_answer(
         body.question,
         [Passage(n=src.n, text=text, score=src.score) for src, text in retrieved],

@@ -69,6 +69,12 @@ class QueryRequest(Strict):
     filters: QueryFilters = QueryFilters()
     top_k: int | None = Field(default=None, ge=1)
     answer_token_budget: int = Field(default=200, ge=20, le=2000)
+    min_score: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="drop hits scoring under this (cosine similarity); default: the service's api.min_score",
+    )
 
 
 class Source(BaseModel):
@@ -87,6 +93,8 @@ class Source(BaseModel):
 class QueryResponse(BaseModel):
     answer: str
     sources: list[Source]
+    # why there is no answer (nothing scored at or above min_score); null when there is one
+    no_answer: str | None = None
     tenant_id: str
     purpose: str
     took_ms: float

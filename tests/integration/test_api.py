@@ -347,3 +347,20 @@ def test_prometheus_metrics(client: TestClient) -> None:
     assert 'crm_rag_freshness_lag_seconds{source="globex-files"}' in text
     chunks = next(line for line in text.splitlines() if line.startswith("crm_rag_index_chunks "))
     assert float(chunks.split()[1]) > 200
+
+
+def test_an_off_topic_question_gets_no_answer_and_the_reason(client: TestClient) -> None:
+    body = {
+        "question": "what is the boiling point of mercury in kelvin",
+        "tenant_id": "northwind",
+        "purpose": "sales_assistant",
+        "user": {"user_id": "u", "team_ids": ["team-northwind-sales", "team-northwind-support"]},
+    }
+    resp = client.post("/query", json=body, headers=headers("assistant"))
+    assert resp.status_code == 200
+    data = resp.json()
+    assert data["sources"] == [] and data["answer"] == ""
+    assert data["no_answer"].startswith("nothing relevant: best score")
+    # the floor is a request option too: at 0 every hit comes back
+    low = client.post("/query", json={**body, "min_score": 0.0}, headers=headers("assistant")).json()
+    assert low["sources"] and low["no_answer"] is None
