@@ -71,6 +71,11 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
+def _is_title(line: str) -> bool:
+    """"Ticket: Kestrel Aerospace support request": short, and no sentence ending."""
+    return not line.rstrip().endswith((".", "!", "?")) and len(line.split()) <= 12
+
+
 def extract_answer(
     question: str,
     passages: Sequence[Passage],
@@ -84,9 +89,12 @@ def extract_answer(
     wanted = content_words(question)
     scored: list[tuple[float, int, int, str]] = []
     for p in passages:
-        for order, sentence in enumerate(s.strip() for s in _SENTENCE.split(p.text)):
-            if len(content_words(sentence)) < 4:  # titles, greetings
+        sentences = [s.strip() for s in _SENTENCE.split(p.text) if s.strip()]
+        for order, sentence in enumerate(sentences):
+            if len(content_words(sentence)) < 4:  # greetings, short labels
                 continue
+            if order == 0 and len(sentences) > 1 and _is_title(sentence):
+                continue  # a record's title line: the answer quotes what the record says
             overlap = len(wanted & content_words(sentence)) / max(1, len(wanted))
             scored.append(
                 (p.score * (0.35 + overlap), p.n, order, sentence)

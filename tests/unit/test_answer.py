@@ -60,3 +60,15 @@ def test_a_single_shared_word_is_not_enough() -> None:
         count_tokens=count,
     )
     assert answer == "Harbor asked for SAML single sign-on with Okta before renewal. [1]"
+
+
+def test_the_answer_quotes_content_not_the_title_line() -> None:
+    passage = Passage(
+        n=1,
+        text="Ticket: Kestrel Aerospace support request\n\nPassword reset emails arrive after a long delay.",
+        score=0.4,
+    )
+    out = extract_answer(
+        "anything about rockets", [passage], token_budget=200, count_tokens=lambda s: len(s.split())
+    )
+    assert out.startswith("Password reset emails arrive") and "Ticket:" not in out
