@@ -72,7 +72,7 @@ def content_words(text: str) -> set[str]:
 
 
 def _is_title(line: str) -> bool:
-    """"Ticket: Kestrel Aerospace support request": short, and no sentence ending."""
+    """ "Ticket: Kestrel Aerospace support request": short, and no sentence ending."""
     return not line.rstrip().endswith((".", "!", "?")) and len(line.split()) <= 12
 
 
