@@ -59,10 +59,16 @@ COMPOUND_PART_MIN_ZIPF = 3.5
 def is_compound(word: str) -> bool:
     """Two everyday words run together are a product or UI term, not a name ("Stopwatch",
     "Autoplay", "Markdown", "Downloader")."""
-    return any(
+    if any(
         zipf(word[:i]) >= COMPOUND_PART_MIN_ZIPF and zipf(word[i:]) >= COMPOUND_PART_MIN_ZIPF
         for i in range(3, len(word) - 2)
-    ) or (word.startswith(("un", "re", "multi", "auto")) and zipf(word.split("un", 1)[-1]) >= 4.0)
+    ):
+        return True
+    # a prefix on an everyday word: "Unpair", "Recents", "Multitask"
+    return any(
+        word.startswith(prefix) and len(word) - len(prefix) >= 4 and zipf(word[len(prefix) :]) >= 4.0
+        for prefix in ("un", "re", "multi", "auto")
+    )
 
 
 @lru_cache(maxsize=200_000)
