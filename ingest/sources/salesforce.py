@@ -213,16 +213,21 @@ class SalesforceSource(VendorSource):
         headers: dict[str, str] | None = None,
         empty: Callable[[httpx.Response], bool] | None = None,
     ) -> Any:
+        def once() -> Any:
+            return super(SalesforceSource, self).call(
+                method, url, what=what, params=params, body=body, raw=raw, headers=headers, empty=empty
+            )
+
         if self._sf.oauth is None:
-            return super().call(method, url, what=what, params=params, body=body, raw=raw, headers=headers)
+            return once()
         session = self._session
         if not session:
             self._refresh_session(session)
         try:
-            return super().call(method, url, what=what, params=params, body=body, raw=raw, headers=headers)
+            return once()
         except SourceAuthError:  # INVALID_SESSION_ID: the session expired; refresh once
             self._refresh_session(session)
-            return super().call(method, url, what=what, params=params, body=body, raw=raw, headers=headers)
+            return once()
 
     # ------------------------------------------------------------------ queries
 
