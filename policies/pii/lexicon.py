@@ -104,11 +104,7 @@ class NameLexicon:
 
     def is_census(self, word: str) -> bool:
         """In either census list and not an everyday word ("smith", "jones", but not "morning")."""
-        return (
-            (word in self._first or word in self._last)
-            and word not in self._not_names
-            and zipf(word) < self._rule.census_max_zipf
-        )
+        return (word in self._first or word in self._last) and self.is_census_rare(word)
 
     def is_unknown(self, word: str, *, typos: bool = True) -> bool:
         """Not an English word we know: a rare name or a handle. With `typos`, a typo of a
@@ -122,8 +118,8 @@ class NameLexicon:
             and not is_compound(word)
         )
 
-    def is_namelike(self, word: str) -> bool:
-        return self.is_first(word) or self.is_last(word) or self.is_unknown(word)
+    def is_namelike(self, word: str, *, typos: bool = True) -> bool:
+        return self.is_first(word) or self.is_last(word) or self.is_unknown(word, typos=typos)
 
     def is_common_word(self, word: str) -> bool:
         """Frequent as an everyday word, name or not ("mason", "will", "grant")."""
@@ -134,12 +130,9 @@ class NameLexicon:
             return True
         if self.is_first(word):
             return False
-        return self._frequent(word) or self._frequent(squeeze(word)) or self._compound(word)
+        return self.is_common_word(word) or self.is_common_word(squeeze(word)) or self._run_on(word)
 
-    def _frequent(self, word: str) -> bool:
-        return zipf(word) >= self._rule.common_min_zipf or word in self._not_names
-
-    def _compound(self, word: str) -> bool:
+    def _run_on(self, word: str) -> bool:
         """Chat run-ons of everyday words: "nothanks", "okthanks", "thankyou", "higood"."""
         if len(word) < 5 or len(word) > 24:
             return False

@@ -70,7 +70,7 @@ class NameDetector:
             return self._lex.is_namelike(low)
         if not word.text[:1].isupper():
             return False
-        return self._lex.is_first(low) or self._lex.is_last(low) or self._lex.is_unknown(low, typos=False)
+        return self._lex.is_namelike(low, typos=False)
 
     def _continues(self, word: Word, lowercase: bool) -> bool:
         """The word after a name is its family name: name-like, or any census surname."""
