@@ -187,7 +187,7 @@ class StockPresidio:
 def through_index(records: Sequence[Labelled]) -> dict[str, str]:
     """Run the records through the real pipeline into a private index; record id -> stored text."""
     from bench.live import bench_settings
-    from ingest import payload as P
+    from bench.stored import stored_texts
     from ingest.config import FileSourceConfig
     from rag_service.services import build_services
 
@@ -204,16 +204,7 @@ def through_index(records: Sequence[Labelled]) -> dict[str, str]:
         services = build_services(bench_settings(tmp / "var", [source]))
         try:
             services.run("piieval", actor="bench")
-            stored: dict[str, str] = {}
-            for payload in services.index.scroll_payloads(tenant_id="piieval"):
-                rid = str(payload[P.RECORD_ID])
-                text = stored.get(rid, "")
-                start = int(payload[P.CHAR_START])
-                chunk = str(payload[P.TEXT])
-                if len(text) < start:
-                    text += " " * (start - len(text))
-                stored[rid] = text[:start] + chunk + text[start + len(chunk) :]
-            return stored
+            return stored_texts(services.index, "piieval")[0]
         finally:
             services.close()
     finally:

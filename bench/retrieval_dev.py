@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.stored import stored_texts
 from ingest.models import SourceRecord
 from policies.models import Redaction
 
 if TYPE_CHECKING:
     from policies.redaction import Redactor
-    from rag_service.services import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 OWNER = "u-bench"
@@ -237,20 +237,6 @@ def redacted_values(source: str, stored: str) -> list[tuple[str, str]]:
     return found
 
 
-def stored_texts(services: Services, tenant: str) -> tuple[dict[str, str], int]:
-    """Record id -> stored (redacted) text rebuilt from its chunks' offsets; and the chunk count."""
-    from ingest import payload as P
-
-    payloads = services.index.scroll_payloads(tenant_id=tenant)
-    payloads.sort(key=lambda p: (str(p[P.RECORD_ID]), int(p[P.CHUNK_INDEX])))
-    stored: dict[str, str] = {}
-    for payload in payloads:
-        rid, start, chunk = str(payload[P.RECORD_ID]), int(payload[P.CHAR_START]), str(payload[P.TEXT])
-        text = stored.get(rid, "").ljust(start)
-        stored[rid] = text[:start] + chunk + text[start + len(chunk) :]
-    return stored, len(payloads)
-
-
 def source_texts(bench: BenchSet) -> dict[str, str]:
     from ingest.contract import validate_record
     from ingest.render import render_text
@@ -309,7 +295,7 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                 report = services.run(bench.name, actor="bench")
                 if report.status != "succeeded":
                     raise RuntimeError(f"{bench.name}: sync {report.status}: {report.error}")
-                stored, result.chunks = stored_texts(services, bench.name)
+                stored, result.chunks = stored_texts(services.index, bench.name)
                 result.records = len(stored)
                 for rid, source in source_texts(bench).items():
                     text = stored.get(rid, "")

@@ -1,0 +1,19 @@
+"""What the index holds for each record, read back the way an outside reader would."""
+
+from __future__ import annotations
+
+from ingest import payload as P
+from ingest.index.base import IndexStore
+
+
+def stored_texts(index: IndexStore, tenant: str) -> tuple[dict[str, str], int]:
+    """Record id -> stored (redacted) text rebuilt from its chunks' offsets (overlaps written
+    once); and the number of chunks read."""
+    payloads = index.scroll_payloads(tenant_id=tenant)
+    payloads.sort(key=lambda p: (str(p[P.RECORD_ID]), int(p[P.CHUNK_INDEX])))
+    stored: dict[str, str] = {}
+    for payload in payloads:
+        rid, start, chunk = str(payload[P.RECORD_ID]), int(payload[P.CHAR_START]), str(payload[P.TEXT])
+        text = stored.get(rid, "").ljust(start)
+        stored[rid] = text[:start] + chunk + text[start + len(chunk) :]
+    return stored, len(payloads)
