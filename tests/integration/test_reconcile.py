@@ -21,7 +21,7 @@ from rag_service.services import Services, build_services
 from tests.conftest import headers, make_settings
 
 
-def rec(i: int) -> dict[str, Any]:
+def rec(i: int, **kw: Any) -> dict[str, Any]:
     return {
         "record_id": f"N-{i}",
         "record_type": "note",
@@ -30,6 +30,7 @@ def rec(i: int) -> dict[str, Any]:
         "owner_id": "u-1",
         "consent": {"assistant_use": "granted"},
         "body": f"Note {i} about the shipping contract and renewal terms.",
+        **kw,
     }
 
 
