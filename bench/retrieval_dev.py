@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.answer_stats import AnswerStats
 from bench.stored import stored_texts
 from ingest.models import SourceRecord
 from policies.models import Redaction
@@ -61,6 +62,7 @@ def data_root() -> Path:
 class Query:
     text: str
     gold: frozenset[str]
+    answer: str = ""  # the set's gold answer text, where it has one (emanual)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Result:
     # per in-set question: (record id, score) best first, and its gold records
     ranked: list[tuple[list[tuple[str, float]], frozenset[str]]] = field(default_factory=list)
     offtopic_top: list[float] = field(default_factory=list)  # best score for another set's questions
+    answers: AnswerStats = field(default_factory=AnswerStats)
 
 
 class IdentityRedactor:
@@ -166,7 +169,7 @@ def load_emanual(root: Path) -> BenchSet:
             best = max(fits.values())
             gold = {rid for rid, score in fits.items() if score == best}
             gold |= {rid for g in gold for rid, text in texts.items() if _near(texts[g], text)}
-            queries.append(Query(row["question"].strip(), frozenset(gold)))
+            queries.append(Query(row["question"].strip(), frozenset(gold), row["answer"]))
     return BenchSet("emanual", records, queries)
 
 
@@ -303,7 +306,7 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                     if text != source:
                         result.words.update(redacted_values(source, text))
 
-                def ask(question: str, tenant: str) -> list[tuple[str, float]]:
+                def ask(question: str, tenant: str) -> tuple[list[tuple[str, float]], str]:
                     body = {
                         "question": question,
                         "tenant_id": tenant,
@@ -315,16 +318,19 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                     resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
                     if resp.status_code != 200:
                         raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
-                    return [(str(s["record_id"]), float(s["score"])) for s in resp.json()["sources"]]
+                    data = resp.json()
+                    hits = [(str(s["record_id"]), float(s["score"])) for s in data["sources"]]
+                    return hits, str(data["answer"])
 
                 for q in bench.queries:
-                    hits = ask(q.text, bench.name)
+                    hits, answer = ask(q.text, bench.name)
                     result.ranked.append((hits, q.gold))
                     score(list(dict.fromkeys(rid for rid, _ in hits)), q.gold, result)
+                    result.answers.add(answer, [rid for rid, _ in hits], q.gold, q.answer)
                 # the other sets' questions are off-topic here
                 others = [q for other in sets if other.name != bench.name for q in other.queries]
                 for q in spread(others, OFFTOPIC_PER_SET):
-                    hits = ask(q.text, bench.name)
+                    hits, _ = ask(q.text, bench.name)
                     result.offtopic_top.append(hits[0][1] if hits else 0.0)
                 result.seconds = time.perf_counter() - t0
     finally:
@@ -365,6 +371,18 @@ def table(results: dict[str, dict[str, Result]], sets: Sequence[BenchSet]) -> st
                 f"| {bench.name} | {config} | {r.records} of {len(bench.records)} | {r.chunks} | {r.queries} "
                 f"| {r.at1 / n:.3f} | {r.at5 / n:.3f} | {r.rr / n:.3f} | {r.markers} | {r.seconds:.0f} |"
             )
+    lines += [
+        "",
+        "Answers (top_k 10, every hit a source): the answer cites a gold record; the same when a gold "
+        "record is in the top 5 / ranked first; share of the gold answer's content words quoted:",
+        "",
+        "| set | redaction | cites gold | cites gold, gold in top 5 | cites gold, gold first "
+        "| gold answer words quoted |",
+        "|---|---|---|---|---|---|",
+    ]
+    for bench in sets:
+        for config, per_set in results.items():
+            lines.append(f"| {bench.name} | {config} {per_set[bench.name].answers.row()}")
     for config, per_set in results.items():
         for bench in sets:
             r = per_set[bench.name]
