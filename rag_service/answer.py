@@ -1,9 +1,14 @@
-"""Extractive answers: the best sentences of the retrieved chunks, each cited. Pure."""
+"""Extractive answers: sentences quoted from the retrieved chunks, each cited, with its offsets in
+the chunk's stored text. Pure.
+
+The best-ranked source is quoted first; then one sentence from each next-ranked record that
+shares enough words with the question, then the best remaining sentences, within the token budget.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 MIN_OVERLAP = 0.25  # share of the question's content words a quoted sentence must contain
@@ -63,17 +68,65 @@ STOPWORDS = frozenset(
 @dataclass(frozen=True, slots=True)
 class Passage:
     n: int  # citation number (1-based, position in the sources list)
-    text: str
+    text: str  # the chunk's stored (redacted) text
     score: float
+    record: str = ""  # the record it belongs to: one quote per record before a second from any
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """One sentence of the answer: `text == passage.text[start:end]`."""
+
+    n: int
+    start: int
+    end: int
+    text: str
 
 
 def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
+def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence, without surrounding whitespace; `text[start:end]` is it."""
+    pos = 0
+    for sep in [*_SENTENCE.finditer(text), None]:
+        stop = sep.start() if sep else len(text)
+        piece = text[pos:stop]
+        stripped = piece.strip()
+        if stripped:
+            start = pos + (len(piece) - len(piece.lstrip()))
+            yield start, start + len(stripped)
+        if sep:
+            pos = sep.end()
+
+
 def _is_title(line: str) -> bool:
     """ "Ticket: Kestrel Aerospace support request": short, and no sentence ending."""
     return not line.rstrip().endswith((".", "!", "?")) and len(line.split()) <= 12
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    weight: float  # passage score x (0.35 + overlap); 0 when under MIN_OVERLAP
+    overlap: float
+    quoted: Quoted
+    order: int
+
+
+def _candidates(wanted: set[str], p: Passage) -> list[_Candidate]:
+    spans = list(sentence_spans(p.text))
+    out: list[_Candidate] = []
+    for order, (start, end) in enumerate(spans):
+        sentence = p.text[start:end]
+        if len(content_words(sentence)) < 4:  # greetings, short labels
+            continue
+        if order == 0 and len(spans) > 1 and _is_title(sentence):
+            continue  # a record's title line: the answer quotes what the record says
+        overlap = len(wanted & content_words(sentence)) / max(1, len(wanted))
+        weight = p.score * (0.35 + overlap) if overlap >= MIN_OVERLAP else 0.0
+        out.append(_Candidate(weight, overlap, Quoted(p.n, start, end, sentence), order))
+    return out
 
 
 def extract_answer(
@@ -83,36 +136,39 @@ def extract_answer(
     token_budget: int,
     count_tokens: Callable[[str], int],
     max_sentences: int = 3,
-) -> str:
-    if not passages:
-        return ""
+) -> list[Quoted]:
+    """Passages best first. The answer's sentences, in source order then text order."""
     wanted = content_words(question)
-    scored: list[tuple[float, int, int, str]] = []
-    for p in passages:
-        sentences = [s.strip() for s in _SENTENCE.split(p.text) if s.strip()]
-        for order, sentence in enumerate(sentences):
-            if len(content_words(sentence)) < 4:  # greetings, short labels
-                continue
-            if order == 0 and len(sentences) > 1 and _is_title(sentence):
-                continue  # a record's title line: the answer quotes what the record says
-            overlap = len(wanted & content_words(sentence)) / max(1, len(wanted))
-            scored.append(
-                (p.score * (0.35 + overlap), p.n, order, sentence)
-                if overlap >= MIN_OVERLAP
-                else (0.0, p.n, order, sentence)
-            )
-    scored.sort(key=lambda s: -s[0])
-    relevant = [s for s in scored if s[0] > 0]
-    scored = relevant or scored[:1]  # nothing overlaps the question: the best passage's best sentence
-    picked: list[tuple[int, int, str]] = []
+    per_passage = [sorted(_candidates(wanted, p), key=lambda c: (-c.overlap, c.order)) for p in passages]
+    order: list[_Candidate] = []
+    if per_passage and per_passage[0]:
+        order.append(per_passage[0][0])  # the best-ranked source is quoted, whatever its overlap
+    elif not any(per_passage):
+        return []
+    seen = {passages[0].record or passages[0].n} if order else set()
+    for p, cands in zip(passages[1:], per_passage[1:], strict=True):
+        key = p.record or p.n
+        if cands and cands[0].weight > 0 and key not in seen:  # one per further record, best ranked first
+            order.append(cands[0])
+            seen.add(key)
+    rest = [c for cands in per_passage for c in cands if c.weight > 0 and c not in order]
+    order += sorted(rest, key=lambda c: -c.weight)
+    if not order:  # nothing overlaps the question: the first source with a quotable sentence
+        order = [next(cands[0] for cands in per_passage if cands)]
+    picked: list[_Candidate] = []
     used = 0
-    for _, n, order, sentence in scored:
-        cost = count_tokens(sentence) + 3
-        if used + cost > token_budget or any(sentence == s for _, _, s in picked):
+    for c in order:
+        cost = count_tokens(c.quoted.text) + 3
+        if used + cost > token_budget or any(c.quoted.text == p.quoted.text for p in picked):
             continue
-        picked.append((n, order, sentence))
+        picked.append(c)
         used += cost
         if len(picked) >= max_sentences:
             break
-    picked.sort(key=lambda s: (s[0], s[1]))
-    return " ".join(f"{sentence} [{n}]" for n, _, sentence in picked)
+    picked.sort(key=lambda c: (c.quoted.n, c.order))
+    return [c.quoted for c in picked]
+
+
+def render(quotes: Sequence[Quoted]) -> str:
+    """The answer text: each sentence followed by its citation marker."""
+    return " ".join(f"{q.text} [{q.n}]" for q in quotes)

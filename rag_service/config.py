@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -32,6 +33,7 @@ from ingest.config import (
     SchedulerConfig,
     SourceConfig,
     StateConfig,
+    resolve_token,
 )
 from ingest.rebuild import Canary
 
@@ -101,11 +103,67 @@ class ApiConfig(BaseModel):
     # hits scoring under this cosine similarity are not sources; with none left /query says
     # "no answer" and why (chosen on ../shared/data/retrieval-dev: bench/README.md)
     min_score: float = Field(default=0.15, ge=0.0, le=1.0)
+    max_context_tokens: int = Field(default=8_000, ge=100)  # largest context_token_budget of /query
     rate_limit_per_minute: int = Field(default=600, ge=1)  # per API key, every endpoint
     rate_limit_burst: int = Field(default=60, ge=1)
     # memory: buckets per API process; state: shared by every replica through the state store
     # (use with PostgreSQL when running several API replicas)
     rate_limit_store: Literal["memory", "state"] = "memory"
+
+
+class GroundingConfig(BaseModel):
+    """When a cited chunk supports a generated sentence: at least `min_lexical` of the sentence's
+    content words (stemmed) occur in the chunk, its best sentence (or the whole chunk) has cosine
+    >= `min_cosine` with it (the embedding model of the index), and every number it states occurs
+    in the chunk."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_lexical: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_cosine: float = Field(default=0.5, ge=-1.0, le=1.0)
+    # flag: unsupported sentences are listed in `claims` with supported=false and no citation;
+    # drop: they are left out (counted). Either way they never appear in `answer`.
+    unsupported: Literal["flag", "drop"] = "flag"
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _resolve_api_key(data: Any) -> Any:
+    return resolve_token(data, "api_key")
+
+
+class GeneratorConfig(BaseModel):
+    """An OpenAI-compatible chat endpoint (POST {base_url}/chat/completions) that writes the answer
+    from the redacted chunks. Off by default: /query answers extractively. `api_key` is a secret:
+    give it as `api_key_env` (an environment variable's name) or `api_key_file` (absolute path)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = False
+    base_url: str = ""  # e.g. https://llm.internal/v1
+    model: str = ""
+    api_key: SecretStr | None = None  # sent as a Bearer token; none for endpoints without auth
+    timeout_seconds: float = Field(default=20.0, gt=0, le=300)  # per read, and the whole call
+    connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    max_tokens: int = Field(default=400, ge=16, le=8_000)  # of the reply
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_context_tokens: int = Field(default=3_000, ge=100, le=100_000)  # chunk text in the prompt
+    grounding: GroundingConfig = GroundingConfig()
+
+    _api_key = model_validator(mode="before")(_resolve_api_key)  # api_key_env / api_key_file
+
+    @model_validator(mode="after")
+    def _complete(self) -> GeneratorConfig:
+        if self.enabled and not (self.base_url and self.model):
+            raise ValueError("generator.enabled needs generator.base_url and generator.model")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("generator.base_url must start with http:// or https://")
+        return self
+
+    @property
+    def is_loopback(self) -> bool:
+        return urlsplit(self.base_url).hostname in _LOOPBACK
 
 
 class RebuildConfig(BaseModel):
@@ -143,6 +201,7 @@ class Settings(BaseSettings):
     reconcile: ReconcileConfig = ReconcileConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     rebuild: RebuildConfig = RebuildConfig()
+    generator: GeneratorConfig = GeneratorConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -179,6 +238,9 @@ class Settings(BaseSettings):
                 raise ValueError("the demo API keys must not be used in production")
             if self.index.backend == "qdrant" and self.index.qdrant_api_key is None:
                 raise ValueError("production with a Qdrant server needs index.qdrant_api_key")
+            gen = self.generator
+            if gen.enabled and not gen.base_url.startswith("https://") and not gen.is_loopback:
+                raise ValueError("production sends prompts only over https (generator.base_url)")
         return self
 
     def source(self, name: str) -> SourceConfig | None:

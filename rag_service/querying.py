@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from ingest import payload as P
 from ingest.index.base import IndexFilter
-from rag_service.answer import Passage, extract_answer
-from rag_service.schemas import QueryRequest, QueryResponse, Source
+from rag_service.answer import Passage, extract_answer, render
+from rag_service.context import fit_budget
+from rag_service.generation import generate_answer
+from rag_service.schemas import Context, ContextChunk, Generation, QueryRequest, QueryResponse, Source, Span
 
 if TYPE_CHECKING:
     from rag_service.services import Services
@@ -36,6 +38,10 @@ def check_query(services: Services, body: QueryRequest) -> int:
         raise QueryRefused(422, f"top_k must be at most {api.max_top_k}")
     if not services.consent.knows_purpose(body.purpose):
         raise QueryRefused(422, f"unknown purpose; known: {', '.join(services.consent.purposes)}")
+    if body.context_token_budget is not None and body.context_token_budget > api.max_context_tokens:
+        raise QueryRefused(422, f"context_token_budget must be at most {api.max_context_tokens}")
+    if body.generate and services.generator is None:
+        raise QueryRefused(422, "generate: no generator is configured (generator.enabled)")
     return top_k
 
 
@@ -70,6 +76,8 @@ def retrieve(services: Services, body: QueryRequest, top_k: int) -> list[tuple[S
                 source=h.payload[P.SOURCE],
                 system=h.payload[P.SYSTEM],
                 updated_at=h.payload[P.SOURCE_UPDATED_AT],
+                record_version=str(h.payload[P.RECORD_VERSION]),
+                content_hash=h.payload[P.CONTENT_HASH],
                 score=round(h.score, 4),
                 snippet=h.payload[P.TEXT][:snippet_chars],
             ),
@@ -82,29 +90,97 @@ def retrieve(services: Services, body: QueryRequest, top_k: int) -> list[tuple[S
 def answer(
     services: Services, body: QueryRequest, retrieved: list[tuple[Source, str]], took_ms: float
 ) -> QueryResponse:
+    """Relevant sources (at or above min_score), renumbered; the extractive answer with its quotes,
+    or a verified generated answer; the context when asked."""
     floor = services.settings.api.min_score if body.min_score is None else body.min_score
     relevant = [(src, text) for src, text in retrieved if src.score >= floor]
+    context = _context(services, body, []) if body.context_token_budget is not None else None
     if not relevant:
         best = f"best score {retrieved[0][0].score:.3f}" if retrieved else "no hit"
         return QueryResponse(
             answer="",
             sources=[],
+            context=context,
             no_answer=f"nothing relevant: {best} is under min_score {floor:.2f}",
             tenant_id=body.tenant_id,
             purpose=body.purpose,
             took_ms=took_ms,
         )
     retrieved = [(src.model_copy(update={"n": i}), text) for i, (src, text) in enumerate(relevant, start=1)]
-    text = extract_answer(
+    if body.context_token_budget is not None:
+        context = _context(services, body, retrieved)
+    generation: Generation | None = None
+    if services.generator is not None and body.generate is not False:
+        cfg = services.settings.generator
+        question = services.redactor.redact(body.question, tenant=body.tenant_id).text
+        generated = generate_answer(
+            services.generator,
+            cfg,
+            question,
+            retrieved,
+            embed=services.embedder.embed_documents,
+            count_tokens=services.chunker.count_tokens,
+        )
+        generation = generated.info
+        if generated.answer:
+            return QueryResponse(
+                answer=generated.answer,
+                answer_mode="generated",
+                claims=generated.claims,
+                generation=generation,
+                sources=[src for src, _ in retrieved],
+                context=context,
+                tenant_id=body.tenant_id,
+                purpose=body.purpose,
+                took_ms=took_ms,
+            )
+    quotes = extract_answer(
         body.question,
-        [Passage(n=src.n, text=text, score=src.score) for src, text in retrieved],
+        [Passage(n=src.n, text=text, score=src.score, record=src.record_id) for src, text in retrieved],
         token_budget=body.answer_token_budget,
         count_tokens=services.chunker.count_tokens,
     )
+    by_n = {src.n: src for src, _ in retrieved}
     return QueryResponse(
-        answer=text,
+        answer=render(quotes),
+        quotes=[
+            Span(
+                n=q.n,
+                chunk_id=by_n[q.n].chunk_id,
+                record_id=by_n[q.n].record_id,
+                record_version=by_n[q.n].record_version,
+                content_hash=by_n[q.n].content_hash,
+                start=q.start,
+                end=q.end,
+                text=q.text,
+            )
+            for q in quotes
+        ],
+        generation=generation,
         sources=[src for src, _ in retrieved],
+        context=context,
         tenant_id=body.tenant_id,
         purpose=body.purpose,
         took_ms=took_ms,
+    )
+
+
+def _context(services: Services, body: QueryRequest, ranked: list[tuple[Source, str]]) -> Context:
+    budget = body.context_token_budget or 0
+    fitted, left_out = fit_budget([(s.n, t) for s, t in ranked], budget, services.chunker.count_tokens)
+    by_n = {s.n: s for s, _ in ranked}
+    chunks = [
+        ContextChunk(
+            n=f.n,
+            chunk_id=by_n[f.n].chunk_id,
+            record_id=by_n[f.n].record_id,
+            record_version=by_n[f.n].record_version,
+            content_hash=by_n[f.n].content_hash,
+            tokens=f.tokens,
+            text=f.text,
+        )
+        for f in fitted
+    ]
+    return Context(
+        token_budget=budget, tokens=sum(c.tokens for c in chunks), chunks=chunks, left_out=left_out
     )

@@ -75,6 +75,17 @@ class QueryRequest(Strict):
         le=1.0,
         description="drop hits scoring under this (cosine similarity); default: the service's api.min_score",
     )
+    context_token_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="return the ranked chunk texts (redacted, as stored) up to this many tokens "
+        "(cl100k) in `context`; default: none returned. At most the service's api.max_context_tokens",
+    )
+    generate: bool | None = Field(
+        default=None,
+        description="answer with the configured generator (true) or extractively (false); default: "
+        "the generator when one is configured. true without a configured generator is 422",
+    )
 
 
 class Source(BaseModel):
@@ -86,13 +97,95 @@ class Source(BaseModel):
     source: str
     system: str
     updated_at: str
+    record_version: str
+    content_hash: str  # of the record version the chunk was made from
     score: float
     snippet: str
 
 
+class Span(BaseModel):
+    """Words of one chunk: `text` is the chunk's stored (redacted) text [start:end], exactly as
+    GET /audit/chunks/{chunk_id} shows it (payload.text), from record_version / content_hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int  # the source cited: sources[n - 1]
+    chunk_id: str
+    record_id: str
+    record_version: str
+    content_hash: str
+    start: int
+    end: int
+    text: str
+
+
+class Citation(Span):
+    """A generated sentence's citation, verified: the span is the chunk's sentence that supports it
+    best; `lexical` and `cosine` are the support scores the thresholds were applied to."""
+
+    lexical: float
+    cosine: float
+
+
+class Claim(BaseModel):
+    """One sentence of a generated answer. Only supported claims carry citations (and appear in
+    `answer`); an unsupported one is flagged with the reason and no citation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    supported: bool
+    citations: list[Citation]
+    reason: str | None = None  # why a citation (or the whole claim) was rejected
+
+
+class Generation(BaseModel):
+    """What the generator did for this query."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["generated", "fallback"]
+    reason: str | None = None  # why the extractive answer was returned instead
+    model: str
+    claims: int = 0  # sentences the generator returned
+    supported: int = 0
+    dropped: int = 0  # unsupported claims left out of `claims` (generator.grounding.unsupported: drop)
+    took_ms: float = 0.0
+
+
+class ContextChunk(BaseModel):
+    """A ranked chunk for a frontend's own model: the stored (redacted) text; provenance beside it
+    and in sources[n - 1]."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    chunk_id: str
+    record_id: str
+    record_version: str
+    content_hash: str
+    tokens: int
+    text: str
+
+
+class Context(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    token_budget: int
+    tokens: int  # the chunks' total
+    chunks: list[ContextChunk]
+    left_out: int  # relevant sources that did not fit the budget
+
+
 class QueryResponse(BaseModel):
     answer: str
+    answer_mode: Literal["extractive", "generated"] = "extractive"
+    # the extractive answer's sentences with their offsets (empty for a generated answer)
+    quotes: list[Span] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list)  # a generated answer's sentences
+    generation: Generation | None = None  # null when no generator was asked
     sources: list[Source]
+    context: Context | None = None  # only when context_token_budget is given
     # why there is no answer (nothing scored at or above min_score); null when there is one
     no_answer: str | None = None
     tenant_id: str

@@ -36,6 +36,7 @@ from ingest.state import AuditEvent, StateStore, lock_owner
 from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
+from rag_service.generator import Generator, build_generator
 from rag_service.metrics import Metrics
 
 log = logging.getLogger("rag_service.services")
@@ -59,6 +60,7 @@ class Services:
     privacy: PrivacyLedger
     metrics: Metrics
     scheduler: SyncScheduler | None = None
+    generator: Generator | None = None  # settings.generator; None: extractive answers only
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync")
     )
@@ -325,6 +327,8 @@ class Services:
         self._pool.shutdown(wait=True)  # in-flight pages finish; nothing half-written
         self.index.close()
         self.state.close()
+        if self.generator is not None:
+            self.generator.close()
 
 
 def note_versions(state: StateStore, current: dict[str, str]) -> bool:
@@ -418,4 +422,5 @@ def build_services(
         refresher=Refresher(parts),
         privacy=privacy,
         metrics=metrics,
+        generator=build_generator(settings.generator),
     )

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from rag_service.answer import Passage, extract_answer
+from typing import Any
+
+import pytest
+
+from rag_service.answer import Passage, Quoted, render, sentence_spans
+from rag_service.answer import extract_answer as quotes
+
+
+def extract_answer(question: str, passages: list[Passage], **kw: Any) -> str:
+    return render(quotes(question, passages, **kw))
 
 
 def count(text: str) -> int:
@@ -72,3 +81,74 @@ def test_the_answer_quotes_content_not_the_title_line() -> None:
         "anything about rockets", [passage], token_budget=200, count_tokens=lambda s: len(s.split())
     )
     assert out.startswith("Password reset emails arrive") and "Ticket:" not in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "One two three. Four five six!  Seven?\n\nEight nine",
+        "  leading space. and trailing   ",
+        "no sentence end at all",
+        "Line one\nLine two\r\nLine three.",
+        "",
+    ],
+)
+def test_sentence_offsets_cut_the_stored_text_exactly(text: str) -> None:
+    spans = list(sentence_spans(text))
+    for start, end in spans:
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+    # every non-blank character belongs to exactly one sentence
+    assert "".join("".join(text[s:e].split()) for s, e in spans) == "".join(text.split())
+
+
+def test_every_quote_carries_offsets_into_its_passage() -> None:
+    passages = [
+        Passage(
+            n=1,
+            text="Title line here\n\nHarbor asked for SAML single sign-on with Okta. Other words.",
+            score=0.6,
+        ),
+        Passage(n=2, text="Okta single sign-on was configured by the Harbor IT team last week.", score=0.5),
+    ]
+    out = quotes(
+        "Who asked for SAML single sign-on with Okta?", passages, token_budget=200, count_tokens=count
+    )
+    assert out and out[0].n == 1
+    for q in out:
+        assert isinstance(q, Quoted)
+        assert passages[q.n - 1].text[q.start : q.end] == q.text
+
+
+def test_the_best_ranked_source_is_quoted_first_even_when_a_lower_one_overlaps_more() -> None:
+    passages = [
+        Passage(n=1, text="Rotate the device to switch the camera to landscape recording mode.", score=0.7),
+        Passage(
+            n=2, text="Camera settings: tap the camera icon, then tap settings for camera options.", score=0.5
+        ),
+    ]
+    out = quotes("camera settings options", passages, token_budget=200, count_tokens=count)
+    assert out[0].n == 1
+
+
+def test_further_records_are_quoted_before_a_second_sentence_of_one_record() -> None:
+    first = Passage(
+        n=1,
+        text="Harbor wants SAML single sign-on with Okta. Harbor needs SAML single sign-on before renewal.",
+        score=0.7,
+        record="r1",
+    )
+    same = Passage(
+        n=2, text="Harbor repeats SAML single sign-on with Okta request again today.", score=0.6, record="r1"
+    )
+    other = Passage(
+        n=3, text="Kestrel also asked for SAML single sign-on with Azure AD.", score=0.5, record="r2"
+    )
+    out = quotes(
+        "Who asked for SAML single sign-on?",
+        [first, same, other],
+        token_budget=200,
+        count_tokens=count,
+        max_sentences=2,
+    )
+    assert [q.n for q in out] == [1, 3]
