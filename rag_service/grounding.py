@@ -16,7 +16,7 @@ from rag_service.config import GroundingConfig
 
 Embed = Callable[[Sequence[str]], NDArray[np.float32]]
 
-_MARKERS = r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+"
+_MARKERS = r"(?:[ \t]*\[\d+(?:[ \t]*,[ \t]*\d+)*\])+"  # on the same line
 _TRAILING = re.compile(rf"([.!?])({_MARKERS})")  # "claim. [1]" -> "claim [1]."
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -45,8 +45,8 @@ class Support:
 
 
 def split_claims(reply: str) -> list[Draft]:
-    """Sentences of the reply with the markers inside or right after them. Pieces without any
-    content word ("Sure.") are not claims; a stray marker joins the sentence before it."""
+    """Sentences of the reply with the markers inside or right after them. Pieces with fewer than
+    two content words ("Sure!") are not claims; a stray marker joins the sentence before it."""
     text = _TRAILING.sub(lambda m: f"{m.group(2)}{m.group(1)}", reply)
     drafts: list[Draft] = []
     for start, end in sentence_spans(text):
@@ -54,7 +54,7 @@ def split_claims(reply: str) -> list[Draft]:
         cited = tuple(int(n) for group in _MARKER.findall(piece) for n in group.split(","))
         bare = " ".join(_MARKER.sub(" ", piece).split())
         bare = re.sub(r"\s+([.!?,;:])", r"\1", bare)
-        if not content_words(bare):
+        if len(content_words(bare)) < 2:
             if cited and drafts:
                 last = drafts[-1]
                 drafts[-1] = Draft(last.text, tuple(dict.fromkeys(last.cited + cited)))

@@ -11,6 +11,7 @@ from ingest.timeutil import aware
 
 RecordTypeName = Literal["note", "ticket", "transcript"]
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class Strict(BaseModel):
@@ -266,3 +267,38 @@ class RevokeRequest(Strict):
     tenant_id: str = Field(pattern=_ID)
     source: str = Field(pattern=_ID)
     record_id: str = Field(pattern=_ID)
+
+
+class CitationCheck(BaseModel):
+    """A span as /query returned it (a quote or a citation; other fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    chunk_id: str = Field(pattern=_UUID)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str = Field(max_length=20_000)
+    record_version: str
+    content_hash: str
+
+
+class CitationAuditRequest(Strict):
+    """Re-check an answer later: each span against the chunk as stored now; with `claim` (a
+    generated sentence), also whether each cited chunk still supports it."""
+
+    citations: list[CitationCheck] = Field(min_length=1, max_length=50)
+    claim: str | None = Field(default=None, min_length=1, max_length=2_000)
+
+
+class CitationVerdict(BaseModel):
+    chunk_id: str
+    # verified: same record version and content hash, and the chunk's text[start:end] is the quote;
+    # changed: the record has a newer version (or other content) since; text_mismatch: the words at
+    # those offsets differ; no_such_chunk: gone (deleted, erased, re-chunked) or not this key's tenant
+    status: Literal["verified", "changed", "text_mismatch", "no_such_chunk"]
+    record_version: str | None = None  # as stored now
+    content_hash: str | None = None
+    supports: bool | None = None  # with `claim`: the chunk supports it under today's thresholds
+    lexical: float | None = None
+    cosine: float | None = None
+    reason: str | None = None

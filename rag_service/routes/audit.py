@@ -12,8 +12,9 @@ from ingest import payload as P
 from ingest.history import read_history
 from ingest.models import RecordRef
 from ingest.privacy import Receipt
+from rag_service.citation_audit import audit_citations
 from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
-from rag_service.schemas import ChunkProvenance
+from rag_service.schemas import ChunkProvenance, CitationAuditRequest, CitationVerdict
 from rag_service.timestamps import zoned
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -26,6 +27,27 @@ def chunk_provenance(chunk_id: UUID, caller: AuditorCaller, services: ServicesDe
     if hit is None or not caller.may_access(str(hit.payload.get(P.TENANT_ID))):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such chunk")
     return ChunkProvenance(chunk_id=hit.id, payload=hit.payload)
+
+
+@router.post("/citations/verify", response_model=list[CitationVerdict])
+def verify_citations(
+    body: CitationAuditRequest, caller: AuditorCaller, services: ServicesDep
+) -> list[CitationVerdict]:
+    """Re-check the quotes or citations a /query answer returned, one verdict each, against the
+    chunks as stored now (the text GET /audit/chunks/{id} shows). With `claim`, each chunk's
+    support for that generated sentence is scored again. Reads only; writes nothing."""
+    payloads = []
+    for check in body.citations:
+        hit = services.index.get(check.chunk_id)
+        visible = hit is not None and caller.may_access(str(hit.payload.get(P.TENANT_ID)))
+        payloads.append(hit.payload if hit is not None and visible else None)
+    return audit_citations(
+        body.citations,
+        payloads,
+        claim=body.claim,
+        embed=services.embedder.embed_documents,
+        grounding=services.settings.generator.grounding,
+    )
 
 
 @router.get("/records/{tenant_id}/{source}/{record_id}")
