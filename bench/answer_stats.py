@@ -5,8 +5,9 @@ the same numbers come out for any version of the service."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag_service.answer import content_words
 
@@ -25,6 +26,8 @@ class AnswerStats:
     with_gold_answer: int = 0  # queries that come with a gold answer text
     gold_words: float = 0.0  # sum over those of the share of gold-answer content words quoted
     gold_words_hit: int = 0  # ... quoting at least GOLD_WORDS_FLOOR of them
+    spans: int = 0  # quotes returned (services that return them)
+    spans_ok: int = 0  # ... citing the retrieved chunk, with offsets that cut its stored text exactly
 
     def add(
         self, answer: str, source_records: Sequence[str], gold: frozenset[str], gold_answer: str = ""
@@ -51,8 +54,21 @@ class AnswerStats:
             self.gold_words += share
             self.gold_words_hit += share >= GOLD_WORDS_FLOOR
 
+    def check_spans(
+        self,
+        quotes: Sequence[dict[str, Any]],
+        sources: Sequence[dict[str, Any]],
+        stored_text: Callable[[str], str | None],
+    ) -> None:
+        """Each quote names source n's chunk, and the chunk's stored text [start:end] is its text."""
+        for q in quotes:
+            n, text = int(q["n"]), stored_text(str(q["chunk_id"]))
+            cited = 1 <= n <= len(sources) and sources[n - 1]["chunk_id"] == q["chunk_id"]
+            self.spans += 1
+            self.spans_ok += cited and text is not None and text[q["start"] : q["end"]] == q["text"]
+
     def row(self) -> str:
-        """`| cites gold | ... when gold in top 5 | ... when gold first | gold words quoted |`"""
+        """`| cites gold | ... gold in top 5 | ... gold first | gold words quoted | spans round-trip |`"""
 
         def rate(k: int, n: int) -> str:
             return f"{k / n:.3f} ({k}/{n})" if n else "-"
@@ -65,5 +81,6 @@ class AnswerStats:
         )
         return (
             f"| {rate(self.cites_gold, self.queries)} | {rate(self.cites_gold_top5, self.gold_top5)} "
-            f"| {rate(self.cites_gold_first, self.gold_first)} | {words} |"
+            f"| {rate(self.cites_gold_first, self.gold_first)} | {words} "
+            f"| {rate(self.spans_ok, self.spans)} |"
         )

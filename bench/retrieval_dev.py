@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.answer_stats import AnswerStats
 from bench.stored import stored_texts
@@ -266,6 +266,7 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
     from fastapi.testclient import TestClient
 
     from bench.live import bench_settings
+    from ingest import payload as P
     from ingest.config import FileSourceConfig
     from policies.models import Admit, ConsentStatus
     from rag_service.app import create_app
@@ -306,7 +307,11 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                     if text != source:
                         result.words.update(redacted_values(source, text))
 
-                def ask(question: str, tenant: str) -> tuple[list[tuple[str, float]], str]:
+                def stored_text(chunk_id: str) -> str | None:
+                    hit = services.index.get(chunk_id)
+                    return None if hit is None else str(hit.payload[P.TEXT])
+
+                def ask(question: str, tenant: str) -> dict[str, Any]:
                     body = {
                         "question": question,
                         "tenant_id": tenant,
@@ -318,20 +323,21 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                     resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
                     if resp.status_code != 200:
                         raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
-                    data = resp.json()
-                    hits = [(str(s["record_id"]), float(s["score"])) for s in data["sources"]]
-                    return hits, str(data["answer"])
+                    data: dict[str, Any] = resp.json()
+                    return data
 
                 for q in bench.queries:
-                    hits, answer = ask(q.text, bench.name)
+                    data = ask(q.text, bench.name)
+                    hits = [(str(s["record_id"]), float(s["score"])) for s in data["sources"]]
                     result.ranked.append((hits, q.gold))
                     score(list(dict.fromkeys(rid for rid, _ in hits)), q.gold, result)
-                    result.answers.add(answer, [rid for rid, _ in hits], q.gold, q.answer)
+                    result.answers.add(str(data["answer"]), [rid for rid, _ in hits], q.gold, q.answer)
+                    result.answers.check_spans(data.get("quotes", []), data["sources"], stored_text)
                 # the other sets' questions are off-topic here
                 others = [q for other in sets if other.name != bench.name for q in other.queries]
                 for q in spread(others, OFFTOPIC_PER_SET):
-                    hits, _ = ask(q.text, bench.name)
-                    result.offtopic_top.append(hits[0][1] if hits else 0.0)
+                    sources = ask(q.text, bench.name)["sources"]
+                    result.offtopic_top.append(float(sources[0]["score"]) if sources else 0.0)
                 result.seconds = time.perf_counter() - t0
     finally:
         services.close()
@@ -374,11 +380,12 @@ def table(results: dict[str, dict[str, Result]], sets: Sequence[BenchSet]) -> st
     lines += [
         "",
         "Answers (top_k 10, every hit a source): the answer cites a gold record; the same when a gold "
-        "record is in the top 5 / ranked first; share of the gold answer's content words quoted:",
+        "record is in the top 5 / ranked first; share of the gold answer's content words quoted; "
+        "quotes that cite a retrieved chunk with offsets that round-trip to its stored text:",
         "",
         "| set | redaction | cites gold | cites gold, gold in top 5 | cites gold, gold first "
-        "| gold answer words quoted |",
-        "|---|---|---|---|---|---|",
+        "| gold answer words quoted | quotes round-trip |",
+        "|---|---|---|---|---|---|---|",
     ]
     for bench in sets:
         for config, per_set in results.items():
