@@ -1,8 +1,9 @@
 """Extractive answers: sentences quoted from the retrieved chunks, each cited, with its offsets in
 the chunk's stored text. Pure.
 
-The best-ranked source is quoted first; then one sentence from each next-ranked record that
-shares enough words with the question, then the best remaining sentences, within the token budget.
+The best-ranked source is always quoted (its sentence sharing most words with the question); the
+other sentences are the ones that share enough words with the question, weighted by their
+source's score, within the token budget.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ class Passage:
     n: int  # citation number (1-based, position in the sources list)
     text: str  # the chunk's stored (redacted) text
     score: float
-    record: str = ""  # the record it belongs to: one quote per record before a second from any
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,18 +139,12 @@ def extract_answer(
 ) -> list[Quoted]:
     """Passages best first. The answer's sentences, in source order then text order."""
     wanted = content_words(question)
-    per_passage = [sorted(_candidates(wanted, p), key=lambda c: (-c.overlap, c.order)) for p in passages]
-    order: list[_Candidate] = []
-    if per_passage and per_passage[0]:
-        order.append(per_passage[0][0])  # the best-ranked source is quoted, whatever its overlap
-    elif not any(per_passage):
+    per_passage = [_candidates(wanted, p) for p in passages]
+    if not any(per_passage):
         return []
-    seen = {passages[0].record or passages[0].n} if order else set()
-    for p, cands in zip(passages[1:], per_passage[1:], strict=True):
-        key = p.record or p.n
-        if cands and cands[0].weight > 0 and key not in seen:  # one per further record, best ranked first
-            order.append(cands[0])
-            seen.add(key)
+    order: list[_Candidate] = []
+    if per_passage[0]:  # the best-ranked source is quoted, whatever its overlap
+        order.append(min(per_passage[0], key=lambda c: (-c.overlap, c.order)))
     rest = [c for cands in per_passage for c in cands if c.weight > 0 and c not in order]
     order += sorted(rest, key=lambda c: -c.weight)
     if not order:  # nothing overlaps the question: the first source with a quotable sentence

@@ -94,6 +94,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
+        self.answers = Counter(
+            "crm_rag_answers",
+            "POST /query answers by mode (extractive/generated) and generator outcome",
+            ["mode", "generation"],  # generation: none (not asked), generated, fallback
+            registry=r,
+        )
         r.register(_StateCollector(state, index, sources))
 
     def observe_run(self, report: RunReport) -> None:
@@ -109,6 +115,9 @@ class Metrics:
         self.run_seconds.labels(src, report.kind).observe(
             (report.finished_at - report.started_at).total_seconds()
         )
+
+    def observe_answer(self, mode: str, generation: str | None) -> None:
+        self.answers.labels(mode, generation or "none").inc()
 
     def time_query(self) -> _Timer:
         return _Timer(self.query_seconds)

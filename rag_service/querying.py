@@ -136,7 +136,7 @@ def answer(
             )
     quotes = extract_answer(
         body.question,
-        [Passage(n=src.n, text=text, score=src.score, record=src.record_id) for src, text in retrieved],
+        [Passage(n=src.n, text=text, score=src.score) for src, text in retrieved],
         token_budget=body.answer_token_budget,
         count_tokens=services.chunker.count_tokens,
     )

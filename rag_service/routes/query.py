@@ -30,4 +30,8 @@ async def query(body: QueryRequest, caller: AssistantCaller, services: ServicesD
         retrieved = await run_in_threadpool(retrieve, services, body, top_k)
     took_ms = round((time.perf_counter() - started) * 1000, 2)  # retrieval; generation reports its own
     # off the event loop: a generator call may take seconds
-    return await run_in_threadpool(answer, services, body, retrieved, took_ms)
+    response = await run_in_threadpool(answer, services, body, retrieved, took_ms)
+    services.metrics.observe_answer(
+        response.answer_mode, response.generation.status if response.generation else None
+    )
+    return response

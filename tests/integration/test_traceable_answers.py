@@ -167,6 +167,7 @@ def test_a_supported_generated_answer_cites_verified_spans(
     [verdict] = gen_client.post("/audit/citations/verify", json=check, headers=headers("auditor")).json()
     assert verdict["status"] == "verified" and verdict["supports"] is True
     assert chat.headers[-1]["authorization"] == "Bearer sk-test"
+    assert 'crm_rag_answers_total{generation="generated",mode="generated"}' in gen_client.get("/metrics").text
 
 
 def test_unsupported_and_unretrieved_citations_are_never_returned_as_cited(
