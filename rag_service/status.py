@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -83,6 +84,13 @@ def source_status(settings: Settings, state: StateStore) -> list[dict[str, Any]]
     return out
 
 
+def _endpoint(url: str) -> str:
+    """scheme://host[:port]/path: no user info or query (either may carry a key)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
 def config_summary(settings: Settings) -> dict[str, Any]:
     """What the configuration says, secrets left out, and what it lacks (`problems`)."""
     from policies.consent import ConsentPolicy
@@ -117,5 +125,14 @@ def config_summary(settings: Settings) -> dict[str, Any]:
         ],
         "api_keys": {role: sum(k.role == role for k in settings.auth.keys) for role in roles},
         "policies": {"consent": consent_version, "redaction": redaction_version},
+        "generator": (
+            {
+                "base_url": _endpoint(settings.generator.base_url),
+                "model": settings.generator.model,
+                "api_key": settings.generator.api_key is not None,  # set or not, never the value
+            }
+            if settings.generator.enabled
+            else None  # extractive answers
+        ),
         "problems": problems,
     }

@@ -114,3 +114,26 @@ def test_generator_settings_are_validated(generator: dict[str, object], environm
     else:
         with pytest.raises(ValidationError):
             Settings.model_validate(data)
+
+
+def test_check_config_names_the_generator_without_its_secrets() -> None:
+    from rag_service.status import config_summary
+
+    settings = Settings.model_validate(
+        {
+            "generator": {
+                "enabled": True,
+                "base_url": "https://user:pw-secret@llm.example:8443/v1?api-key=q-secret",
+                "model": "m-1",
+                "api_key": "sk-secret",
+            }
+        }
+    )
+    summary = config_summary(settings)
+    assert summary["generator"] == {
+        "base_url": "https://llm.example:8443/v1",
+        "model": "m-1",
+        "api_key": True,
+    }
+    assert "secret" not in json.dumps(summary)
+    assert config_summary(Settings())["generator"] is None
