@@ -87,6 +87,11 @@ class QueryRequest(Strict):
         description="answer with the configured generator (true) or extractively (false); default: "
         "the generator when one is configured. true without a configured generator is 422",
     )
+    retrieval: Literal["hybrid", "dense", "lexical"] | None = Field(
+        default=None,
+        description="hybrid: dense and lexical (BM25) legs fused; dense or lexical: one leg; "
+        "default: the service's retrieval.mode",
+    )
 
 
 class Source(BaseModel):
@@ -100,8 +105,15 @@ class Source(BaseModel):
     updated_at: str
     record_version: str
     content_hash: str  # of the record version the chunk was made from
-    score: float
+    score: float = Field(description="cosine similarity of question and chunk (what min_score applies to)")
     snippet: str
+    rank_score: float = Field(description="the fused (or single-leg) score the sources are ordered by")
+    dense_rank: int | None = Field(
+        default=None, description="rank in the dense leg (1 = best); null: not a candidate"
+    )
+    lexical_rank: int | None = Field(
+        default=None, description="rank in the lexical (BM25) leg; null: not a candidate"
+    )
 
 
 class Span(BaseModel):
@@ -192,6 +204,10 @@ class QueryResponse(BaseModel):
     tenant_id: str
     purpose: str
     took_ms: float
+    retrieval: str = Field(
+        default="dense",
+        description="the retrieval mode used (dense when the index has no lexical vectors yet)",
+    )
 
 
 class RunAccepted(BaseModel):
