@@ -73,7 +73,8 @@ def generate_answer(
     drafts = split_claims(reply)
     if not drafts:
         return fallback("generator reply has no sentence")
-    by_n = {s.n: (s, text) for s, text in sources if s.n in {f.n for f in offered}}
+    offered_ns = {f.n for f in offered}
+    by_n = {s.n: (s, text) for s, text in sources if s.n in offered_ns}  # what the prompt offered
     grounded = ground(drafts, {n: text for n, (_, text) in by_n.items()}, embed, cfg.grounding)
     claims: list[Claim] = []
     for g in grounded:
