@@ -355,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--updated-to", help="filter: updated at or before (RFC 3339)")
     ask.add_argument("--top-k", type=int, help="number of sources (default: api.default_top_k)")
+    ask.add_argument(
+        "--retrieval",
+        choices=("hybrid", "dense", "lexical"),
+        type=str.lower,
+        help="dense and lexical legs fused, or one leg (default: retrieval.mode)",
+    )
     ask.set_defaults(func=cmd_query)
 
     check = command("check-config", "validate the configuration and policies; print them without secrets")

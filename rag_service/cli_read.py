@@ -50,6 +50,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
                 "user": {"user_id": args.user, "team_ids": args.team or []},
                 "filters": filters,
                 "top_k": args.top_k,
+                "retrieval": args.retrieval,
             }
         )
     except ValidationError as exc:

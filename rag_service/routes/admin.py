@@ -18,6 +18,7 @@ from ingest.retire import NothingToRetireError, held_tenants
 from ingest.runs import SOURCE_BUSY
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
+from rag_service.querying import retrieval_mode
 from rag_service.schemas import (
     ErasurePreview,
     ErasureRequest,
@@ -391,6 +392,9 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
         "switched_at": pointer.switched_at,
         "location": services.index.location,
         "chunks": chunks,
+        # false: an index created before lexical vectors; queries answer dense until a rebuild
+        "lexical_vectors": services.index.has_lexical,
+        "retrieval_mode": retrieval_mode(services, None),
         "stale_records": {
             cfg.name: len(services.stale_records(cfg.name))
             for cfg in services.settings.sources
