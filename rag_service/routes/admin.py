@@ -29,7 +29,7 @@ from rag_service.schemas import (
     RunAccepted,
     RunView,
 )
-from rag_service.timestamps import zoned
+from rag_service.timestamps import restamp, wire
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -226,7 +226,7 @@ def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
     rows = services.state.list_quarantine(source=source, limit=limit)
-    return [zoned(r) for r in rows if _visible(services, caller, str(r["source"]))]
+    return [wire(r) for r in rows if _visible(services, caller, str(r["source"]))]
 
 
 @router.post(
@@ -389,7 +389,7 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
     return {
         "live_generation": pointer.live,
         "previous_generation": pointer.previous,
-        "switched_at": pointer.switched_at,
+        "switched_at": restamp(pointer.switched_at),
         "location": services.index.location,
         "chunks": chunks,
         # false: an index created before lexical vectors; queries answer dense until a rebuild
