@@ -176,7 +176,7 @@ def test_every_timestamp_the_service_emits_has_one_format(
         "user": "u-1",
     }
     query |= {"team": None, "record_type": None, "account": None, "top_k": None}
-    query |= {"updated_from": None, "updated_to": None}
+    query |= {"updated_from": None, "updated_to": None, "retrieval": None}
     cli_read.cmd_query(argparse.Namespace(**query), services.settings)
     seen.check("crm-rag query", json.loads(capsys.readouterr().out))
 
