@@ -337,7 +337,8 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                 others = [q for other in sets if other.name != bench.name for q in other.queries]
                 for q in spread(others, OFFTOPIC_PER_SET):
                     sources = ask(q.text, bench.name)["sources"]
-                    result.offtopic_top.append(float(sources[0]["score"]) if sources else 0.0)
+                    # the best cosine, as answer() decides (hybrid order is not cosine order)
+                    result.offtopic_top.append(max((float(s["score"]) for s in sources), default=0.0))
                 result.seconds = time.perf_counter() - t0
     finally:
         services.close()
