@@ -114,12 +114,12 @@ class _Candidate:
     order: int
 
 
-def _candidates(wanted: set[str], p: Passage) -> list[_Candidate]:
+def _candidates(wanted: set[str], p: Passage, min_words: int = 4) -> list[_Candidate]:
     spans = list(sentence_spans(p.text))
     out: list[_Candidate] = []
     for order, (start, end) in enumerate(spans):
         sentence = p.text[start:end]
-        if len(content_words(sentence)) < 4:  # greetings, short labels
+        if len(content_words(sentence)) < min_words:  # greetings, short labels
             continue
         if order == 0 and len(spans) > 1 and _is_title(sentence):
             continue  # a record's title line: the answer quotes what the record says
@@ -138,17 +138,22 @@ def extract_answer(
     max_sentences: int = 3,
 ) -> list[Quoted]:
     """Passages best first. The answer's sentences, in source order then text order."""
+    if not passages:
+        return []
     wanted = content_words(question)
     per_passage = [_candidates(wanted, p) for p in passages]
-    if not any(per_passage):
-        return []
-    order: list[_Candidate] = []
-    if per_passage[0]:  # the best-ranked source is quoted, whatever its overlap
-        order.append(min(per_passage[0], key=lambda c: (-c.overlap, c.order)))
+    # the best-ranked source is quoted, whatever its overlap: its sentence sharing most words with
+    # the question that fits the budget; short lines too when it has nothing longer (step lists)
+    lead = per_passage[0] or _candidates(wanted, passages[0], min_words=1)
+    order = [
+        c
+        for c in sorted(lead, key=lambda c: (-c.overlap, c.order))
+        if count_tokens(c.quoted.text) + 3 <= token_budget
+    ][:1]
     rest = [c for cands in per_passage for c in cands if c.weight > 0 and c not in order]
     order += sorted(rest, key=lambda c: -c.weight)
     if not order:  # nothing overlaps the question: the first source with a quotable sentence
-        order = [next(cands[0] for cands in per_passage if cands)]
+        order = [cands[0] for cands in per_passage if cands][:1]
     picked: list[_Candidate] = []
     used = 0
     for c in order:

@@ -140,3 +140,22 @@ def test_the_best_ranked_source_is_quoted_even_without_shared_words() -> None:
     ]
     out = quotes("How can I share my mobile data connection?", passages, token_budget=200, count_tokens=count)
     assert [q.n for q in out] == [1, 2]
+
+
+def test_the_lead_source_is_quoted_from_a_step_list_of_short_lines() -> None:
+    passages = [
+        Passage(n=1, text="Open Settings\nTap Privacy\nTap Delete account", score=0.6),
+        Passage(n=2, text="Deleting an account removes every post you ever made on the site.", score=0.5),
+    ]
+    out = quotes("How do I delete my account?", passages, token_budget=200, count_tokens=count)
+    assert [(q.n, q.text) for q in out] == [(1, "Tap Delete account"), (2, passages[1].text)]
+
+
+def test_the_lead_source_is_quoted_with_a_sentence_that_fits_the_budget() -> None:
+    long = "Delete account " + "words " * 60 + "end."
+    passages = [
+        Passage(n=1, text=f"{long} Open the privacy page of your profile first.", score=0.6),
+        Passage(n=2, text="Deleting an account removes every post you ever made on the site.", score=0.5),
+    ]
+    out = quotes("How do I delete my account?", passages, token_budget=40, count_tokens=count)
+    assert out[0].n == 1 and out[0].text == "Open the privacy page of your profile first."
