@@ -114,6 +114,7 @@ class RebuildConfig(BaseModel):
     canaries: tuple[Canary, ...] = ()  # verification gate: each must find its record in the new index
     # build the new generation's HNSW index (edge: in a child process) before verifying and swapping
     optimize: bool = True
+    interval_seconds: int | None = Field(default=None, ge=3600)  # scheduled rebuilds; None: on demand only
 
 
 class PolicyPaths(BaseModel):

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -155,12 +156,17 @@ def test_unreachable_qdrant_names_url_and_cause(tmp_path: Path) -> None:
 def test_second_process_on_the_same_index(tmp_path: Path) -> None:
     config = one_source_config(tmp_path)
     settings = load_settings(config)
-    gens = EdgeGenerations(settings.index.path, 384)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    state = StateStore(settings.state.url)
+    gens = EdgeGenerations(
+        settings.index.path, 384, state, index_name=settings.index.collection, lock_ttl=timedelta(minutes=5)
+    )
     store = gens.open_live()  # this process owns the shard now
     try:
         out = cli("sync", "--config", str(config))
     finally:
         store.close()
+        state.close()
     assert_clean_failure(out, 1, "in use by another process", "admin API")
 
 
