@@ -225,15 +225,19 @@ def build_services(
     if abandoned:
         log.warning("runs of a dead process marked abandoned", extra={"runs": abandoned})
     lock_ttl = timedelta(seconds=settings.scheduler.lock_ttl_seconds)
-    gens = open_generations(
-        settings.index,
-        embedder.dimension,
-        state,
-        legacy_root=settings.data_dir / "index-generations",
-        lock_ttl=lock_ttl,
-        client=qdrant_client,
-    )
-    index = SwitchableIndex(gens.open_live(), gens.pointer().live)
+    try:  # the live generation: recorded in the state store (the first one created under the rebuild lock)
+        gens = open_generations(
+            settings.index,
+            embedder.dimension,
+            state,
+            legacy_root=settings.data_dir / "index-generations",
+            lock_ttl=lock_ttl,
+            client=qdrant_client,
+        )
+        index = SwitchableIndex(gens.open_live(), gens.pointer().live)
+    except Exception:
+        state.close()
+        raise
     privacy = PrivacyLedger(state.engine)
     metrics = Metrics(state, index, [cfg.name for cfg in settings.sources])
     replayed = replay_suppressions(privacy, index)  # an old index restored: erased stays erased

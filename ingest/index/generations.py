@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.config import IndexConfig
-from ingest.errors import StoreError
+from ingest.errors import LiveIndexMissingError, StoreError
 from ingest.generation_state import GenerationState, Pointer
 from ingest.index.base import IndexStore
 from ingest.locks import REBUILD_BUSY, REBUILD_LOCK, locked
@@ -256,10 +256,9 @@ class QdrantGenerations(_StateBacked):
         live = self.pointer().live
         target = self._alias_target()
         if target is None:
-            raise StoreError(
+            raise LiveIndexMissingError(
                 f"the state store names generation {live} of index {self._alias} as live, but the "
-                f"Qdrant server has no alias {self._alias}: restore the server's snapshot (README, "
-                "Backup and restore) or check that QDRANT_URL names the right server"
+                f"Qdrant server has no alias {self._alias}"
             )
         if target != self._physical(live):
             log.warning(

@@ -125,3 +125,28 @@ def test_sources_held_and_deleted_per_source(store: IndexStore) -> None:
     assert store.delete_source("old-crm") == 2
     assert store.source_tenants() == {"crm": {"t-b": 1}}
     assert store.count(ref=kept) == 1
+
+
+SERVER_ONLY = pytest.mark.skipif(
+    not os.environ.get("QDRANT_URL"),
+    reason="server-only contract: runs when QDRANT_URL is set (no Qdrant server on our build machines)",
+)
+
+
+@SERVER_ONLY
+def test_server_collection_has_payload_indexes(tmp_path: Path) -> None:
+    """qdrant-client's local mode ignores payload indexes; a server must hold every one of them,
+    tenant_id as the tenant key."""
+    from qdrant_client import QdrantClient
+
+    name = f"test_idx_{tmp_path.name[-20:].replace('-', '_')}"
+    cfg = IndexConfig(backend="qdrant", qdrant_url=os.environ["QDRANT_URL"], collection=name)
+    store = open_index_store(cfg, 4)
+    client = QdrantClient(url=os.environ["QDRANT_URL"], api_key=os.environ.get("QDRANT_API_KEY"))
+    try:
+        schema = client.get_collection(name).payload_schema
+        assert set(schema) == {*P.KEYWORD_INDEXES, *P.INTEGER_INDEXES, *P.DATETIME_INDEXES}
+    finally:
+        store.close()
+        client.delete_collection(name)
+        client.close()

@@ -6,6 +6,7 @@ schedule in `crm-rag worker`."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 
 from ingest.config import FileSourceConfig, IndexConfig, StateConfig
-from ingest.errors import SourceBusyError
+from ingest.errors import LiveIndexMissingError, SourceBusyError
 from ingest.index.base import IndexFilter
 from ingest.locks import REBUILD_LOCK
 from ingest.models import RecordRef
@@ -50,14 +51,25 @@ def lines(ids: list[int]) -> str:
     )
 
 
-class Cluster:
-    """One qdrant-client backend, one PostgreSQL database, one source; instances on demand."""
+SERVER = os.environ.get("QDRANT_URL")
+BACKENDS = ["qdrant-local"] + (["qdrant-server"] if SERVER else [])  # the server: only with QDRANT_URL
 
-    def __init__(self, tmp_path: Path, pg_url: str, embedder: Any, redactor: Any) -> None:
+
+class Cluster:
+    """One qdrant-client backend, one PostgreSQL database, one source; instances on demand. Local
+    mode: the instances share one client (its engine lives in this process). Server: each instance
+    has its own client, as replicas do; `client` only looks."""
+
+    def __init__(self, tmp_path: Path, pg_url: str, embedder: Any, redactor: Any, backend: str) -> None:
         from qdrant_client import QdrantClient
 
         self.tmp = tmp_path
-        self.client = QdrantClient(location=":memory:")
+        self.server = backend == "qdrant-server"
+        self.client = (
+            QdrantClient(url=SERVER, api_key=os.environ.get("QDRANT_API_KEY"))
+            if self.server
+            else QdrantClient(location=":memory:")
+        )
         self.name = f"topo-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database is shared by the session
         self.collection = f"chunks_{uuid.uuid4().hex[:8]}"
         self.folder = tmp_path / "crm"
@@ -71,14 +83,20 @@ class Cluster:
             update={
                 "sources": (FileSourceConfig(name=self.name, tenant_id="acme", path=self.folder),),
                 "state": StateConfig(url=self.pg_url),
-                "index": IndexConfig(backend="qdrant", qdrant_url=":memory:", collection=self.collection),
+                "index": IndexConfig(
+                    backend="qdrant",
+                    qdrant_url=SERVER if self.server else ":memory:",
+                    qdrant_api_key=os.environ.get("QDRANT_API_KEY") if self.server else None,
+                    collection=self.collection,
+                ),
                 "rebuild": RebuildConfig(canaries=()),
             }
         )
 
     def start(self, data_dir: Path) -> Services:
+        shared = None if self.server else self.client
         svc = build_services(
-            self.settings(data_dir), embedder=self.embedder, redactor=self.redactor, qdrant_client=self.client
+            self.settings(data_dir), embedder=self.embedder, redactor=self.redactor, qdrant_client=shared
         )
         self.instances.append(svc)
         return svc
@@ -93,12 +111,23 @@ class Cluster:
     def close(self) -> None:
         for svc in self.instances:
             svc.close()
+        if self.server:
+            from qdrant_client import models as qm
+
+            if any(a.alias_name == self.collection for a in self.client.get_aliases().aliases):
+                drop = qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=self.collection))
+                self.client.update_collection_aliases(change_aliases_operations=[drop])
+            for name in self.collections():
+                if name.startswith(f"{self.collection}__"):
+                    self.client.delete_collection(name)
         self.client.close()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, pg_url: str, embedder: Any, redactor: Any) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, pg_url, embedder, redactor)
+@pytest.fixture(params=BACKENDS)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str, embedder: Any, redactor: Any
+) -> Iterator[Cluster]:
+    c = Cluster(tmp_path, pg_url, embedder, redactor, request.param)
     yield c
     c.close()
 
@@ -135,6 +164,29 @@ def test_a_second_instance_with_an_empty_data_folder_reads_the_alias(cluster: Cl
     assert chunk_counts_match_ledger(second, cluster.name)
     assert not list((cluster.tmp / "var-2").rglob("CURRENT*"))  # no local pointer file
     assert not list((cluster.tmp / "var-2").rglob("*.db"))  # no local ledger
+
+
+def test_a_server_that_lost_the_alias_is_refused_not_recreated(cluster: Cluster) -> None:
+    """The state store names a live generation; an engine without it (data lost, or another
+    server) must not get a new empty collection that the ledger would call complete."""
+    from qdrant_client import QdrantClient
+
+    if cluster.server:
+        pytest.skip("needs an engine that can be emptied: qdrant-client local mode")
+    first = cluster.start(cluster.tmp / "var-1")
+    first.run(cluster.name, actor="t")
+    empty = QdrantClient(location=":memory:")
+    try:
+        with pytest.raises(LiveIndexMissingError):
+            build_services(
+                cluster.settings(cluster.tmp / "var-2"),
+                embedder=cluster.embedder,
+                redactor=cluster.redactor,
+                qdrant_client=empty,
+            )
+        assert empty.get_collections().collections == [] and empty.get_aliases().aliases == []
+    finally:
+        empty.close()
 
 
 def test_rebuild_in_one_instance_rollback_from_the_other(cluster: Cluster) -> None:
