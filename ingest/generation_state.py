@@ -92,16 +92,20 @@ class GenerationState:
     ) -> Pointer:
         """Record a live generation found elsewhere (the server's alias, an old CURRENT file, or the
         first generation), unless one is recorded already: the first writer wins."""
-        with self._engine.begin() as conn:
-            current = self._pointer(conn, for_update=True)
-            if current is not None:
-                return current
-            now = utcnow()
-            self._put(conn, live, "live", now, switched_at)
-            if previous is not None:
-                self._put(conn, previous, "previous", now, None)
-            recorded = self._pointer(conn)
-        assert recorded is not None
+        try:
+            with self._engine.begin() as conn:
+                current = self._pointer(conn, for_update=True)
+                if current is not None:
+                    return current
+                now = utcnow()
+                self._put(conn, live, "live", now, switched_at)
+                if previous is not None:
+                    self._put(conn, previous, "previous", now, None)
+        except sa.exc.IntegrityError:
+            pass  # another process recorded the same alias at the same moment: read what it wrote
+        recorded = self.pointer()
+        if recorded is None:
+            raise IngestError(f"no live generation recorded for index {self._name}")
         return recorded
 
     def begin(self, generation: str) -> None:

@@ -48,7 +48,6 @@ class Services:
     state: StateStore
     index: SwitchableIndex
     gens: Generations
-    parts: PipelineParts
     embedder: Embedder
     redactor: Redactor
     consent: ConsentPolicy
@@ -61,6 +60,14 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync")
     )
     _closed: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def parts(self) -> PipelineParts:
+        return self.jobs.parts
+
+    @parts.setter
+    def parts(self, parts: PipelineParts) -> None:  # tests hold a rebuild's pages at named points
+        self.jobs.parts = parts
 
     @property
     def refresher(self) -> Refresher:
@@ -282,7 +289,6 @@ def build_services(
         state=state,
         index=index,
         gens=gens,
-        parts=parts,
         embedder=embedder,
         redactor=redactor,
         consent=consent,

@@ -15,6 +15,7 @@ into the state store once and renamed `CURRENT.imported`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import uuid
@@ -115,7 +116,8 @@ class _StateBacked:
                 self.state.stage_ledger(old.previous, previous_ledger)
         switched = datetime.fromisoformat(old.switched_at) if old.switched_at else None
         current = self.state.adopt(old.live, previous=old.previous, switched_at=switched)
-        path.rename(path.with_name("CURRENT.imported"))
+        with contextlib.suppress(FileNotFoundError):  # another process imported it at the same moment
+            path.rename(path.with_name("CURRENT.imported"))
         log.warning(
             "index pointer imported from a CURRENT file into the state store",
             extra={"live": current.live, "previous": current.previous},
