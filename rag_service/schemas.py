@@ -75,6 +75,11 @@ class QueryRequest(Strict):
         le=1.0,
         description="drop hits scoring under this (cosine similarity); default: the service's api.min_score",
     )
+    retrieval: Literal["hybrid", "dense", "lexical"] | None = Field(
+        default=None,
+        description="hybrid: dense and lexical (BM25) legs fused; dense or lexical: one leg; "
+        "default: the service's retrieval.mode",
+    )
 
 
 class Source(BaseModel):
@@ -86,8 +91,15 @@ class Source(BaseModel):
     source: str
     system: str
     updated_at: str
-    score: float
+    score: float = Field(description="cosine similarity of question and chunk (what min_score applies to)")
     snippet: str
+    rank_score: float = Field(description="the fused (or single-leg) score the sources are ordered by")
+    dense_rank: int | None = Field(
+        default=None, description="rank in the dense leg (1 = best); null: not a candidate"
+    )
+    lexical_rank: int | None = Field(
+        default=None, description="rank in the lexical (BM25) leg; null: not a candidate"
+    )
 
 
 class QueryResponse(BaseModel):
@@ -98,6 +110,10 @@ class QueryResponse(BaseModel):
     tenant_id: str
     purpose: str
     took_ms: float
+    retrieval: str = Field(
+        default="dense",
+        description="the retrieval mode used (dense when the index has no lexical vectors yet)",
+    )
 
 
 class RunAccepted(BaseModel):

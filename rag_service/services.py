@@ -20,6 +20,7 @@ from ingest.index.generations import Generations, open_generations
 from ingest.index.switchable import SwitchableIndex
 from ingest.index_check import purge_unlisted, unconfigured_sources
 from ingest.job_runner import JobRunner, JobSettings
+from ingest.lexical import LexicalEncoder, make_lexical
 from ingest.models import RunReport
 from ingest.pipeline import PipelineParts, Progress, Refresher, safe_error
 from ingest.privacy import PrivacyLedger, Receipt
@@ -60,6 +61,10 @@ class Services:
         default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="sync")
     )
     _closed: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def lexical(self) -> LexicalEncoder | None:
+        return self.parts.lexical
 
     @property
     def parts(self) -> PipelineParts:
@@ -227,6 +232,7 @@ def build_services(
     redactor = redactor or PresidioRedactor.from_file(settings.policies.redaction)
     embedder = embedder or make_embedder(settings.embedding)
     chunker = Chunker(settings.chunking)
+    lexical = make_lexical(settings.lexical)
     state = StateStore(settings.state.url)
     abandoned = state.abandon_orphan_runs()  # runs of a process that died stay "running" no more
     if abandoned:
@@ -266,6 +272,7 @@ def build_services(
         consent=consent,
         chunker=chunker,
         privacy=privacy,
+        lexical=lexical,
         lock_ttl=lock_ttl,
         max_delete_share=settings.reconcile.max_delete_share,
         guard_min_records=settings.reconcile.guard_min_records,
@@ -282,6 +289,7 @@ def build_services(
             "consent_policy": consent.version,
             "model": embedder.model_id,
             "chunker": chunker.signature,
+            "lexical": lexical.signature if lexical is not None else "off",
         },
     )
     return Services(

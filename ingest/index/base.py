@@ -30,12 +30,25 @@ class IndexFilter(BaseModel):
     exclude_record_keys: tuple[str, ...] = ()
 
 
+class SparseVector(BaseModel):
+    """A lexical (BM25-style) vector: token ids and term weights; the engine applies IDF."""
+
+    model_config = ConfigDict(frozen=True)
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+LEXICAL_VECTOR = "lexical"  # the sparse named vector beside the (unnamed) dense one
+
+
 class IndexPoint(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     id: str
     vector: list[float]
     payload: dict[str, Any]
+    lexical: SparseVector | None = None  # dropped by an index laid out before lexical vectors
 
 
 class Hit(BaseModel):
@@ -44,6 +57,28 @@ class Hit(BaseModel):
     id: str
     score: float
     payload: dict[str, Any]
+    cosine: float | None = None  # the dense similarity, where the leg scored otherwise (BM25)
+
+
+def stored_cosine(query: NDArray[np.float32], stored: object) -> float | None:
+    """The dense similarity of a hit another leg found, from its stored dense vector (a list, or
+    the engine's {name: vector} map with the unnamed vector under "")."""
+    if isinstance(stored, dict):
+        stored = stored.get("")
+    if not isinstance(stored, list) or len(stored) != len(query):
+        return None
+    v = np.asarray(stored, dtype=np.float32)
+    denom = float(np.linalg.norm(v) * np.linalg.norm(query)) or 1.0
+    return float(np.dot(v, query)) / denom
+
+
+class Legs(BaseModel):
+    """One retrieval's ranked candidates per leg, under the same filter (best first)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dense: tuple[Hit, ...]
+    lexical: tuple[Hit, ...] = ()
 
 
 class IndexStore(Protocol):
@@ -67,7 +102,21 @@ class IndexStore(Protocol):
 
     def set_record_payload(self, ref: RecordRef, payload: dict[str, Any]) -> int: ...
 
+    @property
+    def has_lexical(self) -> bool:
+        """Whether this index carries the lexical vector (an index created before it did not:
+        a rebuild lays out a new generation with it)."""
+        ...
+
     def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]: ...
+
+    def search_legs(
+        self, vector: NDArray[np.float32], lexical: SparseVector | None, *, where: IndexFilter, limit: int
+    ) -> Legs:
+        """The dense leg and, when `lexical` is given and the index has it, the lexical leg: one
+        engine batch, the same filter on both. Each hit carries the dense vector's cosine in
+        `Hit.cosine` (lexical-only hits included), so relevance floors work on every leg."""
+        ...
 
     def get(self, point_id: str) -> Hit | None: ...
 

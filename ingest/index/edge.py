@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from ingest import payload as P
 from ingest.errors import StoreError, StoreLockedError
-from ingest.index.base import Hit, IndexFilter, IndexPoint
+from ingest.index.base import LEXICAL_VECTOR, Hit, IndexFilter, IndexPoint, Legs, SparseVector, stored_cosine
 from ingest.index.filters import (
     Condition,
     DateRange,
@@ -64,6 +64,16 @@ def to_edge_filter(spec: FilterSpec | None) -> Any:
     )
 
 
+def _sparse_query(lexical: SparseVector) -> Any:
+    return qe.Query.Nearest(
+        qe.SparseVector(list(lexical.indices), list(lexical.values)), using=LEXICAL_VECTOR
+    )
+
+
+def _hit(point: Any, cosine: float | None) -> Hit:
+    return Hit(id=str(point.id), score=float(point.score), payload=dict(point.payload or {}), cosine=cosine)
+
+
 class EdgeIndexStore:
     backend = "edge"
 
@@ -79,6 +89,7 @@ class EdgeIndexStore:
             self._shard = self._open()
             if self._shard.info().points_count == 0 and not self._shard.info().payload_schema:
                 self._create_indexes()
+            self._has_lexical = self._probe_lexical()
         except BaseException:
             self._owner.release()
             raise
@@ -140,7 +151,24 @@ class EdgeIndexStore:
     def _config(self) -> Any:
         return qe.EdgeConfig(
             vectors=qe.EdgeVectorParams(size=self._dimension, distance=qe.Distance.Cosine),
+            sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
+
+    def _probe_lexical(self) -> bool:
+        """A shard created before lexical vectors has none; the engine names the missing vector."""
+        try:
+            self._shard.query(
+                qe.QueryRequest(limit=1, query=_sparse_query(SparseVector(indices=(0,), values=(1.0,))))
+            )
+        except Exception as exc:
+            if "vector name" in str(exc).lower():
+                return False
+            raise
+        return True
+
+    @property
+    def has_lexical(self) -> bool:
+        return self._has_lexical
 
     def _create_indexes(self) -> None:
         for key in P.KEYWORD_INDEXES:
@@ -163,9 +191,17 @@ class EdgeIndexStore:
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         if not points:
             return
-        batch = [qe.Point(id=p.id, vector=p.vector, payload=p.payload) for p in points]
+        batch = [qe.Point(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points]
         with self._write_lock:
             self._write(lambda: self._shard.update(qe.UpdateOperation.upsert_points(batch)))
+
+    def _vectors(self, point: IndexPoint) -> Any:
+        if point.lexical is None or not self._has_lexical:
+            return point.vector
+        return {
+            "": point.vector,
+            LEXICAL_VECTOR: qe.SparseVector(list(point.lexical.indices), list(point.lexical.values)),
+        }
 
     def _count(self, spec: FilterSpec | None) -> int:
         return int(self._shard.count(qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
@@ -210,6 +246,24 @@ class EdgeIndexStore:
             Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
             for p in self._shard.search(request)
         ]
+
+    def search_legs(
+        self, vector: NDArray[np.float32], lexical: SparseVector | None, *, where: IndexFilter, limit: int
+    ) -> Legs:
+        flt = to_edge_filter(search_spec(where))
+        dense = qe.QueryRequest(
+            limit=limit, query=qe.Query.Nearest([float(x) for x in vector]), filter=flt, with_payload=True
+        )
+        if lexical is None or not self._has_lexical or not lexical.indices:
+            return Legs(dense=tuple(_hit(p, float(p.score)) for p in self._shard.query(dense)))
+        sparse = qe.QueryRequest(
+            limit=limit, query=_sparse_query(lexical), filter=flt, with_payload=True, with_vector=[""]
+        )
+        dense_leg, lexical_leg = self._shard.query_batch(qe.QueryBatchRequest([dense, sparse]))
+        return Legs(
+            dense=tuple(_hit(p, float(p.score)) for p in dense_leg),
+            lexical=tuple(_hit(p, stored_cosine(vector, p.vector)) for p in lexical_leg),
+        )
 
     def get(self, point_id: str) -> Hit | None:
         found = self._shard.retrieve([point_id], with_payload=True, with_vector=False)

@@ -13,7 +13,7 @@ from qdrant_client import models as qm
 
 from ingest import payload as P
 from ingest.errors import StoreError
-from ingest.index.base import Hit, IndexFilter, IndexPoint
+from ingest.index.base import LEXICAL_VECTOR, Hit, IndexFilter, IndexPoint, Legs, SparseVector, stored_cosine
 from ingest.index.filters import (
     Condition,
     DateRange,
@@ -64,8 +64,11 @@ class QdrantIndexStore:
                 client.create_collection(
                     collection,
                     vectors_config=qm.VectorParams(size=dimension, distance=qm.Distance.COSINE),
+                    sparse_vectors_config={LEXICAL_VECTOR: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
                 )
                 self._create_indexes()
+            sparse = client.get_collection(collection).config.params.sparse_vectors or {}
+            self._has_lexical = LEXICAL_VECTOR in sparse
         except Exception as exc:
             raise StoreError(f"cannot prepare collection {collection}: {type(exc).__name__}") from exc
 
@@ -90,11 +93,21 @@ class QdrantIndexStore:
     def location(self) -> str:
         return f"qdrant:{self._collection}"
 
+    @property
+    def has_lexical(self) -> bool:
+        return self._has_lexical
+
+    def _vectors(self, point: IndexPoint) -> Any:
+        if point.lexical is None or not self._has_lexical:
+            return point.vector
+        sparse = qm.SparseVector(indices=list(point.lexical.indices), values=list(point.lexical.values))
+        return {"": point.vector, LEXICAL_VECTOR: sparse}
+
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         if points:
             self._client.upsert(
                 self._collection,
-                points=[qm.PointStruct(id=p.id, vector=p.vector, payload=p.payload) for p in points],
+                points=[qm.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points],
                 wait=True,
             )
 
@@ -135,6 +148,39 @@ class QdrantIndexStore:
             with_payload=True,
         )
         return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in result.points]
+
+    def search_legs(
+        self, vector: NDArray[np.float32], lexical: SparseVector | None, *, where: IndexFilter, limit: int
+    ) -> Legs:
+        flt = to_qdrant_filter(search_spec(where))
+        dense = qm.QueryRequest(query=[float(x) for x in vector], filter=flt, limit=limit, with_payload=True)
+        if lexical is None or not self._has_lexical or not lexical.indices:
+            hits = self.search(vector, where=where, limit=limit)
+            return Legs(dense=tuple(h.model_copy(update={"cosine": h.score}) for h in hits))
+        sparse = qm.QueryRequest(
+            query=qm.SparseVector(indices=list(lexical.indices), values=list(lexical.values)),
+            using=LEXICAL_VECTOR,
+            filter=flt,
+            limit=limit,
+            with_payload=True,
+            with_vector=[""],
+        )
+        dense_leg, lexical_leg = self._client.query_batch_points(self._collection, requests=[dense, sparse])
+        return Legs(
+            dense=tuple(
+                Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}), cosine=float(p.score))
+                for p in dense_leg.points
+            ),
+            lexical=tuple(
+                Hit(
+                    id=str(p.id),
+                    score=float(p.score),
+                    payload=dict(p.payload or {}),
+                    cosine=stored_cosine(vector, p.vector),
+                )
+                for p in lexical_leg.points
+            ),
+        )
 
     def get(self, point_id: str) -> Hit | None:
         found = self._client.retrieve(self._collection, ids=[point_id], with_payload=True)

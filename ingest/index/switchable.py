@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ingest.index.base import Hit, IndexFilter, IndexPoint, IndexStore
+from ingest.index.base import Hit, IndexFilter, IndexPoint, IndexStore, Legs, SparseVector
 from ingest.models import RecordRef
 
 
@@ -57,6 +57,15 @@ class SwitchableIndex:
 
     def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]:
         return self._store.search(vector, where=where, limit=limit)
+
+    @property
+    def has_lexical(self) -> bool:
+        return self._store.has_lexical
+
+    def search_legs(
+        self, vector: NDArray[np.float32], lexical: SparseVector | None, *, where: IndexFilter, limit: int
+    ) -> Legs:
+        return self._store.search_legs(vector, lexical, where=where, limit=limit)
 
     def get(self, point_id: str) -> Hit | None:
         return self._store.get(point_id)

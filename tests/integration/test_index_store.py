@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from ingest import payload as P
-from ingest.config import IndexConfig
+from ingest.config import IndexConfig, LexicalConfig
 from ingest.index.base import IndexFilter, IndexPoint, IndexStore
 from ingest.index.factory import open_index_store
+from ingest.lexical import Bm25Encoder
 from ingest.models import RecordRef
 
 BACKENDS = ["edge", "qdrant-local"] + (["qdrant-server"] if os.environ.get("QDRANT_URL") else [])
@@ -125,6 +126,76 @@ def test_sources_held_and_deleted_per_source(store: IndexStore) -> None:
     assert store.delete_source("old-crm") == 2
     assert store.source_tenants() == {"crm": {"t-b": 1}}
     assert store.count(ref=kept) == 1
+
+
+def lexical() -> Bm25Encoder:
+    return Bm25Encoder(LexicalConfig())
+
+
+def test_lexical_leg_finds_the_exact_term_under_the_same_filters(store: IndexStore) -> None:
+    bm25 = lexical()
+    texts = {
+        0: "Error E-4417 appears when the firmware update stalls",
+        1: "Billing questions go to the finance team",
+        2: "The firmware update can be scheduled overnight",
+    }
+    docs = bm25.embed_documents(list(texts.values()))
+    c = RecordRef(tenant_id="t-a", source="s", record_id="r2")
+    points = [
+        point(A, 0, [0, 1, 0, 0]).model_copy(update={"lexical": docs[0]}),
+        point(c, 0, [1, 0, 0, 0]).model_copy(update={"lexical": docs[1]}),
+        point(A, 1, [0.9, 0.1, 0, 0]).model_copy(update={"lexical": docs[2]}),
+        # the same exact term in another tenant: never a candidate
+        point(B, 0, [0, 1, 0, 0]).model_copy(update={"lexical": docs[0]}),
+    ]
+    store.upsert(points)
+    assert store.has_lexical
+    where = IndexFilter(tenant_id="t-a", acl_user="u1")
+    legs = store.search_legs(Q, bm25.embed_query("what does E-4417 mean"), where=where, limit=10)
+    assert [h.payload[P.RECORD_ID] for h in legs.dense][:1] == ["r2"]  # dense alone misses it
+    assert legs.lexical[0].id == P.point_id(A, 0)
+    assert {h.payload[P.TENANT_ID] for h in legs.dense + legs.lexical} == {"t-a"}
+    # a lexical-only hit carries its dense similarity, for the relevance floor
+    assert legs.lexical[0].cosine == pytest.approx(0.0, abs=1e-5)
+    assert all(h.cosine == pytest.approx(h.score, abs=1e-5) for h in legs.dense)
+    # the ACL and exclusions (erased records) apply to the lexical leg too
+    assert (
+        store.search_legs(
+            Q, bm25.embed_query("E-4417"), where=IndexFilter(tenant_id="t-a", acl_user="u9"), limit=5
+        ).lexical
+        == ()
+    )
+    blocked = where.model_copy(update={"exclude_record_keys": (A.key,)})
+    assert all(
+        h.payload[P.RECORD_ID] != "r1"
+        for h in store.search_legs(Q, bm25.embed_query("E-4417 firmware"), where=blocked, limit=5).lexical
+    )
+
+
+def test_an_index_laid_out_before_lexical_vectors_still_serves_dense(tmp_path: Path) -> None:
+    import qdrant_edge as qe
+
+    from ingest.index.edge import EdgeIndexStore
+
+    path = tmp_path / "old"
+    path.mkdir()
+    old = qe.EdgeShard.create(
+        str(path), qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=4, distance=qe.Distance.Cosine))
+    )
+    old.close()
+    store = EdgeIndexStore(path, 4)
+    try:
+        assert not store.has_lexical
+        bm25 = lexical()
+        store.upsert(
+            [point(A, 0, [1, 0, 0, 0]).model_copy(update={"lexical": bm25.embed_documents(["firmware"])[0]})]
+        )
+        legs = store.search_legs(
+            Q, bm25.embed_query("firmware"), where=IndexFilter(tenant_id="t-a", acl_user="u1"), limit=5
+        )
+        assert len(legs.dense) == 1 and legs.lexical == ()
+    finally:
+        store.close()
 
 
 SERVER_ONLY = pytest.mark.skipif(

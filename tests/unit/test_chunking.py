@@ -96,3 +96,22 @@ def test_redaction_counts_are_per_chunk(chunker: Chunker) -> None:
 def test_overlap_must_be_smaller_than_chunk() -> None:
     with pytest.raises(ValueError, match="overlap"):
         Chunker(ChunkingConfig(chunk_tokens=50, overlap_tokens=50))
+
+
+def test_markdown_sections_never_share_a_chunk_and_every_chunk_knows_the_title(chunker: Chunker) -> None:
+    title = "Router R7 setup"
+    text = f"{title}\n\n# Power\nPlug it in.\n\n# Reset\n" + "Hold the button for ten seconds. " * 12
+    chunks = chunker.split(REF, "note", plain(text), title=title)
+    assert chunks[0].text.startswith(title) and chunks[0].context == ""
+    assert any(c.text.startswith("# Power") and "Reset" not in c.text for c in chunks)
+    rest = [c for c in chunks if not c.text.startswith(title)]
+    assert rest and all(c.context == title for c in rest)
+    assert all(c.embed_text == f"{title}\n{c.text}" for c in rest)
+    for c in chunks:  # offsets still point into the stored text
+        assert text[c.char_start : c.char_end] == c.text
+
+
+def test_no_header_when_turned_off() -> None:
+    off = Chunker(ChunkingConfig(chunk_tokens=60, overlap_tokens=10, context_header=False))
+    text = "Title\n\n" + "Body sentence here. " * 40
+    assert all(c.context == "" for c in off.split(REF, "note", plain(text), title="Title"))

@@ -1,0 +1,185 @@
+"""Dense, lexical and hybrid retrieval side by side on the public retrieval-dev sets, through the
+real pipeline (file source -> contract -> consent -> shipped redaction -> chunks -> dense + BM25
+vectors -> embedded index) and `POST /query`:
+
+    .venv/bin/python -m bench.retrieval [--sets emanual,stackfaq] [--limit-queries N]
+                                        [--chunking default,no-header,...]
+
+Each chunking variant is indexed once; every question is then asked in each retrieval mode
+(`retrieval` field of /query, top_k 10, min_score 0). Record level: R@1, R@5, R@10, MRR; "cites
+gold" = the answer's first citation [n] is a gold record (and the same among questions whose gold
+record is ranked first); p50 = /query latency in ms (TestClient, one client). Sets and gold as in
+bench/retrieval_dev.py (../shared/data/retrieval-dev, see its SOURCES.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.retrieval_dev import API_KEY, LOADERS, OWNER, TOP_K, BenchSet, data_root, spread
+
+MODES = ("dense", "lexical", "hybrid")
+CHUNKING: dict[str, dict[str, Any]] = {
+    "default": {},
+    "no-header": {"context_header": False},
+    "tokens-120": {"chunk_tokens": 120, "overlap_tokens": 20},
+}
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class Score:
+    queries: int = 0
+    at1: int = 0
+    at5: int = 0
+    at10: int = 0
+    rr: float = 0.0
+    cites: int = 0
+    top1_cites: int = 0
+    latency_ms: list[float] = field(default_factory=list)
+
+    def add(self, ranked: Sequence[str], gold: frozenset[str], cited: str | None, ms: float) -> None:
+        rank = next((n for n, rid in enumerate(ranked, start=1) if rid in gold), 0)
+        self.queries += 1
+        self.at1 += rank == 1
+        self.at5 += 0 < rank <= 5
+        self.at10 += 0 < rank <= 10
+        self.rr += 1 / rank if rank else 0.0
+        self.cites += cited in gold
+        self.top1_cites += rank == 1 and cited in gold
+        self.latency_ms.append(ms)
+
+    def row(self) -> str:
+        n = self.queries or 1
+        p50 = statistics.median(self.latency_ms) if self.latency_ms else 0.0
+        top1 = f"{self.top1_cites / self.at1:.3f}" if self.at1 else "-"
+        return (
+            f"{self.at1 / n:.3f} | {self.at5 / n:.3f} | {self.at10 / n:.3f} | {self.rr / n:.3f} "
+            f"| {self.cites / n:.3f} | {top1} | {p50:.1f}"
+        )
+
+
+def first_citation(answer: str, sources: list[dict[str, Any]]) -> str | None:
+    by_n = {int(s["n"]): str(s["record_id"]) for s in sources}
+    for match in CITATION.finditer(answer):
+        if int(match.group(1)) in by_n:
+            return by_n[int(match.group(1))]
+    return None
+
+
+def run_variant(chunking: dict[str, Any], sets: Sequence[BenchSet], tmp: Path) -> dict[str, dict[str, Score]]:
+    from fastapi.testclient import TestClient
+
+    from bench.live import bench_settings
+    from ingest.config import FileSourceConfig
+    from rag_service.app import create_app
+    from rag_service.services import build_services
+
+    sources = []
+    for bench in sets:
+        drop = tmp / "drop" / bench.name
+        drop.mkdir(parents=True)
+        with (drop / "records.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in bench.records)
+        sources.append(
+            FileSourceConfig.model_validate(
+                {"name": bench.name, "kind": "file", "tenant_id": bench.name, "path": drop, "page_size": 500}
+            )
+        )
+    base = bench_settings(tmp / "var", sources)
+    settings = base.model_copy(update={"chunking": base.chunking.model_copy(update=chunking)})
+    services = build_services(settings)
+    scores: dict[str, dict[str, Score]] = {}
+    try:
+        app = create_app(settings, services=services, start_scheduler=False)
+        with TestClient(app) as client:
+            for bench in sets:
+                report = services.run(bench.name, actor="bench")
+                if report.status != "succeeded":
+                    raise RuntimeError(f"{bench.name}: sync {report.status}: {report.error}")
+                for mode in MODES:
+                    score = scores.setdefault(bench.name, {}).setdefault(mode, Score())
+                    for q in bench.queries:
+                        body = {
+                            "question": q.text,
+                            "tenant_id": bench.name,
+                            "purpose": "support_assistant",
+                            "user": {"user_id": OWNER, "team_ids": []},
+                            "top_k": TOP_K,
+                            "min_score": 0.0,
+                            "retrieval": mode,
+                        }
+                        t0 = time.perf_counter()
+                        resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
+                        ms = (time.perf_counter() - t0) * 1000
+                        if resp.status_code != 200:
+                            raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
+                        data = resp.json()
+                        if data["retrieval"] != mode:
+                            raise RuntimeError(f"asked {mode}, the service ran {data['retrieval']}")
+                        ranked = list(dict.fromkeys(str(s["record_id"]) for s in data["sources"]))
+                        score.add(ranked, q.gold, first_citation(data["answer"], data["sources"]), ms)
+    finally:
+        services.close()
+    return scores
+
+
+def table(results: dict[str, dict[str, dict[str, Score]]], sets: Sequence[BenchSet]) -> str:
+    lines = [
+        "| set | chunking | retrieval | queries | R@1 | R@5 | R@10 | MRR | cites gold "
+        "| cites gold when ranked 1st | /query p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bench in sets:
+        for variant, per_set in results.items():
+            for mode, score in per_set[bench.name].items():
+                lines.append(f"| {bench.name} | {variant} | {mode} | {score.queries} | {score.row()} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--limit-queries", type=int, default=None, help="queries per set (default: all)")
+    parser.add_argument("--sets", default=",".join(LOADERS), help="comma-separated: emanual,stackfaq")
+    parser.add_argument(
+        "--chunking",
+        default="default",
+        help=f"comma-separated variants: {', '.join(CHUNKING)} (default: default)",
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    variants = [v.strip() for v in args.chunking.split(",") if v.strip()]
+    if set(names) - set(LOADERS) or set(variants) - set(CHUNKING):
+        parser.error(f"known sets: {', '.join(LOADERS)}; known chunking variants: {', '.join(CHUNKING)}")
+    started = time.perf_counter()
+    sets = []
+    for name in names:
+        loaded = LOADERS[name](data_root())
+        sets.append(BenchSet(loaded.name, loaded.records, spread(loaded.queries, args.limit_queries)))
+    results: dict[str, dict[str, dict[str, Score]]] = {}
+    for variant in variants:
+        tmp = Path(tempfile.mkdtemp(prefix="crm-retrieval-"))
+        try:
+            results[variant] = run_variant(CHUNKING[variant], sets, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(f"{variant}: done after {time.perf_counter() - started:.0f} s", flush=True)
+    print(table(results, sets))
+    print(f"\nwall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
