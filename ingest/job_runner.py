@@ -293,7 +293,7 @@ class JobRunner:
             case JobKind.REBUILD:
                 return self.rebuild(actor=actor)
 
-    def run_due(self, worker: str, *, retry_seconds: int = 5) -> int:
+    def run_due(self, worker: str, *, retry_seconds: int = 5, actor: str | None = None) -> int:
         """One tick: claim and run due jobs until none is due (one firing per run across every
         process sharing the state store). A job whose source is busy is due again after
         `retry_seconds`. Returns how many jobs this process ran."""
@@ -308,7 +308,7 @@ class JobRunner:
             if job not in planned:
                 continue  # a row of another configuration (renamed, re-partitioned); now not due
             try:
-                self.execute(job, actor=f"worker:{worker}")
+                self.execute(job, actor=actor or f"worker:{worker}")
             except SourceBusyError:
                 store.defer(job, datetime.now(UTC) + timedelta(seconds=retry_seconds))
             except Exception as exc:  # the job's run records the failure; the schedule goes on
@@ -319,14 +319,19 @@ class JobRunner:
             done += 1
         return done
 
-    def start(self, worker: str, tick_seconds: int, *, sync_at_once: bool) -> TickScheduler:
+    def start(
+        self, worker: str, tick_seconds: int, *, sync_at_once: bool, actor: str | None = None
+    ) -> TickScheduler:
         """Register this configuration's schedule in the state store and tick. `sync_at_once`:
-        new sync jobs are due now (a worker), else one interval from now (`serve`)."""
+        new sync jobs are due now (a worker), else one interval from now (`serve`). Runs are
+        recorded with `actor` (default "worker:<worker>")."""
         ScheduleStore(self.state.engine).ensure(
             self.plan(), datetime.now(UTC), at_once=(JobKind.SYNC,) if sync_at_once else ()
         )
         self.scheduler = TickScheduler(
-            tick_seconds, lambda: self.run_due(worker, retry_seconds=tick_seconds), name=worker
+            tick_seconds,
+            lambda: self.run_due(worker, retry_seconds=tick_seconds, actor=actor),
+            name=worker,
         )
         self.scheduler.start()
         return self.scheduler

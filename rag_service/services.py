@@ -148,7 +148,7 @@ class Services:
     def start_scheduler(self) -> None:
         """`serve` with its scheduler: the same schedule and tick as a worker."""
         worker = f"serve-{socket.gethostname()}-{os.getpid()}"
-        self.jobs.start(worker, self.settings.scheduler.tick_seconds, sync_at_once=False)
+        self.jobs.start(worker, self.settings.scheduler.tick_seconds, sync_at_once=False, actor="scheduler")
 
     def submit(self, fn: Callable[[], object], *, run_id: str | None = None) -> Future[object]:
         """Run in the background. A failure is logged and ends the run `run_id` (if it is still

@@ -275,6 +275,41 @@ def test_an_old_current_file_is_imported_once(tmp_path: Path, embedder: Any, red
         again.close()
 
 
+def test_serve_runs_the_same_jobs_through_the_same_schedule(
+    tmp_path: Path, embedder: Any, redactor: Any
+) -> None:
+    """The embedded default: `serve` with its scheduler claims jobs from the same schedule table
+    and runs them through the same runner as a worker (reconcile included, with its job run)."""
+    import time
+
+    from ingest.config import ReconcileConfig, SchedulerConfig
+
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    (folder / "n.jsonl").write_text(lines([0, 1]))
+    settings = make_settings(tmp_path / "var", tmp_path).model_copy(
+        update={
+            "sources": (
+                FileSourceConfig(name="acme-files", tenant_id="acme", path=folder, interval_seconds=5),
+            ),
+            "reconcile": ReconcileConfig(interval_seconds=5),
+            "scheduler": SchedulerConfig(tick_seconds=1),
+        }
+    )
+    svc = build_services(settings, embedder=embedder, redactor=redactor)
+    try:
+        svc.start_scheduler()
+        deadline = time.monotonic() + 60
+        kinds: set[str] = set()
+        while time.monotonic() < deadline and not {"sync", "reconcile"} <= kinds:
+            time.sleep(0.5)
+            kinds = {r["kind"] for r in svc.state.list_runs(source="acme-files") if r["actor"] == "scheduler"}
+        assert {"sync", "reconcile"} <= kinds, kinds
+        assert svc.scheduler is not None and len(svc.scheduler.job_ids()) == 1  # one tick, every job
+    finally:
+        svc.close()
+
+
 def test_reconcile_fires_on_schedule_in_a_worker(pg_url: str, tmp_path: Path) -> None:
     """A line removed from a drop folder (no tombstone) is only noticed by reconcile: the worker
     runs it on its own schedule, records the run and removes the record."""
