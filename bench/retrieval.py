@@ -25,9 +25,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.retrieval_dev import API_KEY, LOADERS, OWNER, TOP_K, BenchSet, data_root, spread
+
+if TYPE_CHECKING:
+    from ingest.embedding import Embedder
+    from policies.redaction import Redactor
 
 MODES = ("dense", "lexical", "hybrid")
 CHUNKING: dict[str, dict[str, Any]] = {
@@ -78,7 +82,16 @@ def first_citation(answer: str, sources: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def run_variant(chunking: dict[str, Any], sets: Sequence[BenchSet], tmp: Path) -> dict[str, dict[str, Score]]:
+def run_variant(
+    chunking: dict[str, Any],
+    sets: Sequence[BenchSet],
+    tmp: Path,
+    *,
+    embedder: Embedder | None = None,
+    redactor: Redactor | None = None,
+    modes: Sequence[str] = MODES,
+) -> dict[str, dict[str, Score]]:
+    """Index every set once with this chunking, then ask each question in each retrieval mode."""
     from fastapi.testclient import TestClient
 
     from bench.live import bench_settings
@@ -99,7 +112,7 @@ def run_variant(chunking: dict[str, Any], sets: Sequence[BenchSet], tmp: Path) -
         )
     base = bench_settings(tmp / "var", sources)
     settings = base.model_copy(update={"chunking": base.chunking.model_copy(update=chunking)})
-    services = build_services(settings)
+    services = build_services(settings, embedder=embedder, redactor=redactor)
     scores: dict[str, dict[str, Score]] = {}
     try:
         app = create_app(settings, services=services, start_scheduler=False)
@@ -108,7 +121,7 @@ def run_variant(chunking: dict[str, Any], sets: Sequence[BenchSet], tmp: Path) -
                 report = services.run(bench.name, actor="bench")
                 if report.status != "succeeded":
                     raise RuntimeError(f"{bench.name}: sync {report.status}: {report.error}")
-                for mode in MODES:
+                for mode in modes:
                     score = scores.setdefault(bench.name, {}).setdefault(mode, Score())
                     for q in bench.queries:
                         body = {

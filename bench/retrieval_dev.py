@@ -325,7 +325,7 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                 others = [q for other in sets if other.name != bench.name for q in other.queries]
                 for q in spread(others, OFFTOPIC_PER_SET):
                     hits = ask(q.text, bench.name)
-                    result.offtopic_top.append(hits[0][1] if hits else 0.0)
+                    result.offtopic_top.append(max((s for _, s in hits), default=0.0))  # as answer() decides
                 result.seconds = time.perf_counter() - t0
     finally:
         services.close()

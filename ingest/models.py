@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from ingest.timeutil import Timestamp
 from policies.models import ConsentStatus
 
 RecordType = Literal["note", "ticket", "transcript"]
@@ -198,8 +198,8 @@ class RunReport(Frozen):
     source: str
     kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale", "reconcile"]
     status: Literal["succeeded", "failed"]
-    started_at: datetime
-    finished_at: datetime
+    started_at: Timestamp
+    finished_at: Timestamp
     counts: dict[str, int]
     redacted: dict[str, int] = Field(default_factory=dict)
     error: str | None = None

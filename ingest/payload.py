@@ -55,6 +55,9 @@ KEYWORD_INDEXES = (
 )
 INTEGER_INDEXES = (CHUNK_INDEX,)
 DATETIME_INDEXES = (SOURCE_UPDATED_AT,)
+# stored as the writer's isoformat() text (RFC 3339 with a zone; the datetime index parses it);
+# the API re-spells them on the way out (rag_service.timestamps.payload_view)
+TIMESTAMP_KEYS = (SOURCE_UPDATED_AT, INDEXED_AT)
 
 
 def point_id(ref: RecordRef, chunk_index: int) -> str:

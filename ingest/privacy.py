@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
 from ingest.tables import consent_baselines, receipts, record_contacts, subject_suppressions, suppressions
+from ingest.timeutil import Timestamp
 from policies.pii.known import classify
 
 SuppressionReason = Literal["erasure", "consent_revoked"]
@@ -101,7 +102,7 @@ class Receipt(BaseModel):
     tenant_id: str
     subject: str  # hashed contact key or record key; never an e-mail or name
     actor: str
-    created_at: datetime
+    created_at: Timestamp
     records: list[str]
     chunks_deleted: int
     collections: list[str]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -19,8 +18,8 @@ from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
 from ingest.tables import cursors, job_schedules, ledger, metadata, quarantine
+from ingest.timeutil import Timestamp, utcnow
 from ingest.timeutil import aware as _aware
-from ingest.timeutil import utcnow
 
 LedgerStatus = Literal["indexed", "excluded", "deleted", "erased"]
 
@@ -33,7 +32,7 @@ class LedgerEntry(BaseModel):
     record_id: str
     record_type: str
     version: str
-    source_updated_at: datetime
+    source_updated_at: Timestamp
     content_hash: str
     fingerprint: str
     access_hash: str

@@ -4,7 +4,6 @@ query | check-config | status | audit."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from rag_service.cli_errors import CliFailure, explain
 from rag_service.cli_read import cmd_audit, cmd_check_config, cmd_query, cmd_status
 from rag_service.config import Settings, load_settings
 from rag_service.logs import setup_logging
+from rag_service.timestamps import dumps
 
 
 def _progress(started: float) -> Progress:
@@ -36,7 +36,7 @@ def _progress(started: float) -> Progress:
 
 def _print_report(report: RunReport) -> None:
     print(file=sys.stderr)
-    print(json.dumps(report.model_dump(mode="json"), indent=None))
+    print(dumps(report))
 
 
 def _check_sources(names: list[str] | None, settings: Settings) -> None:
@@ -183,7 +183,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
             if args.source and cfg.name not in args.source:
                 continue
             report = services.reconcile(cfg.name, confirm=args.confirm, actor="cli", dry_run=args.dry_run)
-            print(json.dumps(report.model_dump(mode="json")))
+            print(dumps(report))
             if report.status == "needs_confirmation":
                 worst = 3
     finally:
@@ -208,7 +208,7 @@ def cmd_retire_source(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         services.close()
     for receipt in receipts:
-        print(json.dumps(receipt.model_dump(mode="json")))
+        print(dumps(receipt))
     return 0 if all(r.verified for r in receipts) else 1
 
 
@@ -224,7 +224,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
             report = services.rebuild(actor="cli")
     finally:
         services.close()
-    print(json.dumps(report.model_dump(mode="json"), indent=1))
+    print(dumps(report, indent=1))
     return 0 if report.status in ("swapped", "rolled_back") else 1
 
 
@@ -249,7 +249,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
             lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
         )
         live = gens.pointer().live
-    print(json.dumps(optimize_shard(gens.shard_dir(live))))
+    print(dumps(optimize_shard(gens.shard_dir(live))))
     return 0
 
 
@@ -374,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--updated-to", help="filter: updated at or before (RFC 3339)")
     ask.add_argument("--top-k", type=int, help="number of sources (default: api.default_top_k)")
+    ask.add_argument(
+        "--retrieval",
+        choices=("hybrid", "dense", "lexical"),
+        type=str.lower,
+        help="dense and lexical legs fused, or one leg (default: retrieval.mode)",
+    )
     ask.set_defaults(func=cmd_query)
 
     check = command("check-config", "validate the configuration and policies; print them without secrets")

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import TYPE_CHECKING
 
 from rag_service.cli_errors import CliFailure, sqlite_path
 from rag_service.config import Settings
+from rag_service.timestamps import dumps
 
 if TYPE_CHECKING:
     from ingest.state import StateStore
@@ -50,6 +50,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
                 "user": {"user_id": args.user, "team_ids": args.team or []},
                 "filters": filters,
                 "top_k": args.top_k,
+                "retrieval": args.retrieval,
             }
         )
     except ValidationError as exc:
@@ -68,7 +69,7 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
         raise CliFailure(exc.detail, hint, code=2) from None
     finally:
         services.close()
-    print(json.dumps(result.model_dump(mode="json"), indent=1))
+    print(dumps(result, indent=1))
     return 0
 
 
@@ -78,7 +79,7 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     from rag_service.status import config_summary
 
     summary = config_summary(settings)
-    print(json.dumps(summary, indent=1))
+    print(dumps(summary, indent=1))
     for problem in summary["problems"]:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if summary["problems"] else 0
@@ -92,7 +93,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     state = _existing_state(settings)
     try:
         for row in source_status(settings, state):
-            print(json.dumps(row))
+            print(dumps(row))
     finally:
         state.close()
     return 0
@@ -103,19 +104,19 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "verify":
             ok, checked, bad = state.verify_audit_chain()
-            print(json.dumps({"ok": ok, "events_checked": checked, "first_bad_event_id": bad}))
+            print(dumps({"ok": ok, "events_checked": checked, "first_bad_event_id": bad}))
             return 0 if ok else 1
         if args.action == "export":
             out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
             try:
                 for row in reversed(state.list_audit(limit=args.limit)):
-                    out.write(json.dumps(row, default=str) + "\n")
+                    out.write(dumps(row) + "\n")
             finally:
                 if out is not sys.stdout:
                     out.close()
             return 0
         for run in state.list_runs(limit=args.limit):
-            print(json.dumps(run, default=str))
+            print(dumps(run))
         return 0
     finally:
         state.close()

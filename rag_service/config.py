@@ -148,7 +148,8 @@ class RetrievalConfig(BaseModel):
     candidates: int = Field(default=50, ge=1, le=500)  # per leg, before fusion
     rrf_k: float = Field(default=2.0, gt=0.0)
     lexical_weight_max: float = Field(default=1.5, ge=0.0)
-    lexical_gap_scale: float = Field(default=2.0, ge=0.0)
+    lexical_gap_scale: float = Field(default=3.0, ge=0.0)
+    lexical_gap_floor: float = Field(default=0.2, ge=0.0, le=1.0)
     gap_rank: int = Field(default=10, ge=2)
 
 

@@ -7,19 +7,22 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from ingest.timeutil import rfc3339
+from rag_service.timestamps import wire
+
 _STD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "ts": rfc3339(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
         data.update({k: v for k, v in record.__dict__.items() if k not in _STD and not k.startswith("_")})
-        return json.dumps(data, default=str)
+        return json.dumps(wire(data), default=str)
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ingest.timeutil import aware
+from ingest.timeutil import Timestamp
 
 RecordTypeName = Literal["note", "ticket", "transcript"]
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$"
@@ -90,7 +89,7 @@ class Source(BaseModel):
     record_url: str
     source: str
     system: str
-    updated_at: str
+    updated_at: Timestamp
     score: float = Field(description="cosine similarity of question and chunk (what min_score applies to)")
     snippet: str
     rank_score: float = Field(description="the fused (or single-leg) score the sources are ordered by")
@@ -157,16 +156,10 @@ class RunView(BaseModel):
     kind: str
     actor: str
     status: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: Timestamp
+    finished_at: Timestamp | None
     counts: dict[str, int]
     error: str | None
-
-    @field_validator("started_at", "finished_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        """SQLite hands back naive UTC datetimes: every timestamp leaves with its zone."""
-        return aware(value)
 
 
 class ChunkProvenance(BaseModel):

@@ -14,14 +14,13 @@ import sqlalchemy as sa
 from ingest.partition import key_like
 from ingest.state import StateStore
 from ingest.tables import job_schedules, ledger, quarantine
-from ingest.timeutil import aware, utcnow
+from ingest.timeutil import aware, rfc3339, utcnow
 from rag_service.cli_errors import safe_url
 from rag_service.config import Settings
 
 
 def _stamp(value: datetime | None) -> str | None:
-    stamp = aware(value)
-    return stamp.isoformat() if stamp else None
+    return None if value is None else rfc3339(value)
 
 
 def source_status(settings: Settings, state: StateStore) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from ingest.retire import NothingToRetireError, held_tenants
 from ingest.runs import SOURCE_BUSY
 from ingest.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
+from rag_service.querying import retrieval_mode
 from rag_service.schemas import (
     ErasurePreview,
     ErasureRequest,
@@ -28,7 +29,7 @@ from rag_service.schemas import (
     RunAccepted,
     RunView,
 )
-from rag_service.timestamps import zoned
+from rag_service.timestamps import restamp, wire
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -225,7 +226,7 @@ def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
     rows = services.state.list_quarantine(source=source, limit=limit)
-    return [zoned(r) for r in rows if _visible(services, caller, str(r["source"]))]
+    return [wire(r) for r in rows if _visible(services, caller, str(r["source"]))]
 
 
 @router.post(
@@ -388,9 +389,12 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
     return {
         "live_generation": pointer.live,
         "previous_generation": pointer.previous,
-        "switched_at": pointer.switched_at,
+        "switched_at": restamp(pointer.switched_at),
         "location": services.index.location,
         "chunks": chunks,
+        # false: an index created before lexical vectors; queries answer dense until a rebuild
+        "lexical_vectors": services.index.has_lexical,
+        "retrieval_mode": retrieval_mode(services, None),
         "stale_records": {
             cfg.name: len(services.stale_records(cfg.name))
             for cfg in services.settings.sources

@@ -14,7 +14,7 @@ from ingest.models import RecordRef
 from ingest.privacy import Receipt
 from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
 from rag_service.schemas import ChunkProvenance
-from rag_service.timestamps import zoned
+from rag_service.timestamps import payload_view, wire
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -25,7 +25,7 @@ def chunk_provenance(chunk_id: UUID, caller: AuditorCaller, services: ServicesDe
     hit = services.index.get(str(chunk_id))
     if hit is None or not caller.may_access(str(hit.payload.get(P.TENANT_ID))):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such chunk")
-    return ChunkProvenance(chunk_id=hit.id, payload=hit.payload)
+    return ChunkProvenance(chunk_id=hit.id, payload=payload_view(hit.payload))
 
 
 @router.get("/records/{tenant_id}/{source}/{record_id}")
@@ -40,7 +40,7 @@ def record_provenance(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such record")
     return {
         "ledger": entry.model_dump(mode="json") if entry else None,
-        "chunks": [{"chunk_id": h.id, "payload": h.payload} for h in chunks],
+        "chunks": [{"chunk_id": h.id, "payload": payload_view(h.payload)} for h in chunks],
     }
 
 
@@ -56,7 +56,7 @@ def record_history(
     )
     if not rows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no history for that record")
-    return [zoned(r) for r in rows]
+    return [wire(r) for r in rows]
 
 
 @router.get("/events")
@@ -74,9 +74,10 @@ def audit_events(
         check_tenant(caller, tenant_id)
     elif "*" not in caller.tenants:
         raise HTTPException(UNPROCESSABLE, "tenant_id is required for this API key")
-    return services.state.list_audit(
+    rows = services.state.list_audit(
         action=action, actor=actor, record_id=record_id, tenant_id=tenant_id, since=since, limit=limit
     )
+    return [wire(r) for r in rows]
 
 
 @router.get("/verify")

@@ -24,6 +24,7 @@ from rag_service.app import create_app
 from rag_service.cli import _empty_service, build_parser
 from rag_service.config import Settings, load_settings
 from rag_service.services import Services, build_services
+from rag_service.timestamps import PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CRM = ROOT / "demo" / "crm"
@@ -231,7 +232,7 @@ def test_status_reads_the_state_next_to_the_index_owner(tmp_path: Path, demo_ser
     for row in rows.values():
         assert row["records"]["indexed"] > 0 and row["chunks"] >= row["records"]["indexed"]
         assert row["last_run"]["status"] == "succeeded"
-        assert row["last_run"]["finished_at"].endswith("+00:00")
+        assert PATTERN.fullmatch(row["last_run"]["finished_at"])
         assert row["freshness_seconds"] is not None and row["next_run_due"]
     assert rows["contoso-files"]["quarantined"] == 5
 

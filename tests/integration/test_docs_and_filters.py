@@ -4,12 +4,13 @@ documented, with a clear 422 for the natural wrong guess."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from rag_service.timestamps import PATTERN
 from tests.conftest import headers
+from tests.integration.test_timestamp_format import stamps
 
 QUESTION = {
     "question": "Which customer asked for SAML single sign-on with Okta?",
@@ -72,20 +73,7 @@ def test_an_unknown_tenant_is_404_not_an_empty_answer(client: TestClient) -> Non
     assert resp.json() == {"detail": "no such tenant"}
 
 
-ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _stamps(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value] if ISO.match(value) else []
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _stamps(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _stamps(v)]
-    return []
-
-
-def test_admin_and_audit_timestamps_carry_their_zone(client: TestClient, truth: dict[str, Any]) -> None:
+def test_admin_and_audit_timestamps_have_the_one_format(client: TestClient, truth: dict[str, Any]) -> None:
     canary = truth["canaries"][0]
     record = f"{canary['tenant_id']}/{canary['tenant_id']}-files/{canary['record_id']}"
     answers = [
@@ -93,11 +81,12 @@ def test_admin_and_audit_timestamps_carry_their_zone(client: TestClient, truth: 
         client.get("/admin/runs", headers=headers("admin")),
         client.get("/audit/events", params={"limit": 50}, headers=headers("auditor")),
         client.get(f"/audit/records/{record}/history", headers=headers("auditor")),
+        client.get(f"/audit/records/{record}", headers=headers("auditor")),
     ]
-    stamps = []
+    found = []
     for resp in answers:
         assert resp.status_code == 200, resp.text
-        stamps += _stamps(resp.json())
-    assert len(stamps) > 20
-    for stamp in stamps:
-        assert datetime.fromisoformat(stamp).tzinfo is not None, stamp
+        found += list(stamps(resp.json()))
+    assert len(found) > 20
+    for path, stamp in found:
+        assert PATTERN.fullmatch(stamp), (path, stamp)

@@ -134,11 +134,15 @@ def test_an_index_without_lexical_vectors_answers_dense_until_a_rebuild(
         with TestClient(create_app(old.settings, services=old, start_scheduler=False)) as client:
             before = ask(client, "what is a thermistor")
             assert before["retrieval"] == "dense" and before["sources"]
+            index = client.get("/admin/index", headers=headers("admin")).json()
+            assert (index["lexical_vectors"], index["retrieval_mode"]) == (False, "dense")
             report = old.rebuild(actor="t")
             assert report.status == "swapped", [c for c in report.checks if not c.ok]
             assert old.index.has_lexical
             after = ask(client, "what is a thermistor")
             assert after["retrieval"] == "hybrid"
+            index = client.get("/admin/index", headers=headers("admin")).json()
+            assert (index["lexical_vectors"], index["retrieval_mode"]) == (True, "hybrid")
             assert after["sources"][0]["record_id"] == "N-4"
     finally:
         old.close()
