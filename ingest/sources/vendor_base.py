@@ -15,6 +15,9 @@ from ingest.contract import validate_record
 from ingest.models import RecordFailure, SourceRecord
 from ingest.sources.http_retry import RetryPolicy, Throttle, default_throttle, request_json
 
+HEADINGS = {f"h{n}": n for n in range(1, 7)}
+BLOCKS = ("p", "div", "ul", "ol", "table", "blockquote", "pre")
+
 
 class _Text(HTMLParser):
     def __init__(self) -> None:
@@ -25,18 +28,33 @@ class _Text(HTMLParser):
         self.parts.append(data)
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("p", "br", "div", "li"):
+        if tag in HEADINGS:  # a Markdown heading: the chunker's section boundary
+            self.parts.append("\n\n" + "#" * HEADINGS[tag] + " ")
+        elif tag in BLOCKS:
+            self.parts.append("\n\n")
+        elif tag in ("br", "li", "tr"):
             self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in HEADINGS or tag in BLOCKS:
+            self.parts.append("\n\n")
 
 
 def html_to_text(value: str | None) -> str:
-    """CRM rich text (HTML) -> plain text; pure."""
+    """CRM rich text (HTML) -> plain text that keeps its structure; pure. Headings become Markdown
+    headings and blocks are separated by a blank line, so chunking can cut at sections and
+    paragraphs; within a block, one line per line break or list item."""
     if not value:
         return ""
     parser = _Text()
     parser.feed(value)
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
+    blocks = []
+    for block in "".join(parser.parts).split("\n\n"):
+        lines = [" ".join(line.split()) for line in block.splitlines()]
+        text = "\n".join(line for line in lines if line)
+        if text and text.strip("# "):
+            blocks.append(text)
+    return "\n\n".join(blocks)
 
 
 def parse_time(value: Any) -> datetime | None:

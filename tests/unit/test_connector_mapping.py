@@ -37,7 +37,7 @@ def check(fields: dict[str, Any]) -> SourceRecord:
             "notes",
             {"hs_note_body": "<p>Line one</p><p>Line <b>two</b></p>"},
             "",
-            "Line one\nLine two",
+            "Line one\n\nLine two",  # paragraphs stay paragraphs
             "note",
         ),
         (
@@ -171,8 +171,13 @@ def test_consent_mapping_fails_closed() -> None:
     assert weakest([], "assistant_use") == {}
 
 
-def test_html_to_text() -> None:
-    assert html_to_text("<p>a&amp;b</p><ul><li>x</li><li>y</li></ul>") == "a&b\nx\ny"
+def test_html_to_text_keeps_sections_paragraphs_and_lines() -> None:
+    assert html_to_text("<p>a&amp;b</p><ul><li>x</li><li>y</li></ul>") == "a&b\n\nx\ny"
+    rich = (
+        "<h2>Setup</h2><p>Plug it in.<br>Then   wait.</p><h2>Reset</h2><div>Hold the button</div><h3> </h3>"
+    )
+    assert html_to_text(rich) == "## Setup\n\nPlug it in.\nThen wait.\n\n## Reset\n\nHold the button"
+    assert html_to_text("plain") == "plain" and html_to_text(None) == ""
 
 
 def test_many_sources_per_tenant_each_with_a_schedule(tmp_path: Path) -> None:
