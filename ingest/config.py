@@ -248,6 +248,8 @@ class StateConfig(Section):
 class SchedulerConfig(Section):
     enabled: bool = True
     lock_ttl_seconds: int = Field(default=600, ge=30)  # refreshed every page
+    # how often `serve` (scheduler on) and `worker` look at the shared schedule (`worker --tick` overrides)
+    tick_seconds: int = Field(default=5, ge=1, le=3600)
 
 
 class IngestConfig(Section):
@@ -256,10 +258,12 @@ class IngestConfig(Section):
 
 
 class ReconcileConfig(Section):
-    interval_seconds: int = Field(default=3600, ge=30)
+    interval_seconds: int = Field(default=3600, ge=5)
     max_delete_share: float = Field(default=0.15, gt=0, le=1)  # per run: tombstones and reconcile
     guard_min_records: int = Field(default=20, ge=0)  # smaller sources are not guarded
-    reprocess_batch: int = Field(default=500, ge=1)  # stale records re-processed after each sync
+    reprocess_batch: int = Field(default=500, ge=1)  # stale records re-processed per reprocess-stale run
+    # reprocess-stale runs per source on this schedule; None: at the source's sync interval
+    reprocess_interval_seconds: int | None = Field(default=None, ge=5)
 
 
 class PrivacyConfig(Section):

@@ -31,6 +31,12 @@ class StoreLockedError(StoreError):
     """Another process owns the embedded index directory."""
 
 
+class LiveIndexMissingError(StoreError):
+    """The state store names a live generation the Qdrant server does not hold (its alias is
+    gone): the server lost data or QDRANT_URL names another server. Never papered over with a new,
+    empty collection, since the ledger would then skip every record as unchanged."""
+
+
 class SourceBusyError(IngestError):
     """A sync or reindex of this source is already running."""
 

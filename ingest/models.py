@@ -196,7 +196,7 @@ class RunCounts(BaseModel):
 class RunReport(Frozen):
     run_id: str
     source: str
-    kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale"]
+    kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale", "reconcile"]
     status: Literal["succeeded", "failed"]
     started_at: Timestamp
     finished_at: Timestamp

@@ -28,6 +28,7 @@ from ingest.history import history_of
 from ingest.horizon import within_horizon
 from ingest.index.base import IndexStore
 from ingest.lexical import LexicalEncoder
+from ingest.locks import locked
 from ingest.models import (
     Cursor,
     Page,
@@ -130,14 +131,46 @@ class Refresher:
         p = self._p
         key = partition.key(source.name)
         run_id = run_id or p.state.start_run(source=key, kind=kind, actor=actor)
-        owner = lock_owner(run_id)
-        if not p.state.try_lock(key, owner, p.lock_ttl):
-            self._finish(run_id, key, kind, utcnow(), RunCounts(), SOURCE_BUSY)
-            raise SourceBusyError(SOURCE_BUSY)
         started = utcnow()
         counts = RunCounts()
         error: str | None = None
         t0 = time.perf_counter()
+        try:  # the lock's owner names the run: its refresh is the run's sign of life
+            with locked(p.state, [key], tag=kind, ttl=p.lock_ttl, owner=lock_owner(run_id)) as owner:
+                error = self._pages(
+                    source, key, owner, kind, actor, run_id, counts, progress, allow_mass_delete, partition
+                )
+        except SourceBusyError:
+            self._finish(run_id, key, kind, utcnow(), RunCounts(), SOURCE_BUSY)
+            raise
+        report = self._finish(run_id, key, kind, started, counts, error)
+        log.info(
+            "run finished",
+            extra={
+                "run_id": run_id,
+                "source": key,
+                "status": report.status,
+                "seconds": round(time.perf_counter() - t0, 3),
+                **report.counts,
+            },
+        )
+        return report
+
+    def _pages(
+        self,
+        source: Source,
+        key: str,
+        owner: str,
+        kind: Literal["sync", "reindex"],
+        actor: str,
+        run_id: str,
+        counts: RunCounts,
+        progress: Progress | None,
+        allow_mass_delete: bool,
+        partition: Partition,
+    ) -> str | None:
+        """The pages of one run, under its lock; returns the error that ended it, if any."""
+        p = self._p
         try:
             if kind == "reindex":
                 p.state.audit(
@@ -162,28 +195,14 @@ class Refresher:
                 if progress is not None:
                     progress(source.name, counts)
                 if p.stop is not None and p.stop.is_set():
-                    error = "interrupted: the service is shutting down; the next run resumes after this page"
-                    break
+                    return "interrupted: the service is shutting down; the next run resumes after this page"
         except Exception as exc:  # the run fails visibly; the cursor stays at the last durable page
-            error = safe_error(exc)
             log.error(
                 "run failed",
                 extra={"run_id": run_id, "source": key, "error_type": type(exc).__name__},
             )
-        finally:
-            p.state.unlock(key, owner)
-        report = self._finish(run_id, key, kind, started, counts, error)
-        log.info(
-            "run finished",
-            extra={
-                "run_id": run_id,
-                "source": key,
-                "status": report.status,
-                "seconds": round(time.perf_counter() - t0, 3),
-                **report.counts,
-            },
-        )
-        return report
+            return safe_error(exc)
+        return None
 
     def reindex_record(
         self, source: Source, record_id: str, *, actor: str, run_id: str | None = None

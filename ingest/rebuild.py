@@ -5,26 +5,27 @@ swap, so they never see a half-built index."""
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import timedelta
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.embedding import Embedder
 from ingest.erasure import replay_suppressions
-from ingest.errors import IngestError, SourceBusyError, StoreError
+from ingest.errors import IngestError, StoreError
+from ingest.generation_state import NoPreviousGenerationError
 from ingest.index.base import IndexFilter, IndexStore
 from ingest.index.generations import Generations
 from ingest.index.switchable import SwitchableIndex
+from ingest.locks import locked
 from ingest.models import RecordRef
 from ingest.pipeline import PipelineParts, Refresher
 from ingest.privacy import PrivacyLedger
 from ingest.sources.base import Source
-from ingest.state import AuditEvent, StateStore, lock_owner
+from ingest.state import AuditEvent, StateStore
 
 
 class Canary(BaseModel):
@@ -65,20 +66,7 @@ class RebuildError(IngestError):
     pass
 
 
-@contextmanager
-def all_sources_locked(state: StateStore, lock_keys: Sequence[str], ttl: timedelta) -> Iterator[None]:
-    """Every source's lock (each partition's, for partitioned sources) for the whole rebuild."""
-    owner = lock_owner(f"rebuild:{uuid.uuid4().hex}")
-    held: list[str] = []
-    try:
-        for key in lock_keys:
-            if not state.try_lock(key, owner, ttl):
-                raise SourceBusyError(f"source {key} is busy; try the rebuild again later")
-            held.append(key)
-        yield
-    finally:
-        for name in held:
-            state.unlock(name, owner)
+_BUSY = "a source is busy (a sync, reindex or reconcile is running); try again later"
 
 
 def canary_gone(
@@ -180,65 +168,76 @@ def rebuild(
     lock_keys: Sequence[str] | None = None,
     optimize: bool = True,
 ) -> RebuildReport:
+    """Build, verify, swap. The caller holds the rebuild lock; every source's (and partition's)
+    lock is held here for the whole run. The build writes its ledger into a scratch store in a
+    temporary folder; once verified, that ledger is staged in the state store and swapped in with
+    the pointer (and the server's alias) in one transaction."""
     started = time.perf_counter()
     state, privacy = parts.state, parts.privacy
-    with all_sources_locked(state, lock_keys or [s.name for s in sources], parts.lock_ttl):
+    names = [s.name for s in sources]
+    with locked(state, lock_keys or names, tag="rebuild", ttl=parts.lock_ttl, busy=_BUSY):
         previous = gens.pointer().live
         generation, store = gens.create()
-        scratch = StateStore(gens.ledger_url(generation))
-        try:
-            build = Refresher(dataclasses.replace(parts, index=store, state=scratch))
-            failed = [
-                r
-                for r in (build.run(src, kind="reindex", actor=actor) for src in sources)
-                if r.status != "succeeded"
-            ]
-            replay_suppressions(privacy, store)
-            store.flush()
-            checks = [Check(name=f"build:{r.source}", ok=False, detail=r.error or "failed") for r in failed]
-            if optimize and not failed:  # vector index built before the checks run against it
-                try:
-                    store = gens.optimized(generation, store)
-                except StoreError as exc:  # the new generation is dropped below; live is untouched
-                    store = gens.open(generation)
-                    checks.append(Check(name="optimize", ok=False, detail=str(exc)))
-            checks += verify(store, scratch, sources, canaries, privacy, parts.embedder, live_ledger=state)
-            chunks = store.count()
-            if not all(c.ok for c in checks):
-                store.close()
-                gens.drop(generation)
-                status: Literal["failed_verification", "failed_build"] = (
-                    "failed_build" if failed else "failed_verification"
+        swapped = False
+        with (
+            tempfile.TemporaryDirectory(prefix=f"crm-rag-{generation}-") as work,
+            StateStore(f"sqlite:///{Path(work) / 'ledger.db'}") as scratch,
+        ):
+            try:
+                build = Refresher(dataclasses.replace(parts, index=store, state=scratch))
+                failed = [
+                    r
+                    for r in (build.run(src, kind="reindex", actor=actor) for src in sources)
+                    if r.status != "succeeded"
+                ]
+                replay_suppressions(privacy, store)
+                store.flush()
+                checks = [
+                    Check(name=f"build:{r.source}", ok=False, detail=r.error or "failed") for r in failed
+                ]
+                if optimize and not failed:  # vector index built before the checks run against it
+                    try:
+                        store = gens.optimized(generation, store)
+                    except StoreError as exc:  # the new generation is dropped below; live is untouched
+                        store = gens.open(generation)
+                        checks.append(Check(name="optimize", ok=False, detail=str(exc)))
+                checks += verify(
+                    store, scratch, sources, canaries, privacy, parts.embedder, live_ledger=state
                 )
-                state.audit(
-                    AuditEvent(
-                        actor=actor,
-                        action="rebuild_failed",
-                        details={
-                            "generation": generation,
-                            "failed_checks": [c.name for c in checks if not c.ok],
-                        },
+                chunks = store.count()
+                if not all(c.ok for c in checks):
+                    status: Literal["failed_verification", "failed_build"] = (
+                        "failed_build" if failed else "failed_verification"
                     )
-                )
-                return RebuildReport(
-                    status=status,
-                    generation=generation,
-                    previous=previous,
-                    checks=checks,
-                    chunks=chunks,
-                    seconds=round(time.perf_counter() - started, 2),
-                )
-            names = [s.name for s in sources]
-            with StateStore(gens.ledger_url(previous)) as keep:  # the ledger that matches `previous`
-                state.copy_sources_to(keep, names)
-            scratch.copy_sources_to(state, names)
-            _suppressions_to_ledger(state, privacy)
-            gens.switch(live=generation, previous=previous)
-            old = live.swap(gens.live_store_after_switch(store), generation)
-            old.close()
-            replay_suppressions(privacy, live)  # an erasure that raced the swap
-        finally:
-            scratch.close()
+                    state.audit(
+                        AuditEvent(
+                            actor=actor,
+                            action="rebuild_failed",
+                            details={
+                                "generation": generation,
+                                "failed_checks": [c.name for c in checks if not c.ok],
+                            },
+                        )
+                    )
+                    return RebuildReport(
+                        status=status,
+                        generation=generation,
+                        previous=previous,
+                        checks=checks,
+                        chunks=chunks,
+                        seconds=round(time.perf_counter() - started, 2),
+                    )
+                gens.state.stage_ledger(generation, scratch, names)
+                gens.promote(generation, names)  # ledgers, pointer and alias: one transaction
+                swapped = True
+                _suppressions_to_ledger(state, privacy)
+                old = live.swap(gens.live_store_after_switch(store), generation)
+                old.close()
+                replay_suppressions(privacy, live)  # an erasure that raced the swap
+            finally:
+                if not swapped:  # failed checks or an error: the new generation goes, live is untouched
+                    store.close()
+                    gens.drop(generation)
     state.audit(
         AuditEvent(
             actor=actor,
@@ -265,31 +264,31 @@ def rollback(
     actor: str,
     lock_keys: Sequence[str] | None = None,
 ) -> RebuildReport:
-    """Make the previous generation live again, with the ledger that matches it."""
+    """Make the previous generation live again, with the ledger that matches it (both read from the
+    state store, so any process can roll back a rebuild another one ran). The caller holds the
+    rebuild lock."""
     started = time.perf_counter()
     state, privacy = parts.state, parts.privacy
-    pointer = gens.pointer()
-    if pointer.previous is None:
+    if gens.pointer().previous is None:
         raise RebuildError("there is no previous generation to roll back to")
-    with all_sources_locked(state, lock_keys or [s.name for s in sources], parts.lock_ttl):
-        names = [s.name for s in sources]
-        with StateStore(gens.ledger_url(pointer.live)) as keep:
-            state.copy_sources_to(keep, names)
-        with StateStore(gens.ledger_url(pointer.previous)) as older:
-            older.copy_sources_to(state, names)
-        gens.switch(live=pointer.previous, previous=pointer.live)
-        live.swap(gens.open_live(), pointer.previous).close()
+    names = [s.name for s in sources]
+    with locked(state, lock_keys or names, tag="rollback", ttl=parts.lock_ttl, busy=_BUSY):
+        try:
+            pointer = gens.roll_back(names)
+        except NoPreviousGenerationError as exc:
+            raise RebuildError(str(exc)) from None
+        live.swap(gens.open_live(), pointer.live).close()
         replay_suppressions(privacy, live)  # erasures since the swap hold for the old generation too
         _suppressions_to_ledger(state, privacy)
     state.audit(
         AuditEvent(
-            actor=actor, action="rollback", details={"live": pointer.previous, "previous": pointer.live}
+            actor=actor, action="rollback", details={"live": pointer.live, "previous": pointer.previous}
         )
     )
     return RebuildReport(
         status="rolled_back",
-        generation=pointer.previous,
-        previous=pointer.live,
+        generation=pointer.live,
+        previous=pointer.previous,
         checks=[],
         chunks=live.count(),
         seconds=round(time.perf_counter() - started, 2),

@@ -93,7 +93,11 @@ def reconcile(
     actor: str,
     reprocess: Reprocess | None = None,
     dry_run: bool = False,
+    run_id: str | None = None,
 ) -> ReconcileReport:
+    """Every run but a dry run ends with an audit event: "reconcile" (clean or repaired, with the
+    completeness before and after, so the completeness metric reflects the last check) or
+    "mass_deletion_blocked"."""
     records = {r.record_id: r for r in source.live_records()} if isinstance(source, LiveRecords) else None
     live = set(records) if records is not None else set(source.live_ids())
     entries = {e.record_id: e for e in state.ledger_for_source(source.name)}
@@ -155,11 +159,13 @@ def reconcile(
                 action="mass_deletion_blocked",
                 tenant_id=source.tenant_id,
                 source=source.name,
+                run_id=run_id,
                 details={"would_delete": len(stale), "share": share, "limit": max_delete_share},
             )
         )
         return report("needs_confirmation", 0, 0, before)
     if not (stale or orphans or missing or unindexed or changed):
+        _audit(state, source, actor, run_id, confirm, {}, 0, before, before, clean=True)
         return report("clean", 0, 0, before)
     deleted = 0
     refs = [
@@ -180,18 +186,35 @@ def reconcile(
         redone = len(missing) + len(again)
     fresh = {e.record_id: e for e in state.ledger_for_source(source.name)}
     after = _completeness(live, fresh, index.record_chunk_counts(source.tenant_id, source.name), records)
+    found = {"stale": len(stale), "orphans": len(orphans), "missing": len(missing)}
+    found |= {"unindexed": len(unindexed), "changed": len(changed)}
+    _audit(state, source, actor, run_id, confirm, found, deleted, before, after, clean=False)
+    return report("repaired", deleted, redone, after)
+
+
+def _audit(
+    state: StateStore,
+    source: Source,
+    actor: str,
+    run_id: str | None,
+    confirm: bool,
+    found: dict[str, int],
+    deleted: int,
+    before: float,
+    after: float,
+    *,
+    clean: bool,
+) -> None:
     state.audit(
         AuditEvent(
             actor=actor,
             action="reconcile",
             tenant_id=source.tenant_id,
             source=source.name,
+            run_id=run_id,
             details={
-                "stale": len(stale),
-                "orphans": len(orphans),
-                "missing": len(missing),
-                "unindexed": len(unindexed),
-                "changed": len(changed),
+                "status": "clean" if clean else "repaired",
+                **{k: found.get(k, 0) for k in ("stale", "orphans", "missing", "unindexed", "changed")},
                 "chunks_deleted": deleted,
                 "completeness_before": before,
                 "completeness_after": after,
@@ -199,4 +222,3 @@ def reconcile(
             },
         )
     )
-    return report("repaired", deleted, redone, after)

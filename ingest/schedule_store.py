@@ -1,9 +1,10 @@
-"""Shared schedules in the state store: several worker processes, one firing per due run.
+"""Shared job schedules in the state store: every process that runs jobs (`serve` with its
+scheduler, each `worker`) claims due jobs here, so each due run fires once.
 
-Each worker ticks (APScheduler interval job) and claims due sources with
-SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL); the claim moves next_run_at forward in the same
-transaction, so two workers never fire the same run, and busy sources are skipped, not waited on.
-On SQLite (single process) the same statements run serialised by the database lock.
+Each process ticks (ingest/scheduler.py) and claims due jobs with SELECT ... FOR UPDATE SKIP
+LOCKED (PostgreSQL); the claim moves next_run_at forward in the same transaction, so two
+processes never fire the same run, and busy rows are skipped, not waited on. On SQLite (one
+process) the same statements run serialised by the database lock.
 """
 
 from __future__ import annotations
@@ -14,54 +15,81 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ingest.tables import schedules
+from ingest.jobs import Job, JobKind, JobSchedule
+from ingest.tables import job_schedules as table
 
 
 class ScheduleStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def ensure(self, entries: Sequence[tuple[str, int]], now: datetime) -> None:
-        """Register (source, interval) pairs; new sources are due at once."""
+    def ensure(self, plan: Sequence[JobSchedule], now: datetime, *, at_once: Sequence[JobKind] = ()) -> None:
+        """Register the plan's jobs and update the intervals of known ones. A new job of a kind in
+        `at_once` is due now, any other one interval from now."""
         with self._engine.begin() as conn:
-            known = {r.source for r in conn.execute(sa.select(schedules.c.source))}
-            for source, interval in entries:
-                if source in known:
+            known = {(r.kind, r.target) for r in conn.execute(sa.select(table.c.kind, table.c.target))}
+            for entry in plan:
+                kind, target = entry.job.kind.value, entry.job.target
+                if (kind, target) in known:
                     conn.execute(
-                        sa.update(schedules)
-                        .where(schedules.c.source == source)
-                        .values(interval_seconds=interval)
+                        sa.update(table)
+                        .where(table.c.kind == kind, table.c.target == target)
+                        .values(interval_seconds=entry.interval_seconds)
                     )
-                else:
-                    try:
-                        with conn.begin_nested():  # another worker may register it at the same moment
-                            conn.execute(
-                                sa.insert(schedules).values(
-                                    source=source, interval_seconds=interval, next_run_at=now
-                                )
+                    continue
+                try:
+                    with conn.begin_nested():  # another process may register it at the same moment
+                        conn.execute(
+                            sa.insert(table).values(
+                                kind=kind,
+                                target=target,
+                                interval_seconds=entry.interval_seconds,
+                                next_run_at=now
+                                if entry.job.kind in at_once
+                                else now + timedelta(seconds=entry.interval_seconds),
                             )
-                    except sa.exc.IntegrityError:
-                        pass
+                        )
+                except sa.exc.IntegrityError:
+                    pass
 
-    def claim_due(self, worker: str, now: datetime) -> str | None:
-        """Claim one due source for this worker (or None); its next run moves one interval ahead."""
+    def claim_due(self, worker: str, now: datetime, kinds: Sequence[JobKind] | None = None) -> Job | None:
+        """Claim one due job for this process (or None); its next run moves one interval ahead."""
+        query = sa.select(table.c.kind, table.c.target, table.c.interval_seconds).where(
+            table.c.next_run_at <= now
+        )
+        if kinds is not None:
+            query = query.where(table.c.kind.in_([k.value for k in kinds]))
         with self._engine.begin() as conn:
             row = conn.execute(
-                sa.select(schedules.c.source, schedules.c.interval_seconds)
-                .where(schedules.c.next_run_at <= now)
-                .order_by(schedules.c.next_run_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+                query.order_by(table.c.next_run_at).limit(1).with_for_update(skip_locked=True)
             ).first()
             if row is None:
                 return None
             conn.execute(
-                sa.update(schedules)
-                .where(schedules.c.source == row.source)
+                sa.update(table)
+                .where(table.c.kind == row.kind, table.c.target == row.target)
                 .values(
                     next_run_at=now + timedelta(seconds=row.interval_seconds),
                     claimed_by=worker,
                     claimed_at=now,
                 )
             )
-            return str(row.source)
+            return Job(kind=JobKind(row.kind), target=str(row.target))
+
+    def defer(self, job: Job, until: datetime) -> None:
+        """A claimed job that could not run (its source was busy) is due again at `until`."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.kind == job.kind.value, table.c.target == job.target)
+                .values(next_run_at=until)
+            )
+
+    def next_run(self, job: Job) -> datetime | None:
+        with self._engine.connect() as conn:
+            value: datetime | None = conn.execute(
+                sa.select(table.c.next_run_at).where(
+                    table.c.kind == job.kind.value, table.c.target == job.target
+                )
+            ).scalar_one_or_none()
+        return value

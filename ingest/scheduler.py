@@ -1,10 +1,13 @@
-"""Periodic syncs with APScheduler. The only module that imports APScheduler; schedules are data."""
+"""The tick that drives scheduled jobs, with APScheduler: the only module that imports it.
+
+One interval job calls `tick()` every few seconds; the tick claims due jobs from the shared
+schedule (ingest/schedule_store.py) and runs them (ingest/job_runner.py). `serve` and `worker` use
+the same tick: what runs, and when, is data in the state store."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -12,43 +15,28 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger("ingest.scheduler")
 
 
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    source: str
-    interval_seconds: int
-    jitter_seconds: int = 5
+class TickScheduler:
+    """Calls `tick()` every `tick_seconds`, one call at a time (a long tick delays the next)."""
 
-
-class SyncScheduler:
-    """Runs `job(source_name)` per schedule; one instance of a source's job at a time."""
-
-    def __init__(self, schedules: Sequence[Schedule], job: Callable[[str], object]) -> None:
-        self._schedules = tuple(schedules)
+    def __init__(self, tick_seconds: int, tick: Callable[[], object], *, name: str = "jobs") -> None:
         self._scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
-        for sched in self._schedules:
-            self._scheduler.add_job(
-                job,
-                trigger=IntervalTrigger(seconds=sched.interval_seconds, jitter=sched.jitter_seconds),
-                args=[sched.source],
-                id=f"sync:{sched.source}",
-                name=f"sync {sched.source}",
-                misfire_grace_time=sched.interval_seconds,
-                replace_existing=True,
-            )
-
-    @property
-    def schedules(self) -> tuple[Schedule, ...]:
-        return self._schedules
+        self._scheduler.add_job(
+            tick,
+            trigger=IntervalTrigger(seconds=tick_seconds),
+            id=f"tick:{name}",
+            name=f"tick {name}",
+            misfire_grace_time=max(1, tick_seconds),
+            replace_existing=True,
+        )
 
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self._scheduler.get_jobs())
 
     def start(self) -> None:
-        if self._schedules:
-            self._scheduler.start()
-            log.info("scheduler started", extra={"jobs": len(self._schedules)})
+        self._scheduler.start()
+        log.info("scheduler started")
 
     def shutdown(self, wait: bool = True) -> None:
         if self._scheduler.running:

@@ -17,7 +17,7 @@ from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
-from ingest.tables import cursors, ledger, metadata, quarantine, schedules
+from ingest.tables import cursors, job_schedules, ledger, metadata, quarantine
 from ingest.timeutil import Timestamp, utcnow
 from ingest.timeutil import aware as _aware
 
@@ -244,7 +244,7 @@ class StateStore(RunsAndLocks, AuditLog):
             cursors.c.source == source, cursors.c.source.like(key_like(source), escape="\\")
         )
         schedule_keys = sa.or_(
-            schedules.c.source == source, schedules.c.source.like(key_like(source), escape="\\")
+            job_schedules.c.target == source, job_schedules.c.target.like(key_like(source), escape="\\")
         )
         with self._engine.begin() as conn:
             return {
@@ -253,7 +253,7 @@ class StateStore(RunsAndLocks, AuditLog):
                 "quarantine_rows": conn.execute(
                     sa.delete(quarantine).where(quarantine.c.source == source)
                 ).rowcount,
-                "schedules": conn.execute(sa.delete(schedules).where(schedule_keys)).rowcount,
+                "schedules": conn.execute(sa.delete(job_schedules).where(schedule_keys)).rowcount,
             }
 
     def tenants_of_source(self, source: str) -> set[str]:

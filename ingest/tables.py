@@ -15,27 +15,32 @@ cursors = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-ledger = sa.Table(
-    "record_ledger",
-    metadata,
-    sa.Column("tenant_id", sa.String(64), primary_key=True),
-    sa.Column("source", sa.String(64), primary_key=True),
-    sa.Column("record_id", sa.String(256), primary_key=True),
-    sa.Column("record_type", sa.String(16), nullable=False),
-    sa.Column("version", sa.String(128), nullable=False),
-    sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("access_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("reason", sa.String(64)),
-    sa.Column("chunk_count", sa.Integer, nullable=False, default=0),
-    sa.Column("redaction_policy", sa.String(64)),
-    sa.Column("consent_policy", sa.String(64)),
-    sa.Column("model_id", sa.String(256)),
-    sa.Column("last_run_id", sa.String(64)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+
+def _ledger_columns() -> list[sa.Column[object]]:
+    """The columns of a ledger row: the live ledger and the snapshots of other generations."""
+    return [
+        sa.Column("tenant_id", sa.String(64), primary_key=True),
+        sa.Column("source", sa.String(64), primary_key=True),
+        sa.Column("record_id", sa.String(256), primary_key=True),
+        sa.Column("record_type", sa.String(16), nullable=False),
+        sa.Column("version", sa.String(128), nullable=False),
+        sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("content_hash", sa.String(64), nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("access_hash", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("reason", sa.String(64)),
+        sa.Column("chunk_count", sa.Integer, nullable=False, default=0),
+        sa.Column("redaction_policy", sa.String(64)),
+        sa.Column("consent_policy", sa.String(64)),
+        sa.Column("model_id", sa.String(256)),
+        sa.Column("last_run_id", sa.String(64)),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+# the ledger of the live index generation
+ledger = sa.Table("record_ledger", metadata, *_ledger_columns())
 sa.Index("ix_ledger_source_status", ledger.c.source, ledger.c.status)
 
 quarantine = sa.Table(
@@ -148,12 +153,14 @@ record_history = sa.Table(
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
 )
 
-schedules = sa.Table(
-    "schedules",
+job_schedules = sa.Table(
+    "job_schedules",
     metadata,
-    # shared schedule for several workers: a due row is claimed with SELECT ... FOR UPDATE SKIP LOCKED,
-    # so exactly one worker fires each run and different sources spread over the workers
-    sa.Column("source", sa.String(64), primary_key=True),
+    # one row per scheduled job (kind + target: a source, a partition "<source>#<p>", or "*"),
+    # shared by every process that runs jobs (`serve` and `worker`): a due row is claimed with
+    # SELECT ... FOR UPDATE SKIP LOCKED, so exactly one process fires each run
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("target", sa.String(64), primary_key=True),
     sa.Column("interval_seconds", sa.Integer, nullable=False),
     sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("claimed_by", sa.String(128)),
@@ -210,4 +217,35 @@ consent_baselines = sa.Table(
     sa.Column("record_key", sa.String(512), primary_key=True),
     sa.Column("consent_hash", sa.String(64), nullable=False),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+index_generations = sa.Table(
+    "index_generations",
+    metadata,
+    # the generations of an index (named by its collection): one live, at most one previous (the
+    # rollback target), building ones; the one truth every process reads (no local pointer file)
+    sa.Column("index_name", sa.String(64), primary_key=True),
+    sa.Column("generation", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # building | live | previous | retired
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("switched_at", sa.DateTime(timezone=True)),
+)
+
+generation_ledgers = sa.Table(
+    "generation_ledgers",
+    metadata,
+    # the ledger that matches a generation that is not live (previous: for rollback; building:
+    # staged before the swap). The live generation's ledger is record_ledger.
+    sa.Column("generation", sa.String(64), primary_key=True),
+    *_ledger_columns(),
+)
+
+generation_cursors = sa.Table(
+    "generation_cursors",
+    metadata,
+    sa.Column("generation", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(64), primary_key=True),
+    sa.Column("watermark", sa.String(128)),
+    sa.Column("last_id", sa.String(256)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -118,8 +118,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    """Background worker: no HTTP; claims due syncs from the shared schedule (PostgreSQL for several
-    workers) until SIGTERM/SIGINT, then lets the page in flight finish."""
+    """Background worker: no HTTP; claims due jobs (syncs, reprocess-stale, reconcile, scheduled
+    rebuilds) from the shared schedule (PostgreSQL for several workers) until SIGTERM/SIGINT, then
+    lets the page in flight finish."""
     import signal
     import socket
     import threading
@@ -163,7 +164,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
                     "record ids are the CRM's own ids, as in the `record_id` of a query source",
                     code=2,
                 )
-            report = services.refresher.reindex_record(source, args.record, actor="cli")
+            report = services.reindex_record(source.name, args.record, actor="cli")  # under the source lock
         finally:
             services.close()
         _print_report(report)
@@ -230,14 +231,25 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     """Build the HNSW index of the live edge shard; the serving process must be stopped (it owns
     the shard). A rebuild does the same for its new generation without stopping anything."""
+    from datetime import timedelta
+
     from ingest.index.generations import EdgeGenerations
     from ingest.index.optimize import optimize_shard
+    from ingest.state import StateStore
 
     if settings.index.backend != "edge":
         print("the Qdrant server builds its indexes itself; nothing to do", file=sys.stderr)
         return 0
-    gens = EdgeGenerations(settings.index.path, dimension=0)  # dimension is unused for an existing shard
-    print(dumps(optimize_shard(gens.shard_dir(gens.pointer().live))))
+    with StateStore(settings.state.url) as state:  # the live generation is recorded there
+        gens = EdgeGenerations(
+            settings.index.path,
+            0,  # the dimension is unused for an existing shard
+            state,
+            index_name=settings.index.collection,
+            lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
+        )
+        live = gens.pointer().live
+    print(dumps(optimize_shard(gens.shard_dir(live))))
     return 0
 
 
@@ -302,9 +314,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
-    work = command("worker", "run scheduled syncs without HTTP (several may share PostgreSQL)")
+    work = command(
+        "worker",
+        "run scheduled jobs (sync, reprocess-stale, reconcile) without HTTP (several may share PostgreSQL)",
+    )
     work.add_argument("--name", help="worker id (default host-pid)")
-    work.add_argument("--tick", type=int, default=5, help="seconds between looks at the shared schedule")
+    work.add_argument(
+        "--tick",
+        type=int,
+        help="seconds between looks at the shared schedule (default: scheduler.tick_seconds)",
+    )
     work.set_defaults(func=cmd_worker)
 
     sync = command("sync", "incremental sync of sources (all by default)")

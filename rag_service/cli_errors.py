@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import SourceBusyError, StoreLockedError, UnknownSourceError
+from ingest.errors import LiveIndexMissingError, SourceBusyError, StoreLockedError, UnknownSourceError
 from rag_service.config import ConfigError, Settings
 
 
@@ -81,6 +81,12 @@ def explain(exc: BaseException, settings: Settings | None) -> CliFailure | None:
         return exc
     if isinstance(exc, StoreLockedError):
         return CliFailure(str(exc), "while `crm-rag serve` runs, use the admin API (POST /admin/...)")
+    if isinstance(exc, LiveIndexMissingError):
+        return CliFailure(
+            str(exc),
+            "restore the server's snapshot of that collection (README, Backup and restore), or check "
+            "that QDRANT_URL names the right server; nothing was created",
+        )
     if isinstance(exc, SourceBusyError):
         return CliFailure(f"busy: {exc}", "wait for the running job (crm-rag status / GET /admin/runs)")
     if isinstance(exc, UnknownSourceError):

@@ -76,6 +76,33 @@ DEMO_KEY_HASHES = frozenset(
 )
 
 
+# compose.yaml ships placeholder secrets (`change-me-qdrant-key`, `change-me-db-password`) so that
+# `docker compose up` works for a try-out; environment=production refuses every one of them
+PLACEHOLDER_PREFIX = "change-me"
+
+
+def placeholder_secrets(settings: Settings) -> list[str]:
+    """The settings whose secret still is a placeholder (named, never shown)."""
+    from sqlalchemy.engine import make_url
+
+    found: list[str] = []
+    key = settings.index.qdrant_api_key
+    if key is not None and key.get_secret_value().startswith(PLACEHOLDER_PREFIX):
+        found.append("index.qdrant_api_key (QDRANT_API_KEY)")
+    try:
+        password = make_url(settings.state.url).password
+    except Exception:  # not a URL SQLAlchemy can parse: the state store says so when it opens
+        password = None
+    if password is not None and str(password).startswith(PLACEHOLDER_PREFIX):
+        found.append("state.url password (POSTGRES_PASSWORD)")
+    for source in settings.sources:
+        for name in ("token", "client_secret", "refresh_token"):
+            secret = getattr(source, name, None) or getattr(getattr(source, "oauth", None), name, None)
+            if isinstance(secret, SecretStr) and secret.get_secret_value().startswith(PLACEHOLDER_PREFIX):
+                found.append(f"sources.{source.name}.{name}")
+    return found
+
+
 class ApiKey(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -190,6 +217,7 @@ class RebuildConfig(BaseModel):
     canaries: tuple[Canary, ...] = ()  # verification gate: each must find its record in the new index
     # build the new generation's HNSW index (edge: in a child process) before verifying and swapping
     optimize: bool = True
+    interval_seconds: int | None = Field(default=None, ge=3600)  # scheduled rebuilds; None: on demand only
 
 
 class PolicyPaths(BaseModel):
@@ -261,6 +289,12 @@ class Settings(BaseSettings):
             gen = self.generator
             if gen.enabled and not gen.base_url.startswith("https://") and not gen.is_loopback:
                 raise ValueError("production sends prompts only over https (generator.base_url)")
+            placeholders = placeholder_secrets(self)
+            if placeholders:
+                raise ValueError(
+                    f"production refuses the placeholder secrets compose ships ({PLACEHOLDER_PREFIX}-...): "
+                    f"set real values for {', '.join(placeholders)}"
+                )
         return self
 
     def source(self, name: str) -> SourceConfig | None:

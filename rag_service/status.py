@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from ingest.partition import key_like
 from ingest.state import StateStore
-from ingest.tables import ledger, quarantine, schedules
+from ingest.tables import job_schedules, ledger, quarantine
 from ingest.timeutil import aware, rfc3339, utcnow
 from rag_service.cli_errors import safe_url
 from rag_service.config import Settings
@@ -41,7 +42,11 @@ def source_status(settings: Settings, state: StateStore) -> list[dict[str, Any]]
                 sa.select(sa.func.count()).select_from(quarantine).where(quarantine.c.source == cfg.name)
             ).scalar_one()
             scheduled = conn.execute(
-                sa.select(schedules.c.next_run_at).where(schedules.c.source == cfg.name)
+                sa.select(sa.func.min(job_schedules.c.next_run_at)).where(
+                    job_schedules.c.kind == "sync",
+                    (job_schedules.c.target == cfg.name)
+                    | job_schedules.c.target.like(key_like(cfg.name), escape="\\"),
+                )
             ).scalar_one_or_none()
             runs = state.list_runs(source=cfg.name, limit=20)
             last = runs[0] if runs else None

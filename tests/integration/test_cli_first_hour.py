@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -156,12 +157,17 @@ def test_unreachable_qdrant_names_url_and_cause(tmp_path: Path) -> None:
 def test_second_process_on_the_same_index(tmp_path: Path) -> None:
     config = one_source_config(tmp_path)
     settings = load_settings(config)
-    gens = EdgeGenerations(settings.index.path, 384)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    state = StateStore(settings.state.url)
+    gens = EdgeGenerations(
+        settings.index.path, 384, state, index_name=settings.index.collection, lock_ttl=timedelta(minutes=5)
+    )
     store = gens.open_live()  # this process owns the shard now
     try:
         out = cli("sync", "--config", str(config))
     finally:
         store.close()
+        state.close()
     assert_clean_failure(out, 1, "in use by another process", "admin API")
 
 
@@ -271,3 +277,21 @@ def test_query_from_the_cli(tmp_path: Path, embedder: Embedder, redactor: Presid
     assert_clean_failure(unknown, 2, "no such tenant", "configured tenants: northwind")
     wrong = cli(*ask, "--record-type", "tickets")
     assert_clean_failure(wrong, 2, "invalid query", "filters.record_types.0")
+
+
+def test_reindex_of_one_record_takes_the_source_lock(tmp_path: Path) -> None:
+    """Issue 11: `crm-rag reindex --record` went around the source lock the API path takes."""
+    from ingest.runs import lock_owner
+
+    config = one_source_config(tmp_path)
+    settings = load_settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    record = json.loads((DEMO_CRM / "northwind" / "notes.jsonl").read_text().splitlines()[0])["record_id"]
+    with StateStore(settings.state.url) as state:
+        owner = lock_owner("a-sync-in-another-process")  # this test process: alive, so the lock holds
+        assert state.try_lock("nw", owner, timedelta(minutes=5))
+        out = cli("reindex", "--config", str(config), "--source", "nw", "--record", record)
+        state.unlock("nw", owner)
+        runs = state.list_runs(source="nw")
+    assert_clean_failure(out, 1, "busy")
+    assert not [r for r in runs if r["kind"] == "reindex_record" and r["status"] == "succeeded"]

@@ -21,6 +21,7 @@ from ingest.config import (
     SalesforceSourceConfig,
     ZendeskSourceConfig,
 )
+from ingest.jobs import JobKind
 from ingest.models import RecordRef
 from ingest.sources.gong import GongSource
 from ingest.sources.http_retry import RetryPolicy
@@ -279,10 +280,9 @@ def test_zendesk_reconcile_is_spaced_out(harness: Any) -> None:
     """Issue 17 point 10: reconcile re-reads the whole export; a Zendesk source reconciles daily
     by default, other sources keep the global interval."""
     h = harness(zd_config(), ZendeskSource, FakeZendesk(), "https://acme.zendesk.com")
-    h.services.start_scheduler()
-    every = {s.source: s.interval_seconds for s in h.services.scheduler.schedules}
-    assert every["reconcile:acme-zendesk"] == 86_400
-    assert every["acme-zendesk"] == 300
+    every = {(s.job.kind, s.job.target): s.interval_seconds for s in h.services.jobs.plan()}
+    assert every[(JobKind.RECONCILE, "acme-zendesk")] == 86_400
+    assert every[(JobKind.SYNC, "acme-zendesk")] == 300
     assert zd_config(reconcile_interval_seconds=7200).reconcile_interval_seconds == 7200
     assert hs_config().reconcile_interval_seconds is None  # the global reconcile interval
 

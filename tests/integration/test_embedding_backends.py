@@ -12,9 +12,10 @@ import pytest
 
 from bench.corpus import demo_records
 from ingest.chunking import Chunker
-from ingest.config import ChunkingConfig, EmbeddingConfig
+from ingest.config import ChunkingConfig, EmbeddingConfig, LexicalConfig
 from ingest.contract import validate_record
 from ingest.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
+from ingest.lexical import Bm25Encoder
 from ingest.models import SourceRecord
 from ingest.render import known_identifiers, render_text
 from ingest.staging import stage
@@ -95,6 +96,7 @@ class Parts:
         self.redactor = redactor
         self.embedder = embedder
         self.chunker = Chunker(ChunkingConfig())
+        self.lexical = Bm25Encoder(LexicalConfig())
 
 
 def pending_for(records: list[SourceRecord]) -> list[Pending]:
@@ -113,8 +115,9 @@ def test_stage_overlaps_batches_and_matches_sequential_results(
         redaction = redactor.redact(render_text(item.record), known=known_identifiers(item.record))
         assert item.chunks and item.vectors is not None and len(item.vectors) == len(item.chunks)
         assert item.chunks[0].text[:40] in redaction.text
-        expected = embedder.embed_documents([c.text for c in item.chunks])
+        expected = embedder.embed_documents([c.embed_text for c in item.chunks])
         assert np.allclose(item.vectors, expected, atol=1e-5)
+        assert item.lexical is not None and len(item.lexical) == len(item.chunks)
 
 
 def test_stage_returns_the_one_record_that_fails_and_stages_the_rest(

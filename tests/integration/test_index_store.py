@@ -196,3 +196,28 @@ def test_an_index_laid_out_before_lexical_vectors_still_serves_dense(tmp_path: P
         assert len(legs.dense) == 1 and legs.lexical == ()
     finally:
         store.close()
+
+
+SERVER_ONLY = pytest.mark.skipif(
+    not os.environ.get("QDRANT_URL"),
+    reason="server-only contract: runs when QDRANT_URL is set (no Qdrant server on our build machines)",
+)
+
+
+@SERVER_ONLY
+def test_server_collection_has_payload_indexes(tmp_path: Path) -> None:
+    """qdrant-client's local mode ignores payload indexes; a server must hold every one of them,
+    tenant_id as the tenant key."""
+    from qdrant_client import QdrantClient
+
+    name = f"test_idx_{tmp_path.name[-20:].replace('-', '_')}"
+    cfg = IndexConfig(backend="qdrant", qdrant_url=os.environ["QDRANT_URL"], collection=name)
+    store = open_index_store(cfg, 4)
+    client = QdrantClient(url=os.environ["QDRANT_URL"], api_key=os.environ.get("QDRANT_API_KEY"))
+    try:
+        schema = client.get_collection(name).payload_schema
+        assert set(schema) == {*P.KEYWORD_INDEXES, *P.INTEGER_INDEXES, *P.DATETIME_INDEXES}
+    finally:
+        store.close()
+        client.delete_collection(name)
+        client.close()

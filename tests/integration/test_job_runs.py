@@ -128,4 +128,4 @@ def test_a_second_concurrent_rebuild_gets_409_and_both_are_recorded(
     runs = client.get("/admin/runs", params={"source": "*"}, headers=headers("admin")).json()
     rebuilds = [r for r in runs if r["kind"] == "rebuild"]
     assert len(rebuilds) == 3 and all(r["status"] != "running" for r in rebuilds)
-    assert sum(r["error"] == "a rebuild is already running" for r in rebuilds) == 2
+    assert sum(r["error"] == "a rebuild or rollback is already running" for r in rebuilds) == 2

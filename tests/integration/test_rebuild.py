@@ -16,7 +16,7 @@ from ingest.index.base import IndexFilter
 from ingest.models import RecordRef
 from ingest.rebuild import Canary
 from rag_service.config import RebuildConfig
-from rag_service.services import Services, build_services
+from rag_service.services import Services, build_services, job_settings
 from tests.conftest import make_settings
 
 TOPICS = ["lidar firmware patch for warehouse robots", "invoice credit note for March", "SAML single sign-on"]
@@ -146,6 +146,7 @@ def test_failed_verification_keeps_the_live_generation(services: Services) -> No
     live = services.gens.pointer().live
     bad = services.settings.model_copy(update={"rebuild": RebuildConfig(canaries=(canary("N-404"),))})
     services.settings = bad
+    services.jobs.settings = job_settings(bad, services.consent.version)
     report = services.rebuild(actor="t")
     assert report.status == "failed_verification"
     assert [c.name for c in report.checks if not c.ok] == ["canary:acme:N-404"]

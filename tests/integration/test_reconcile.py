@@ -17,7 +17,7 @@ from ingest.errors import SourceBusyError
 from ingest.index.base import IndexPoint
 from ingest.models import RecordRef
 from rag_service.app import create_app
-from rag_service.services import Services, build_services
+from rag_service.services import Services, build_services, job_settings
 from tests.conftest import headers, make_settings
 
 
@@ -103,6 +103,7 @@ def test_mass_deletion_needs_confirmation(env: tuple[Services, Path]) -> None:
     services.settings = services.settings.model_copy(
         update={"reconcile": ReconcileConfig(guard_min_records=5)}
     )
+    services.jobs.settings = job_settings(services.settings, services.consent.version)
     write(folder, [0, 1, 2, 3])  # 60% of the source would go
     with TestClient(create_app(services.settings, services=services, start_scheduler=False)) as client:
         events = len(services.state.list_audit(limit=10_000))

@@ -40,7 +40,11 @@ def note_lines(prefix: str, n: int) -> str:
 
 
 def start_workers(
-    tmp_path: Path, pg_url: str, sources: list[dict[str, object]], names: tuple[str, str] = ("a", "b")
+    tmp_path: Path,
+    pg_url: str,
+    sources: list[dict[str, object]],
+    names: tuple[str, ...] = ("a", "b"),
+    **extra: object,
 ) -> list[subprocess.Popen[bytes]]:
     """Two `crm-rag worker` processes named w-<name> (the PostgreSQL database is shared by the
     tests of this session, so each test uses its own worker names and source names)."""
@@ -53,9 +57,11 @@ def start_workers(
                     "data_dir": str(tmp_path / f"var-{w}"),
                     "sources": sources,
                     "state": {"url": pg_url},
-                    # each worker keeps its own in-memory index; what is shared and tested is the
-                    # schedule and the state (no Qdrant server runs on these machines)
-                    "index": {"backend": "qdrant", "qdrant_url": ":memory:"},
+                    # each worker keeps its own embedded index (its data_dir); what is shared and
+                    # tested is the schedule and the state (no Qdrant server runs on these machines;
+                    # a per-process ":memory:" Qdrant would be refused: the state store names a
+                    # live generation whose alias that process's engine cannot hold)
+                    **extra,
                 }
             )
         )

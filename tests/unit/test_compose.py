@@ -56,3 +56,49 @@ def test_dockerfile_and_compose_config_exist() -> None:
     assert "USER app" in dockerfile
     config = yaml.safe_load((ROOT / "config" / "compose.yaml").read_text())
     assert config["data_dir"] == "/data"
+
+
+def test_api_and_worker_keep_no_state_volume() -> None:
+    """Issue 11: with QDRANT_URL set, index generations, ledgers and schedules live in Qdrant and
+    PostgreSQL; the API and the worker mount nothing (the ONNX graph is baked into the image)."""
+    services = load()["services"]
+    for name in ("api", "worker"):
+        assert services[name]["environment"]["QDRANT_URL"]
+        assert not services[name].get("volumes"), name
+
+
+def _compose_env(**values: str) -> dict[str, str]:
+    """The api/worker environment as compose resolves it (`${VAR:-default}`)."""
+    env = load()["services"]["api"]["environment"]
+    pattern = re.compile(r"\$\{(\w+):-([^}]*)\}")
+    return {k: pattern.sub(lambda m: values.get(m.group(1), m.group(2)), str(v)) for k, v in env.items()}
+
+
+def test_production_refuses_the_placeholder_secrets_compose_ships(monkeypatch: Any) -> None:
+    import json
+
+    import pytest
+
+    from rag_service.config import ConfigError, load_settings
+
+    key = {"name": "ops", "role": "admin", "tenants": ["*"], "sha256": "0" * 64}
+    monkeypatch.setenv("CRM_RAG_ENVIRONMENT", "production")
+    monkeypatch.setenv("CRM_RAG_AUTH__KEYS", json.dumps([key]))
+    for name, value in _compose_env().items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(ROOT / "config" / "compose.yaml")
+    message = str(refused.value)
+    assert "placeholder" in message and "POSTGRES_PASSWORD" in message
+    assert "change-me-db-password" not in message  # named, never shown
+    for name, value in _compose_env(POSTGRES_PASSWORD="p-91bd").items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(ROOT / "config" / "compose.yaml")
+    message = str(refused.value)
+    assert "placeholder" in message and "QDRANT_API_KEY" in message
+    assert "change-me-qdrant-key" not in message
+    for name, value in _compose_env(QDRANT_API_KEY="k-7f3a9", POSTGRES_PASSWORD="p-91bd").items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(ROOT / "config" / "compose.yaml")
+    assert settings.environment == "production" and settings.index.backend == "qdrant"

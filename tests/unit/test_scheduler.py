@@ -1,23 +1,57 @@
+"""The job model's schedule plan (plain data) and the one tick that drives it."""
+
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
-from ingest.scheduler import Schedule, SyncScheduler
+from ingest.config import FileSourceConfig, ReconcileConfig, ZendeskSourceConfig
+from ingest.jobs import EVERY_SOURCE, Job, JobKind, job_schedules
+from ingest.scheduler import TickScheduler
 
 
-def test_schedules_fire_per_source() -> None:
-    fired: list[str] = []
+def test_tick_fires() -> None:
+    ticks: list[int] = []
     done = threading.Event()
 
-    def job(name: str) -> None:
-        fired.append(name)
-        if {"a", "b"} <= set(fired):
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) >= 2:
             done.set()
 
-    sched = SyncScheduler([Schedule("a", 1, jitter_seconds=0), Schedule("b", 1, jitter_seconds=0)], job)
-    assert sched.job_ids() == ["sync:a", "sync:b"]
+    sched = TickScheduler(1, tick, name="t")
+    assert sched.job_ids() == ["tick:t"]
     sched.start()
     try:
-        assert done.wait(10), f"jobs fired: {fired}"
+        assert done.wait(10), f"ticks: {len(ticks)}"
     finally:
         sched.shutdown()
+
+
+def test_every_job_kind_has_its_own_schedule() -> None:
+    sources = (
+        FileSourceConfig(name="aa", tenant_id="tt", path=Path("/x"), interval_seconds=60, partitions=2),
+        FileSourceConfig(name="off", tenant_id="tt", path=Path("/y"), enabled=False),
+        ZendeskSourceConfig.model_validate(
+            {"name": "zd", "tenant_id": "tt", "subdomain": "acme", "token": "a@b.c/token:x"}
+        ),
+    )
+    plan = job_schedules(
+        sources,
+        ReconcileConfig(interval_seconds=900, reprocess_interval_seconds=120),
+        rebuild_interval_seconds=None,
+    )
+    every = {(s.job.kind, s.job.target): s.interval_seconds for s in plan}
+    assert every == {
+        (JobKind.SYNC, "aa#0"): 60,
+        (JobKind.SYNC, "aa#1"): 60,
+        (JobKind.REPROCESS_STALE, "aa"): 120,
+        (JobKind.RECONCILE, "aa"): 900,
+        (JobKind.SYNC, "zd"): 300,
+        (JobKind.REPROCESS_STALE, "zd"): 120,
+        (JobKind.RECONCILE, "zd"): 86_400,  # Zendesk's own reconcile interval
+    }
+    with_rebuild = job_schedules(sources[:1], ReconcileConfig(), rebuild_interval_seconds=86_400)
+    assert Job(kind=JobKind.REBUILD, target=EVERY_SOURCE) in {s.job for s in with_rebuild}
+    # reprocess-stale defaults to the source's own interval
+    assert {s.interval_seconds for s in with_rebuild if s.job.kind is JobKind.REPROCESS_STALE} == {60}
