@@ -18,7 +18,7 @@ from rag_service.deps import UNPROCESSABLE
 from rag_service.docs import mount_docs
 from rag_service.limits import BodyLimitMiddleware
 from rag_service.ratelimit import RateLimiter, SharedRateLimiter
-from rag_service.routes import admin, audit, query
+from rag_service.routes import admin, audit, query, views
 from rag_service.schemas import QueryFilters
 from rag_service.services import Services, build_services
 
@@ -156,4 +156,5 @@ def create_app(
     app.include_router(query.router)
     app.include_router(admin.router)
     app.include_router(audit.router)
+    app.include_router(views.router)
     return app
