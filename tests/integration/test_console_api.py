@@ -52,3 +52,21 @@ def test_redaction_summary_is_types_and_counts(client: TestClient) -> None:
         assert row["entities"] and all(k.isupper() and v > 0 for k, v in row["entities"].items())
     one = client.get("/audit/redaction-summary?tenant_id=northwind", headers=headers("admin")).json()
     assert [r["tenant_id"] for r in one] == ["northwind"]
+
+
+def test_tenant_scoped_keys_see_their_tenants_only(demo_services: Services) -> None:
+    from tests.integration.test_audit_and_access import scoped_client
+
+    nw_admin, nw_auditor = {"X-API-Key": "nw-admin"}, {"X-API-Key": "nw-auditor"}
+    with scoped_client(demo_services) as scoped:
+        assert [r["source"] for r in scoped.get("/admin/status", headers=nw_admin).json()] == [
+            "northwind-files"
+        ]
+        runs = scoped.get("/admin/run-history", headers=nw_admin).json()
+        assert runs and {r["source"] for r in runs} == {"northwind-files"}
+        other = next(r for r in demo_services.state.list_runs(limit=500) if r["source"] == "contoso-files")
+        assert scoped.get(f"/admin/runs/{other['run_id']}/progress", headers=nw_admin).status_code == 404
+        summary = scoped.get("/audit/redaction-summary", headers=nw_auditor).json()
+        assert [r["source"] for r in summary] == ["northwind-files"]
+        assert scoped.get("/audit/redaction-summary?tenant_id=contoso", headers=nw_auditor).status_code == 403
+        assert scoped.get("/me", headers=nw_auditor).json()["tenants"] == ["northwind"]
