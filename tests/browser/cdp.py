@@ -68,7 +68,9 @@ class Page:
     def send(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         self._next += 1
         msg_id = self._next
-        self._ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}, "sessionId": self._session}))
+        self._ws.send(
+            json.dumps({"id": msg_id, "method": method, "params": params or {}, "sessionId": self._session})
+        )
         while True:
             msg = json.loads(self._ws.recv(timeout=60))
             if msg.get("id") == msg_id:
@@ -82,7 +84,9 @@ class Page:
         if msg.get("method") == "Runtime.exceptionThrown":
             self.console_errors.append(str(msg["params"]["exceptionDetails"].get("text")))
         elif msg.get("method") == "Log.entryAdded" and msg["params"]["entry"]["level"] == "error":
-            self.console_errors.append(str(msg["params"]["entry"].get("text")))
+            entry = msg["params"]["entry"]
+            if not str(entry.get("url", "")).endswith("/favicon.ico"):  # the browser asks on its own
+                self.console_errors.append(f"{entry.get('text')} {entry.get('url', '')}")
 
     def js(self, expression: str) -> Any:
         res = self.send(
@@ -129,7 +133,8 @@ class Page:
 
     def type(self, selector: str, text: str) -> None:
         """Focus the field, clear it, and type as the keyboard would."""
-        self.js(f"(() => {{ const el = document.querySelector({json.dumps(selector)}); el.focus(); el.select?.(); }})()")
+        found = f"document.querySelector({json.dumps(selector)})"
+        self.js(f"(() => {{ const el = {found}; el.focus(); el.select?.(); }})()")
         self.send("Input.insertText", {"text": text})
 
     def key(self, name: str, code: int) -> None:
@@ -166,7 +171,9 @@ def ink(image: Any, box: Box, background: tuple[int, int, int] = (255, 255, 255)
     pixels = region_pixels(image, box)
     if not pixels:
         return 0.0
-    return sum(1 for p in pixels if max(abs(a - b) for a, b in zip(p, background, strict=True)) > 40) / len(pixels)
+    return sum(1 for p in pixels if max(abs(a - b) for a, b in zip(p, background, strict=True)) > 40) / len(
+        pixels
+    )
 
 
 @contextmanager
@@ -196,7 +203,11 @@ def browser(profile: Path) -> Iterator[Page]:
             target = _reply(ws, 1)["targetId"]
             ws.send(
                 json.dumps(
-                    {"id": 2, "method": "Target.attachToTarget", "params": {"targetId": target, "flatten": True}}
+                    {
+                        "id": 2,
+                        "method": "Target.attachToTarget",
+                        "params": {"targetId": target, "flatten": True},
+                    }
                 )
             )
             page = Page(ws, _reply(ws, 2)["sessionId"])
