@@ -4,9 +4,11 @@ screenshot for the regions it expects."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -15,6 +17,7 @@ import pytest
 from bench.live import live_server
 from ingest.embedding import Embedder
 from ingest.models import RecordRef
+from ingest.pipeline import Refresher
 from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
 from rag_service.services import Services, build_services
@@ -122,19 +125,23 @@ def test_admin_sees_sources_with_index_counts_and_partitions(page: Page, live: s
     assert ink(shot, page.box("header"), background=(31, 59, 87)) > 0.01
 
 
-def test_sync_now_runs_and_finishes(page: Page, live: str, small: Services) -> None:
-    source = small.source("northwind-files")
+def add_note(small: Services, record_id: str, updated_at: str) -> None:
+    """A new record at the northwind source (the next sync indexes it)."""
     notes = Path(str(small.settings.source("northwind-files").path)) / "notes.jsonl"  # type: ignore[union-attr]
     record = json.loads(notes.read_text().splitlines()[0])
     record.update(
-        record_id="N-nor-9001",
-        url="https://crm.northwind.example/notes/N-nor-9001",
-        updated_at="2026-10-20T10:00:00+00:00",
+        record_id=record_id,
+        url=f"https://crm.northwind.example/notes/{record_id}",
+        updated_at=updated_at,
         body="Renewal call booked for November.",
     )
     with notes.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
-    assert source.get("N-nor-9001") is not None
+    assert small.source("northwind-files").get(record_id) is not None
+
+
+def test_sync_now_runs_and_finishes(page: Page, live: str, small: Services) -> None:
+    add_note(small, "N-nor-9001", "2026-10-20T10:00:00+00:00")
     sign_in(page, live, "admin")
     page.wait("document.querySelectorAll('#sources tbody tr[data-source]').length === 3")
     page.click('#sources button[data-action="sync"][data-name="northwind-files"]')
@@ -163,6 +170,62 @@ def test_sync_now_runs_and_finishes(page: Page, live: str, small: Services) -> N
     page.wait("document.querySelector('#confirm').open")
     assert "Reindex northwind-files?" in page.text("#confirm")
     page.key("Escape", 27)
+    page.wait("!document.querySelector('#confirm').open")
+    assert len(small.state.list_runs(limit=500)) == before
+
+
+def test_a_run_in_progress_shows_live_progress(page: Page, live: str, small: Services) -> None:
+    """A sync held after its first page is committed: the console shows it running with what it
+    has written so far, on the Sources page and on the Runs page, then finished."""
+    gate, held = threading.Event(), threading.Event()
+
+    def hold(point: str, refs: Sequence[RecordRef]) -> None:
+        if point == "committed" and any(r.record_id == "N-nor-9002" for r in refs):
+            held.set()
+            gate.wait(60)
+
+    add_note(small, "N-nor-9002", "2026-10-21T10:00:00+00:00")
+    original = small.refresher
+    small.refresher = Refresher(dataclasses.replace(small.parts, page_hook=hold))
+    try:
+        sign_in(page, live, "admin")
+        page.wait("document.querySelectorAll('#sources tbody tr[data-source]').length === 3")
+        page.click('#sources button[data-action="sync"][data-name="northwind-files"]')
+        assert held.wait(30)
+        page.wait("document.querySelector('#activity li')?.innerText.includes('1 records written')")
+        assert page.js("document.querySelector('#activity li').dataset.status") == "running"
+        page.click("#tab-runs")
+        running = '#runs tr[data-status="running"]'
+        page.wait(f"document.querySelector('{running}')?.innerText.includes('1 records written')")
+        assert "admin:demo-admin" in page.text(running)
+        shot = page.screenshot()
+        assert ink(shot, page.box(running)) > 0.03
+        progress = page.box(f"{running} progress")
+        assert progress.width > 20 and ink(shot, progress) > 0.1, "a progress bar is drawn"
+    finally:
+        gate.set()
+        small.refresher = original
+    page.wait("document.querySelector('#runs tr[data-status=\"running\"]') === null")  # the page polls
+    page.wait("document.querySelector('#activity li').dataset.status === 'succeeded'")
+    no_error(page)
+
+
+def test_index_page_asks_before_a_rebuild(page: Page, live: str, small: Services) -> None:
+    sign_in(page, live, "admin")
+    page.click("#tab-index")
+    page.wait("document.querySelector('#index').innerText.includes('live generation')")
+    no_error(page)
+    live_generation = httpx.get(f"{live}/admin/index", headers={"X-API-Key": KEYS["admin"]}).json()
+    assert f"live generation {live_generation['live_generation']}" in page.text("#index")
+    assert page.js("document.querySelector('#rollback').disabled") is True  # no previous generation
+    assert page.js("document.querySelectorAll('#stale tbody tr').length") == 3
+    before = len(small.state.list_runs(limit=500))
+    page.click("#rebuild")
+    page.wait("document.querySelector('#confirm').open")
+    assert page.js("document.activeElement.id") == "confirm-cancel", "Cancel has the focus first"
+    shot = page.screenshot()
+    assert ink(shot, page.box("#confirm")) > 0.02
+    page.key("Enter", 13)  # on Cancel
     page.wait("!document.querySelector('#confirm').open")
     assert len(small.state.list_runs(limit=500)) == before
 
