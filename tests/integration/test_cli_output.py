@@ -40,6 +40,8 @@ def test_first_onnx_export_prints_one_line(tmp_path: Path) -> None:
 
 
 def test_a_log_line_never_continues_a_progress_line(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
     setup_logging("INFO")
     try:
         log = logging.getLogger("test.progress")
@@ -51,7 +53,8 @@ def test_a_log_line_never_continues_a_progress_line(capsys: pytest.CaptureFixtur
         STDERR.end_progress()  # idempotent: no blank line
         log.warning("next")
     finally:
-        logging.getLogger().handlers[:] = []
+        root.handlers[:], level = saved
+        root.setLevel(level)
     err = capsys.readouterr().err
     lines = err.split("\n")
     assert lines[-1] == ""  # ends with a newline

@@ -316,3 +316,8 @@ def test_roles_are_checked_by_the_server_not_the_page(page: Page, live: str) -> 
     page.click("#forget")
     assert page.js("sessionStorage.getItem('crmKey')") is None
     assert page.js("document.querySelectorAll('#tabs button').length") == 0
+    page.type("#key", "not-a-key")
+    page.key("Enter", 13)
+    page.wait("document.querySelector('#error').textContent.includes('401')")
+    assert page.js("sessionStorage.getItem('crmKey')") is None, "an unknown key is not kept"
+    assert page.js("document.querySelectorAll('#tabs button').length") == 0

@@ -48,6 +48,7 @@ async function signIn() {
 
 async function start(frag) {
   const pages = await guard(signIn);
+  if (!pages) setKey("");  // an unknown key is not kept
   if (!pages || !pages.length) { renderTabs(); for (const n of Object.keys(PAGES)) $("#page-" + n).hidden = true; return; }
   const wanted = frag.get("tab");
   await show(pages.includes(wanted) ? wanted : frag.get("chunk") && pages.includes("audit") ? "audit" : pages[0]);
