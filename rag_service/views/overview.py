@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.partition import keys as partition_keys
 from rag_service.services import Services
 from rag_service.status import source_status
 from rag_service.views.models import ErrorBrief, PartitionView, RunBrief, SourceOverview
@@ -37,11 +36,12 @@ def _last_error(runs: list[dict[str, Any]]) -> ErrorBrief | None:
     )
 
 
-def _partitions(services: Services, name: str, count: int) -> list[PartitionView]:
-    if count <= 1:
+def _partitions(services: Services, keys: list[str]) -> list[PartitionView]:
+    """One view per partition key ("<source>#<p>"); none for a source in one piece."""
+    if len(keys) <= 1:
         return []
     out = []
-    for key in partition_keys(name, count):
+    for key in keys:
         cursor = services.state.get_cursor(key)
         runs = services.state.list_runs(source=key, limit=1)
         out.append(
@@ -82,7 +82,7 @@ def source_overview(services: Services, tenants: tuple[str, ...]) -> list[Source
                 freshness_seconds=row["freshness_seconds"],
                 completeness=row["completeness"],
                 next_run_due=row["next_run_due"],
-                partitions=_partitions(services, cfg.name, services.partition_count(cfg.name)),
+                partitions=_partitions(services, services.lock_keys(cfg.name)),
             )
         )
     return out
