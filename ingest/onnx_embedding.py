@@ -14,7 +14,9 @@ import fcntl
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +29,8 @@ EXPORT_FORMAT = "crm-rag-onnx-v1"  # bump when the export recipe changes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 Precision = Literal["fp32", "int8"]
+
+log = logging.getLogger("ingest.onnx_embedding")
 
 
 def default_cache_dir() -> Path:
@@ -82,7 +86,38 @@ def _check_pooling(model_dir: Path) -> bool:
     return "Normalize" in kinds
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The export's tracer and exporter warnings and the weight-loading progress bar say nothing a
+    user can act on (the exported graph is checked against torch by the tests): keep them off
+    the terminal of a first run."""
+    from transformers.utils import logging as hf_logging_typed
+
+    hf_logging: Any = hf_logging_typed  # its helpers are untyped
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _export(model_dir: Path, target: Path, precision: Precision) -> None:
+    log.warning(
+        "exporting the embedding model to ONNX once; later starts reuse the file",
+        extra={"precision": precision, "cache": str(target.parent)},
+    )
+    with _quiet():
+        _export_graph(model_dir, target, precision)
+
+
+def _export_graph(model_dir: Path, target: Path, precision: Precision) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 

@@ -5,28 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from rag_service.auth import KeyRing
 from rag_service.config import SAFE_ERROR_CONTEXT, Settings
+from rag_service.console import mount_console
 from rag_service.deps import UNPROCESSABLE
 from rag_service.docs import mount_docs
 from rag_service.limits import BodyLimitMiddleware
 from rag_service.ratelimit import RateLimiter, SharedRateLimiter
-from rag_service.routes import admin, audit, query
+from rag_service.routes import admin, audit, query, views
 from rag_service.schemas import QueryFilters
 from rag_service.services import Services, build_services
 
 log = logging.getLogger("rag_service.app")
-
-
-# the console may only talk to this service; its script and style are inline in the page
-CONSOLE_CSP = "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
 
 
 UNKNOWN_FIELD = "<unknown field>"
@@ -105,20 +101,7 @@ def create_app(
         log.error("unhandled error", extra={"path": request.url.path, "error_type": type(exc).__name__})
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    console = (Path(__file__).parent / "static" / "console.html").read_text(encoding="utf-8")
-
-    @app.get("/console", include_in_schema=False, response_class=HTMLResponse)
-    def console_page() -> HTMLResponse:
-        """Admin/auditor console: sources with last run and freshness, index, quarantine, chunk
-        provenance with redaction markers. Self-contained (no CDN); data comes from the API with
-        the user's key, so roles and tenant scope apply as everywhere else."""
-        return HTMLResponse(
-            console,
-            headers={
-                "Content-Security-Policy": CONSOLE_CSP,
-                "X-Frame-Options": "DENY",
-            },
-        )
+    mount_console(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -156,4 +139,5 @@ def create_app(
     app.include_router(query.router)
     app.include_router(admin.router)
     app.include_router(audit.router)
+    app.include_router(views.router)
     return app

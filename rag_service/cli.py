@@ -15,27 +15,24 @@ from ingest.pipeline import Progress
 from rag_service.cli_errors import CliFailure, explain
 from rag_service.cli_read import cmd_audit, cmd_check_config, cmd_query, cmd_status
 from rag_service.config import Settings, load_settings
-from rag_service.logs import setup_logging
+from rag_service.logs import STDERR, setup_logging
 from rag_service.timestamps import dumps
 
 
 def _progress(started: float) -> Progress:
     def report(source: str, counts: RunCounts) -> None:
         elapsed = time.perf_counter() - started
-        print(
-            f"\r[{source}] pages {counts.pages}  fetched {counts.fetched}  indexed {counts.indexed}  "
+        STDERR.progress(
+            f"[{source}] pages {counts.pages}  fetched {counts.fetched}  indexed {counts.indexed}  "
             f"unchanged {counts.unchanged}  excluded {counts.excluded}  quarantined {counts.quarantined}  "
-            f"chunks {counts.chunks_written}  {elapsed:6.1f}s",
-            end="",
-            file=sys.stderr,
-            flush=True,
+            f"chunks {counts.chunks_written}  {elapsed:6.1f}s"
         )
 
     return report
 
 
 def _print_report(report: RunReport) -> None:
-    print(file=sys.stderr)
+    STDERR.end_progress()
     print(dumps(report))
 
 
@@ -401,9 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(failure: CliFailure) -> int:
-    print(f"error: {failure.message}", file=sys.stderr)
+    STDERR.line(f"error: {failure.message}")
     if failure.hint:
-        print(f"hint: {failure.hint}", file=sys.stderr)
+        STDERR.line(f"hint: {failure.hint}")
     return failure.code
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,13 @@ def test_building_the_package_prints_no_warnings(tmp_path: Path) -> None:
         if "warning" in line.lower() and "is ignored: it is neither a file nor a directory" not in line
     ]
     assert noise == []
-    assert list(tmp_path.glob("crm_rag_refresh-*.whl"))
+    wheels = list(tmp_path.glob("crm_rag_refresh-*.whl"))
+    assert wheels
+    with zipfile.ZipFile(wheels[0]) as wheel:  # the console's page, style and script modules
+        names = set(wheel.namelist())
+    console = sorted(p.name for p in (ROOT / "rag_service" / "static" / "console").iterdir())
+    assert "app.js" in console and "console.css" in console
+    assert {f"rag_service/static/console/{n}" for n in console} | {"rag_service/static/console.html"} <= names
 
 
 def test_offline_docs_assets_are_a_declared_dependency() -> None:
