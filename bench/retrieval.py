@@ -15,7 +15,6 @@ bench/retrieval_dev.py (../shared/data/retrieval-dev, see its SOURCES.md).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.retrieval_dev import API_KEY, LOADERS, OWNER, TOP_K, BenchSet, data_root, spread
+from bench.retrieval_dev import API_KEY, LOADERS, OWNER, TOP_K, BenchSet, data_root, drop_sources, spread
 
 if TYPE_CHECKING:
     from ingest.embedding import Embedder
@@ -95,22 +94,10 @@ def run_variant(
     from fastapi.testclient import TestClient
 
     from bench.live import bench_settings
-    from ingest.config import FileSourceConfig
     from rag_service.app import create_app
     from rag_service.services import build_services
 
-    sources = []
-    for bench in sets:
-        drop = tmp / "drop" / bench.name
-        drop.mkdir(parents=True)
-        with (drop / "records.jsonl").open("w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in bench.records)
-        sources.append(
-            FileSourceConfig.model_validate(
-                {"name": bench.name, "kind": "file", "tenant_id": bench.name, "path": drop, "page_size": 500}
-            )
-        )
-    base = bench_settings(tmp / "var", sources)
+    base = bench_settings(tmp / "var", drop_sources(sets, tmp / "drop"))
     settings = base.model_copy(update={"chunking": base.chunking.model_copy(update=chunking)})
     services = build_services(settings, embedder=embedder, redactor=redactor)
     scores: dict[str, dict[str, Score]] = {}

@@ -42,6 +42,7 @@ from ingest.models import SourceRecord
 from policies.models import Redaction
 
 if TYPE_CHECKING:
+    from ingest.config import FileSourceConfig
     from policies.redaction import Redactor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -261,20 +262,13 @@ def score(ranked: Sequence[str], gold: frozenset[str], result: Result) -> None:
     result.rr += 1 / rank if rank else 0.0
 
 
-def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[str, Result]:
-    """Index every set through the real pipeline into a private data dir and ask /query."""
-    from fastapi.testclient import TestClient
-
-    from bench.live import bench_settings
-    from ingest import payload as P
+def drop_sources(sets: Sequence[BenchSet], root: Path) -> list[FileSourceConfig]:
+    """One file source (drop folder) per set, its name and tenant the set's name."""
     from ingest.config import FileSourceConfig
-    from policies.models import Admit, ConsentStatus
-    from rag_service.app import create_app
-    from rag_service.services import build_services
 
     sources = []
     for bench in sets:
-        drop = tmp / "drop" / bench.name
+        drop = root / bench.name
         drop.mkdir(parents=True)
         with (drop / "records.jsonl").open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in bench.records)
@@ -283,7 +277,20 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                 {"name": bench.name, "kind": "file", "tenant_id": bench.name, "path": drop, "page_size": 500}
             )
         )
-    settings = bench_settings(tmp / "var", sources)
+    return sources
+
+
+def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[str, Result]:
+    """Index every set through the real pipeline into a private data dir and ask /query."""
+    from fastapi.testclient import TestClient
+
+    from bench.live import bench_settings
+    from ingest import payload as P
+    from policies.models import Admit, ConsentStatus
+    from rag_service.app import create_app
+    from rag_service.services import build_services
+
+    settings = bench_settings(tmp / "var", drop_sources(sets, tmp / "drop"))
     services = build_services(settings, redactor=redactor)
     results: dict[str, Result] = {}
     try:
