@@ -6,17 +6,18 @@ vectors -> embedded index) and `POST /query`:
                                         [--chunking default,no-header,...]
 
 Each chunking variant is indexed once; every question is then asked in each retrieval mode
-(`retrieval` field of /query, top_k 10, min_score 0). Record level: R@1, R@5, R@10, MRR; "cites
-gold" = the answer's first citation [n] is a gold record (and the same among questions whose gold
-record is ranked first); p50 = /query latency in ms (TestClient, one client). Sets and gold as in
-bench/retrieval_dev.py (../shared/data/retrieval-dev, see its SOURCES.md).
+(`retrieval` field of /query, top_k 10, min_score 0). Record level: R@1, R@5, R@10, MRR; the
+answer columns are bench/answer_stats.py's, as in bench.retrieval_dev (a citation [n] of a gold
+record, overall / with gold in the top 5 / with gold first; gold-answer words quoted; quotes whose
+offsets cut the cited chunk's stored text); p50 = /query latency in ms (TestClient, one client).
+Sets and gold as in bench/retrieval_dev.py (../shared/data/retrieval-dev, see its SOURCES.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import re
 import shutil
 import statistics
 import tempfile
@@ -26,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.retrieval_dev import API_KEY, LOADERS, OWNER, TOP_K, BenchSet, data_root, drop_sources, spread
+from bench.answer_stats import AnswerStats
+from bench.retrieval_dev import LOADERS, BenchSet, data_root, drop_sources, gold_rank, post_query, spread
+from bench.stored import chunk_text
 
 if TYPE_CHECKING:
     from ingest.embedding import Embedder
@@ -38,7 +41,6 @@ CHUNKING: dict[str, dict[str, Any]] = {
     "no-header": {"context_header": False},
     "tokens-120": {"chunk_tokens": 120, "overlap_tokens": 20},
 }
-CITATION = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -48,37 +50,25 @@ class Score:
     at5: int = 0
     at10: int = 0
     rr: float = 0.0
-    cites: int = 0
-    top1_cites: int = 0
     latency_ms: list[float] = field(default_factory=list)
+    answers: AnswerStats = field(default_factory=AnswerStats)
 
-    def add(self, ranked: Sequence[str], gold: frozenset[str], cited: str | None, ms: float) -> None:
-        rank = next((n for n, rid in enumerate(ranked, start=1) if rid in gold), 0)
+    def add(self, ranked: Sequence[str], gold: frozenset[str], ms: float) -> None:
+        rank = gold_rank(ranked, gold)
         self.queries += 1
         self.at1 += rank == 1
         self.at5 += 0 < rank <= 5
         self.at10 += 0 < rank <= 10
         self.rr += 1 / rank if rank else 0.0
-        self.cites += cited in gold
-        self.top1_cites += rank == 1 and cited in gold
         self.latency_ms.append(ms)
 
     def row(self) -> str:
         n = self.queries or 1
         p50 = statistics.median(self.latency_ms) if self.latency_ms else 0.0
-        top1 = f"{self.top1_cites / self.at1:.3f}" if self.at1 else "-"
         return (
             f"{self.at1 / n:.3f} | {self.at5 / n:.3f} | {self.at10 / n:.3f} | {self.rr / n:.3f} "
-            f"| {self.cites / n:.3f} | {top1} | {p50:.1f}"
+            f"{self.answers.row()} {p50:.1f}"
         )
-
-
-def first_citation(answer: str, sources: list[dict[str, Any]]) -> str | None:
-    by_n = {int(s["n"]): str(s["record_id"]) for s in sources}
-    for match in CITATION.finditer(answer):
-        if int(match.group(1)) in by_n:
-            return by_n[int(match.group(1))]
-    return None
 
 
 def run_variant(
@@ -108,28 +98,23 @@ def run_variant(
                 report = services.run(bench.name, actor="bench")
                 if report.status != "succeeded":
                     raise RuntimeError(f"{bench.name}: sync {report.status}: {report.error}")
+
+                stored_text = functools.partial(chunk_text, services.index)
+
                 for mode in modes:
                     score = scores.setdefault(bench.name, {}).setdefault(mode, Score())
                     for q in bench.queries:
-                        body = {
-                            "question": q.text,
-                            "tenant_id": bench.name,
-                            "purpose": "support_assistant",
-                            "user": {"user_id": OWNER, "team_ids": []},
-                            "top_k": TOP_K,
-                            "min_score": 0.0,
-                            "retrieval": mode,
-                        }
                         t0 = time.perf_counter()
-                        resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
+                        data = post_query(
+                            client, q.text, bench.name, "support_assistant", min_score=0.0, retrieval=mode
+                        )
                         ms = (time.perf_counter() - t0) * 1000
-                        if resp.status_code != 200:
-                            raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
-                        data = resp.json()
                         if data["retrieval"] != mode:
                             raise RuntimeError(f"asked {mode}, the service ran {data['retrieval']}")
-                        ranked = list(dict.fromkeys(str(s["record_id"]) for s in data["sources"]))
-                        score.add(ranked, q.gold, first_citation(data["answer"], data["sources"]), ms)
+                        records = [str(s["record_id"]) for s in data["sources"]]
+                        score.add(list(dict.fromkeys(records)), q.gold, ms)
+                        score.answers.add(str(data["answer"]), records, q.gold, q.answer)
+                        score.answers.check_spans(data.get("quotes", []), data["sources"], stored_text)
     finally:
         services.close()
     return scores
@@ -138,8 +123,9 @@ def run_variant(
 def table(results: dict[str, dict[str, dict[str, Score]]], sets: Sequence[BenchSet]) -> str:
     lines = [
         "| set | chunking | retrieval | queries | R@1 | R@5 | R@10 | MRR | cites gold "
-        "| cites gold when ranked 1st | /query p50 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| cites gold, gold in top 5 | cites gold, gold first | gold answer words quoted "
+        "| quotes round-trip | /query p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for bench in sets:
         for variant, per_set in results.items():

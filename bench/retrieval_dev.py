@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -37,11 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.answer_stats import AnswerStats
-from bench.stored import stored_texts
+from bench.stored import chunk_text, stored_texts
 from ingest.models import SourceRecord
 from policies.models import Redaction
 
 if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
     from ingest.config import FileSourceConfig
     from policies.redaction import Redactor
 
@@ -254,8 +257,30 @@ def source_texts(bench: BenchSet) -> dict[str, str]:
     return out
 
 
+def gold_rank(ranked: Sequence[str], gold: frozenset[str]) -> int:
+    """1-based rank of the first gold record; 0 when none is ranked."""
+    return next((n for n, rid in enumerate(ranked, start=1) if rid in gold), 0)
+
+
+def post_query(client: TestClient, question: str, tenant: str, purpose: str, **extra: Any) -> dict[str, Any]:
+    """POST /query as the bench's assistant (owner OWNER, top_k TOP_K); the JSON answer."""
+    body = {
+        "question": question,
+        "tenant_id": tenant,
+        "purpose": purpose,
+        "user": {"user_id": OWNER, "team_ids": []},
+        "top_k": TOP_K,
+        **extra,
+    }
+    resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
+    if resp.status_code != 200:
+        raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
+    data: dict[str, Any] = resp.json()
+    return data
+
+
 def score(ranked: Sequence[str], gold: frozenset[str], result: Result) -> None:
-    rank = next((n for n, rid in enumerate(ranked, start=1) if rid in gold), 0)
+    rank = gold_rank(ranked, gold)
     result.queries += 1
     result.at1 += rank == 1
     result.at5 += 0 < rank <= 5
@@ -285,7 +310,6 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
     from fastapi.testclient import TestClient
 
     from bench.live import bench_settings
-    from ingest import payload as P
     from policies.models import Admit, ConsentStatus
     from rag_service.app import create_app
     from rag_service.services import build_services
@@ -314,24 +338,11 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
                     if text != source:
                         result.words.update(redacted_values(source, text))
 
-                def stored_text(chunk_id: str) -> str | None:
-                    hit = services.index.get(chunk_id)
-                    return None if hit is None else str(hit.payload[P.TEXT])
+                stored_text = functools.partial(chunk_text, services.index)
 
                 def ask(question: str, tenant: str) -> dict[str, Any]:
-                    body = {
-                        "question": question,
-                        "tenant_id": tenant,
-                        "purpose": purpose,
-                        "user": {"user_id": OWNER, "team_ids": []},
-                        "top_k": TOP_K,
-                        "min_score": 0.0,  # every hit: the threshold sweep below applies its own
-                    }
-                    resp = client.post("/query", json=body, headers={"X-API-Key": API_KEY})
-                    if resp.status_code != 200:
-                        raise RuntimeError(f"/query {resp.status_code}: {resp.text[:300]}")
-                    data: dict[str, Any] = resp.json()
-                    return data
+                    # every hit: the threshold sweep below applies its own floor
+                    return post_query(client, question, tenant, purpose, min_score=0.0)
 
                 for q in bench.queries:
                     data = ask(q.text, bench.name)

@@ -17,3 +17,9 @@ def stored_texts(index: IndexStore, tenant: str) -> tuple[dict[str, str], int]:
         text = stored.get(rid, "").ljust(start)
         stored[rid] = text[:start] + chunk + text[start + len(chunk) :]
     return stored, len(payloads)
+
+
+def chunk_text(index: IndexStore, chunk_id: str) -> str | None:
+    """One chunk's stored text, as GET /audit/chunks/{id} shows it; None when it is gone."""
+    hit = index.get(chunk_id)
+    return None if hit is None else str(hit.payload[P.TEXT])
