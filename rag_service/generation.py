@@ -13,7 +13,7 @@ from rag_service.config import GeneratorConfig
 from rag_service.context import fit_budget
 from rag_service.generator import ChatMessage, GenerationFailed, Generator
 from rag_service.grounding import Embed, ground, split_claims
-from rag_service.schemas import Citation, Claim, Generation, Source
+from rag_service.schemas import Citation, Claim, Generation, Source, chunk_ref
 
 log = logging.getLogger("rag_service.generation")
 
@@ -80,11 +80,7 @@ def generate_answer(
     for g in grounded:
         citations = [
             Citation(
-                n=n,
-                chunk_id=by_n[n][0].chunk_id,
-                record_id=by_n[n][0].record_id,
-                record_version=by_n[n][0].record_version,
-                content_hash=by_n[n][0].content_hash,
+                **chunk_ref(by_n[n][0]),
                 start=sup.start,
                 end=sup.end,
                 text=by_n[n][1][sup.start : sup.end],

@@ -12,7 +12,16 @@ from rag_service.config import RetrievalMode
 from rag_service.context import fit_budget
 from rag_service.fusion import fuse
 from rag_service.generation import generate_answer
-from rag_service.schemas import Context, ContextChunk, Generation, QueryRequest, QueryResponse, Source, Span
+from rag_service.schemas import (
+    Context,
+    ContextChunk,
+    Generation,
+    QueryRequest,
+    QueryResponse,
+    Source,
+    Span,
+    chunk_ref,
+)
 
 if TYPE_CHECKING:
     from rag_service.services import Services
@@ -177,11 +186,7 @@ def answer(services: Services, body: QueryRequest, found: Retrieved, took_ms: fl
         answer=render(quotes),
         quotes=[
             Span(
-                n=q.n,
-                chunk_id=by_n[q.n].chunk_id,
-                record_id=by_n[q.n].record_id,
-                record_version=by_n[q.n].record_version,
-                content_hash=by_n[q.n].content_hash,
+                **chunk_ref(by_n[q.n]),
                 start=q.start,
                 end=q.end,
                 text=q.text,
@@ -204,11 +209,7 @@ def _context(services: Services, body: QueryRequest, ranked: list[tuple[Source, 
     by_n = {s.n: s for s, _ in ranked}
     chunks = [
         ContextChunk(
-            n=f.n,
-            chunk_id=by_n[f.n].chunk_id,
-            record_id=by_n[f.n].record_id,
-            record_version=by_n[f.n].record_version,
-            content_hash=by_n[f.n].content_hash,
+            **chunk_ref(by_n[f.n]),
             tokens=f.tokens,
             text=f.text,
         )

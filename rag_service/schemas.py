@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -115,17 +115,42 @@ class Source(BaseModel):
     )
 
 
-class Span(BaseModel):
-    """Words of one chunk: `text` is the chunk's stored (redacted) text [start:end], exactly as
-    GET /audit/chunks/{chunk_id} shows it (payload.text), from record_version / content_hash."""
+class ChunkRef(BaseModel):
+    """Which chunk of which record version: the provenance every quote, citation and context chunk
+    carries beside sources[n - 1]."""
 
     model_config = ConfigDict(frozen=True)
 
-    n: int  # the source cited: sources[n - 1]
+    n: int  # the source: sources[n - 1]
     chunk_id: str
     record_id: str
     record_version: str
     content_hash: str
+
+
+class ChunkRefFields(TypedDict):
+    n: int
+    chunk_id: str
+    record_id: str
+    record_version: str
+    content_hash: str
+
+
+def chunk_ref(src: Source) -> ChunkRefFields:
+    """The ChunkRef fields of a source, to build a Span, Citation or ContextChunk from."""
+    return ChunkRefFields(
+        n=src.n,
+        chunk_id=src.chunk_id,
+        record_id=src.record_id,
+        record_version=src.record_version,
+        content_hash=src.content_hash,
+    )
+
+
+class Span(ChunkRef):
+    """Words of one chunk: `text` is the chunk's stored (redacted) text [start:end], exactly as
+    GET /audit/chunks/{chunk_id} shows it (payload.text), from record_version / content_hash."""
+
     start: int
     end: int
     text: str
@@ -165,17 +190,10 @@ class Generation(BaseModel):
     took_ms: float = 0.0
 
 
-class ContextChunk(BaseModel):
+class ContextChunk(ChunkRef):
     """A ranked chunk for a frontend's own model: the stored (redacted) text; provenance beside it
     and in sources[n - 1]."""
 
-    model_config = ConfigDict(frozen=True)
-
-    n: int
-    chunk_id: str
-    record_id: str
-    record_version: str
-    content_hash: str
     tokens: int
     text: str
 
