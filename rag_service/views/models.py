@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.timeutil import Timestamp
+from rag_service.schemas import RunView
 
 
 class Frozen(BaseModel):
@@ -74,17 +75,12 @@ class RunProgress(Frozen):
     quarantined: int
 
 
-class RunRow(Frozen):
-    run_id: str
-    source: str
-    kind: str
-    actor: str
-    status: str
-    started_at: Timestamp
-    finished_at: Timestamp | None
+class RunRow(RunView):
+    """A job run as the admin API shows it, with its duration (None while it runs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     duration_seconds: float | None
-    counts: dict[str, int]
-    error: str | None
 
 
 class RedactionSummary(Frozen):
