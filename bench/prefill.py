@@ -62,7 +62,7 @@ def templates(records: int = 300) -> list[Template]:
                     qe.ScrollRequest(offset=offset, limit=256, with_payload=True, with_vector=True)
                 )
                 for point in batch:
-                    vectors = point.vector
+                    vectors: dict[str, Any] = point.vector  # type: ignore[assignment]  # named vectors
                     sparse = vectors.get("lexical")
                     out.append(
                         Template(
@@ -112,7 +112,7 @@ def clones(
     for j in range(n):
         k = start + j
         template = base[k % len(base)]
-        v = vectors[k % len(base)] + rng.normal(0.0, sigma, vectors.shape[1]).astype(np.float32)
+        v = vectors[k % len(base)] + np.asarray(rng.normal(0.0, sigma, vectors.shape[1]), dtype=np.float32)
         v /= np.linalg.norm(v)
         ref = RecordRef(tenant_id=tenants[int(choice[j])], source=BENCH_SOURCE, record_id=f"P-{k:07d}")
         payload = {
