@@ -233,12 +233,27 @@ class LexicalConfig(Section):
     avg_len: float = Field(default=256.0, gt=0.0)  # expected document length in tokens
 
 
+class FoldInConfig(Section):
+    """Background HNSW fold-in of the embedded (edge) index: points written since the last one are
+    indexed in a child process and swapped in while queries and syncs go on
+    (ingest/index/fold_in.py). The Qdrant server indexes in the background itself."""
+
+    enabled: bool = True
+    after_points: int = Field(default=20_000, ge=100)  # new points that start a fold-in
+    # ... or at least min_points new points waiting this long
+    after_seconds: int = Field(default=3600, ge=60)
+    min_points: int = Field(default=1_000, ge=1)
+    check_seconds: int = Field(default=60, ge=5)  # how often the schedule looks
+    timeout_seconds: int = Field(default=7200, ge=60)  # the child's HNSW build; stopped after
+
+
 class IndexConfig(Section):
     backend: Literal["edge", "qdrant"] = "edge"
     path: Path = Path("var/index")  # edge: directory holding the shard
     qdrant_url: str | None = None  # qdrant: server URL, or ":memory:" for the local engine
     qdrant_api_key: SecretStr | None = None
     collection: str = Field(default="crm_chunks", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    fold_in: FoldInConfig = FoldInConfig()
 
 
 class StateConfig(Section):

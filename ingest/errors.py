@@ -31,6 +31,10 @@ class StoreLockedError(StoreError):
     """Another process owns the embedded index directory."""
 
 
+class StoreBusyError(StoreError):
+    """The index is already doing this maintenance (a fold-in is running)."""
+
+
 class LiveIndexMissingError(StoreError):
     """The state store names a live generation the Qdrant server does not hold (its alias is
     gone): the server lost data or QDRANT_URL names another server. Never papered over with a new,

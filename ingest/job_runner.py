@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from ingest.config import ReconcileConfig, SourceConfig
+from ingest.config import FoldInConfig, ReconcileConfig, SourceConfig
 from ingest.errors import SourceBusyError, UnknownSourceError
+from ingest.fold_in_job import FoldInJob
 from ingest.index.generations import Generations
 from ingest.index.switchable import SwitchableIndex
 from ingest.jobs import EVERY_SOURCE, Job, JobKind, JobSchedule, job_schedules
@@ -44,6 +45,7 @@ class JobSettings:
     canaries: tuple[Canary, ...] = ()
     optimize: bool = True
     rebuild_interval_seconds: int | None = None
+    fold_in: FoldInConfig | None = None  # the embedded (edge) index only
 
 
 class JobRunner:
@@ -64,6 +66,11 @@ class JobRunner:
         self.settings = settings
         self.refresher = Refresher(parts)
         self.scheduler: TickScheduler | None = None
+        self.fold_in = (
+            FoldInJob(index=index, runs=parts.state, config=settings.fold_in, on_run=parts.on_run)
+            if settings.fold_in is not None
+            else None
+        )
 
     # ---------------------------------------------------------------- names and locks
 
@@ -268,10 +275,12 @@ class JobRunner:
     # ---------------------------------------------------------------- scheduled jobs
 
     def plan(self) -> list[JobSchedule]:
+        fold_in = self.settings.fold_in
         return job_schedules(
             self.settings.sources,
             self.settings.reconcile,
             rebuild_interval_seconds=self.settings.rebuild_interval_seconds,
+            fold_in_check_seconds=fold_in.check_seconds if fold_in is not None and fold_in.enabled else None,
         )
 
     def execute(self, job: Job, *, actor: str) -> object:
@@ -292,6 +301,8 @@ class JobRunner:
                 return self.reprocess_stale(name, actor=actor, limit=self.settings.reconcile.reprocess_batch)
             case JobKind.REBUILD:
                 return self.rebuild(actor=actor)
+            case JobKind.FOLD_IN:  # starts one in the background when due; returns at once
+                return self.fold_in.check(actor=actor) if self.fold_in is not None else None
 
     def run_due(self, worker: str, *, retry_seconds: int = 5, actor: str | None = None) -> int:
         """One tick: claim and run due jobs until none is due (one firing per run across every

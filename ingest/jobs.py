@@ -23,6 +23,7 @@ class JobKind(StrEnum):
     RECONCILE = "reconcile"  # live ids and content vs ledger vs index, per source
     REPROCESS_STALE = "reprocess_stale"  # records indexed under older policies or model, per source
     REBUILD = "rebuild"  # a new index generation from every source (blue/green)
+    FOLD_IN = "fold_in"  # index new points of the embedded index in the background, when due
 
 
 class Job(BaseModel):
@@ -41,12 +42,16 @@ class JobSchedule(BaseModel):
 
 
 def job_schedules(
-    sources: Sequence[SourceConfig], reconcile: ReconcileConfig, *, rebuild_interval_seconds: int | None
+    sources: Sequence[SourceConfig],
+    reconcile: ReconcileConfig,
+    *,
+    rebuild_interval_seconds: int | None,
+    fold_in_check_seconds: int | None = None,
 ) -> list[JobSchedule]:
     """What runs on its own: syncs per partition at the source's interval, reprocess-stale per
     source at reconcile.reprocess_interval_seconds (else the source's interval), reconcile per
-    source at its reconcile_interval_seconds (else reconcile.interval_seconds), and a rebuild only
-    when rebuild.interval_seconds is set."""
+    source at its reconcile_interval_seconds (else reconcile.interval_seconds), a rebuild only
+    when rebuild.interval_seconds is set, and the fold-in check of an embedded index."""
     plan: list[JobSchedule] = []
     for cfg in sources:
         if not cfg.enabled:
@@ -72,6 +77,12 @@ def job_schedules(
         plan.append(
             JobSchedule(
                 job=Job(kind=JobKind.REBUILD, target=EVERY_SOURCE), interval_seconds=rebuild_interval_seconds
+            )
+        )
+    if fold_in_check_seconds is not None:
+        plan.append(
+            JobSchedule(
+                job=Job(kind=JobKind.FOLD_IN, target=EVERY_SOURCE), interval_seconds=fold_in_check_seconds
             )
         )
     return plan

@@ -196,7 +196,7 @@ class RunCounts(BaseModel):
 class RunReport(Frozen):
     run_id: str
     source: str
-    kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale", "reconcile"]
+    kind: Literal["sync", "reindex", "reindex_record", "reprocess_stale", "reconcile", "fold_in"]
     status: Literal["succeeded", "failed"]
     started_at: Timestamp
     finished_at: Timestamp

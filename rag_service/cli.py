@@ -230,6 +230,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     the shard). A rebuild does the same for its new generation without stopping anything."""
     from datetime import timedelta
 
+    from ingest.index.fold_in import active_dir
     from ingest.index.generations import EdgeGenerations
     from ingest.index.optimize import optimize_shard
     from ingest.state import StateStore
@@ -246,7 +247,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
             lock_ttl=timedelta(seconds=settings.scheduler.lock_ttl_seconds),
         )
         live = gens.pointer().live
-    print(dumps(optimize_shard(gens.shard_dir(live))))
+    print(dumps(optimize_shard(active_dir(gens.shard_slot(live)))))
     return 0
 
 

@@ -179,7 +179,9 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         self._pool.shutdown(wait=True)  # in-flight pages finish; nothing half-written
-        self.index.close()
+        self.index.close()  # a fold-in in flight stops its child and discards its copy
+        if self.jobs.fold_in is not None:
+            self.jobs.fold_in.wait(timeout=60)  # ... and records its run before the state store closes
         self.state.close()
         if self.generator is not None:
             self.generator.close()
@@ -195,6 +197,7 @@ def job_settings(settings: Settings, consent_version: str) -> JobSettings:
         canaries=settings.rebuild.canaries,
         optimize=settings.rebuild.optimize,
         rebuild_interval_seconds=settings.rebuild.interval_seconds,
+        fold_in=settings.index.fold_in if settings.index.backend == "edge" else None,
     )
 
 

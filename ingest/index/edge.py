@@ -6,16 +6,24 @@ is shorter than expected", which a truncated tracker journal reproduces) is logg
 shard is reopened (its WAL replays what was not flushed) and the write retried once; while that
 fails, `write_error` says why and readiness reports the index unwritable. The next write tries
 again, so no restart is needed once the cause is gone.
-`optimize()` (HNSW build) is never called here: it holds the GIL for minutes at scale. New points
-live in plain segments (exact search; ~5 ms per query at 1k chunks, ~45 ms at 100k); a rebuild
-builds the HNSW index of its new generation in a child process (ingest/index/optimize.py).
+`optimize()` (HNSW build) is never called in this process: it holds the GIL for minutes at scale.
+New points live in plain segments (exact search; ~5 ms per query at 1k chunks, ~45 ms at 100k)
+until a fold-in (ingest/index/fold_in.py) indexes them in a child process and swaps the result in
+while reads and writes go on; a rebuild does the same for its new generation.
+
+The path given is the shard's slot: its lock file (`<slot>.lock`) and the pointer to the shard
+directory in use (`<slot>.active`; the slot itself until the first fold-in).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +32,8 @@ import qdrant_edge as qe
 from numpy.typing import NDArray
 
 from ingest import payload as P
-from ingest.errors import StoreError, StoreLockedError
+from ingest.errors import StoreBusyError, StoreError, StoreLockedError
+from ingest.index import fold_in as F
 from ingest.index.base import LEXICAL_VECTOR, Hit, IndexFilter, IndexPoint, Legs, SparseVector, stored_cosine
 from ingest.index.filters import (
     Condition,
@@ -39,9 +48,12 @@ from ingest.index.filters import (
 )
 from ingest.index.shard_lock import ShardLock
 from ingest.models import RecordRef
+from ingest.timeutil import utcnow
 
 log = logging.getLogger("ingest.index.edge")
 T = TypeVar("T")
+Op = Callable[[Any], Any]  # one write, applied to a shard (the live one, then a fold-in's copy)
+Optimizer = Callable[[Path, threading.Event], dict[str, float | int]]
 
 
 def _condition(cond: Condition) -> Any:
@@ -74,52 +86,136 @@ def _hit(point: Any, cosine: float | None) -> Hit:
     return Hit(id=str(point.id), score=float(point.score), payload=dict(point.payload or {}), cosine=cosine)
 
 
+class _Shard:
+    """One open shard directory, the reads in flight on it, and its lock when it is a fold-in's
+    directory (the slot lock covers the slot itself)."""
+
+    def __init__(self, engine: Any, directory: Path, lock: ShardLock | None) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.lock = lock
+        self.readers = 0
+
+
+class _Readers:
+    """The current shard for reads. A swap never waits for reads; the old shard is closed once
+    its last read has finished. A reopen (after a failed write) blocks new reads while it runs."""
+
+    def __init__(self, shard: _Shard) -> None:
+        self._current = shard
+        self._cond = threading.Condition()
+        self._blocked = False
+
+    @property
+    def current(self) -> _Shard:
+        return self._current
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._blocked)
+            shard = self._current
+            shard.readers += 1
+        try:
+            yield shard.engine
+        finally:
+            with self._cond:
+                shard.readers -= 1
+                self._cond.notify_all()
+
+    def swap(self, shard: _Shard) -> _Shard:
+        with self._cond:
+            old, self._current = self._current, shard
+            return old
+
+    def wait_idle(self, shard: _Shard, timeout: float = 60.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: shard.readers == 0, timeout)
+
+    @contextlib.contextmanager
+    def exclusive(self, timeout: float = 60.0) -> Iterator[_Shard]:
+        """No read runs on the current shard inside this block (a reopen closes it)."""
+        with self._cond:
+            self._blocked = True
+            self._cond.wait_for(lambda: self._current.readers == 0, timeout)
+        try:
+            yield self._current
+        finally:
+            with self._cond:
+                self._blocked = False
+                self._cond.notify_all()
+
+
 class EdgeIndexStore:
     backend = "edge"
 
     def __init__(self, path: Path, dimension: int) -> None:
-        self._path = path
+        self._path = path  # the slot (see the module docstring)
         self._dimension = dimension
         self._write_lock = threading.Lock()
         self._write_error: str | None = None
-        path.mkdir(parents=True, exist_ok=True)
+        self._closed = False
+        # fold-in: one at a time; the journal is not None while one runs
+        self._fold_lock = threading.Lock()
+        self._journal: list[Op] | None = None
+        self._cancel = threading.Event()
+        self._unfolded = 0
+        self._unfolded_since: datetime | None = None
+        self._last_fold: F.FoldInReport | None = None
+        self._last_fold_error: str | None = None
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._owner = ShardLock(path)  # before the engine touches the directory (shard_lock.py)
         self._owner.acquire()
         try:
-            self._shard = self._open()
-            if self._shard.info().points_count == 0 and not self._shard.info().payload_schema:
-                self._create_indexes()
-            self._has_lexical = self._probe_lexical()
+            for gone in F.remove_leftovers(path):
+                log.warning("removed a shard directory a fold-in left behind", extra={"shard": gone.name})
+            directory = F.active_dir(path)
+            self._readers = _Readers(_Shard(self._open(directory), directory, None))
+            with self._readers.reading() as shard:
+                if shard.info().points_count == 0 and not shard.info().payload_schema:
+                    self._create_indexes(shard)
+                self._has_lexical = self._probe_lexical(shard)
         except BaseException:
             self._owner.release()
             raise
 
-    def _open(self) -> Any:
-        path = self._path
+    def _open(self, directory: Path) -> Any:
         try:
-            if any(path.iterdir()):
-                return qe.EdgeShard.load(str(path))
-            shard = qe.EdgeShard.create(str(path), self._config())
-            self._shard = shard
-            self._create_indexes()
+            if directory.is_dir() and any(directory.iterdir()):
+                return qe.EdgeShard.load(str(directory))
+            directory.mkdir(parents=True, exist_ok=True)
+            shard = qe.EdgeShard.create(str(directory), self._config())
+            self._create_indexes(shard)
             return shard
         except Exception as exc:
             text = str(exc).lower()
             if "lock" in text or "wal" in text:
                 raise StoreLockedError(
-                    f"index directory {path} is in use by another process; "
+                    f"index directory {directory} is in use by another process; "
                     "run writes through that process (admin API) or stop it first"
                 ) from exc
-            raise StoreError(f"cannot open index at {path}: {type(exc).__name__}") from exc
+            raise StoreError(f"cannot open index at {directory}: {type(exc).__name__}") from exc
+
+    @property
+    def shard_dir(self) -> Path:
+        """The shard directory in use now (it changes with every fold-in)."""
+        return self._readers.current.directory
 
     @property
     def write_error(self) -> str | None:
         """Why the last write failed and could not be recovered; None while writes succeed."""
         return self._write_error
 
+    def _apply(self, op: Op) -> Any:
+        """Run one engine write (caller holds the write lock), and journal it while a fold-in
+        runs. A failure is logged in full, the shard reopened and the write retried once; writes
+        are idempotent (deterministic ids, filters)."""
+        result = self._write(lambda: op(self._readers.current.engine))
+        if self._journal is not None:
+            self._journal.append(op)
+        return result
+
     def _write(self, op: Callable[[], T]) -> T:
-        """Run an engine write (caller holds the write lock). A failure is logged in full, the shard
-        reopened and the write retried once; writes are idempotent (deterministic ids, filters)."""
         if self._write_error is None:
             try:
                 return op()
@@ -142,11 +238,12 @@ class EdgeIndexStore:
         log.error("index write failed", extra={"index": self.location, "engine_error": self._write_error})
 
     def _reopen(self) -> None:
-        try:
-            self._shard.close()
-        except Exception as exc:  # already broken: the reopen below decides
-            log.warning("closing the failed shard", extra={"error_type": type(exc).__name__})
-        self._shard = self._open()
+        with self._readers.exclusive() as current:
+            try:
+                current.engine.close()
+            except Exception as exc:  # already broken: the reopen below decides
+                log.warning("closing the failed shard", extra={"error_type": type(exc).__name__})
+            current.engine = self._open(current.directory)
 
     def _config(self) -> Any:
         return qe.EdgeConfig(
@@ -154,10 +251,11 @@ class EdgeIndexStore:
             sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
 
-    def _probe_lexical(self) -> bool:
+    @staticmethod
+    def _probe_lexical(shard: Any) -> bool:
         """A shard created before lexical vectors has none; the engine names the missing vector."""
         try:
-            self._shard.query(
+            shard.query(
                 qe.QueryRequest(limit=1, query=_sparse_query(SparseVector(indices=(0,), values=(1.0,))))
             )
         except Exception as exc:
@@ -170,30 +268,35 @@ class EdgeIndexStore:
     def has_lexical(self) -> bool:
         return self._has_lexical
 
-    def _create_indexes(self) -> None:
+    @staticmethod
+    def _create_indexes(shard: Any) -> None:
         for key in P.KEYWORD_INDEXES:
             params = (
                 qe.KeywordIndexParams(is_tenant=True) if key == P.TENANT_ID else qe.PayloadSchemaType.Keyword
             )
-            self._shard.update(qe.UpdateOperation.create_field_index(key, params))
+            shard.update(qe.UpdateOperation.create_field_index(key, params))
         for key in P.INTEGER_INDEXES:
-            self._shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
+            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
         for key in P.DATETIME_INDEXES:
-            self._shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Datetime))
+            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Datetime))
 
     @property
     def location(self) -> str:
         return f"edge:{self._path.name}"
 
     def indexed_fields(self) -> list[str]:
-        return sorted(self._shard.info().payload_schema)
+        with self._readers.reading() as shard:
+            return sorted(shard.info().payload_schema)
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         if not points:
             return
         batch = [qe.Point(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points]
         with self._write_lock:
-            self._write(lambda: self._shard.update(qe.UpdateOperation.upsert_points(batch)))
+            self._apply(lambda shard: shard.update(qe.UpdateOperation.upsert_points(batch)))
+            if self._unfolded_since is None:
+                self._unfolded_since = utcnow()
+            self._unfolded += len(batch)
 
     def _vectors(self, point: IndexPoint) -> Any:
         if point.lexical is None or not self._has_lexical:
@@ -203,18 +306,23 @@ class EdgeIndexStore:
             LEXICAL_VECTOR: qe.SparseVector(list(point.lexical.indices), list(point.lexical.values)),
         }
 
+    @staticmethod
+    def _count_in(shard: Any, spec: FilterSpec | None) -> int:
+        return int(shard.count(qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
+
     def _count(self, spec: FilterSpec | None) -> int:
-        return int(self._shard.count(qe.CountRequest(exact=True, filter=to_edge_filter(spec))))
+        with self._readers.reading() as shard:
+            return self._count_in(shard, spec)
 
     def _delete(self, spec: FilterSpec) -> int:
-        def op() -> int:
-            n = self._count(spec)
+        def op(shard: Any) -> int:
+            n = self._count_in(shard, spec)
             if n:
-                self._shard.update(qe.UpdateOperation.delete_points_by_filter(to_edge_filter(spec)))
+                shard.update(qe.UpdateOperation.delete_points_by_filter(to_edge_filter(spec)))
             return n
 
         with self._write_lock:
-            return self._write(op)
+            return int(self._apply(op))
 
     def delete_record(self, ref: RecordRef) -> int:
         return self._delete(record_spec(ref))
@@ -225,14 +333,14 @@ class EdgeIndexStore:
     def set_record_payload(self, ref: RecordRef, payload: dict[str, Any]) -> int:
         spec = record_spec(ref)
 
-        def op() -> int:
-            n = self._count(spec)
+        def op(shard: Any) -> int:
+            n = self._count_in(shard, spec)
             if n:
-                self._shard.update(qe.UpdateOperation.set_payload_by_filter(to_edge_filter(spec), payload))
+                shard.update(qe.UpdateOperation.set_payload_by_filter(to_edge_filter(spec), payload))
             return n
 
         with self._write_lock:
-            return self._write(op)
+            return int(self._apply(op))
 
     def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]:
         request = qe.SearchRequest(
@@ -242,10 +350,9 @@ class EdgeIndexStore:
             with_payload=True,
             with_vector=False,
         )
-        return [
-            Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {}))
-            for p in self._shard.search(request)
-        ]
+        with self._readers.reading() as shard:
+            found = shard.search(request)
+        return [Hit(id=str(p.id), score=float(p.score), payload=dict(p.payload or {})) for p in found]
 
     def search_legs(
         self, vector: NDArray[np.float32], lexical: SparseVector | None, *, where: IndexFilter, limit: int
@@ -255,18 +362,22 @@ class EdgeIndexStore:
             limit=limit, query=qe.Query.Nearest([float(x) for x in vector]), filter=flt, with_payload=True
         )
         if lexical is None or not self._has_lexical or not lexical.indices:
-            return Legs(dense=tuple(_hit(p, float(p.score)) for p in self._shard.query(dense)))
+            with self._readers.reading() as shard:
+                found = shard.query(dense)
+            return Legs(dense=tuple(_hit(p, float(p.score)) for p in found))
         sparse = qe.QueryRequest(
             limit=limit, query=_sparse_query(lexical), filter=flt, with_payload=True, with_vector=[""]
         )
-        dense_leg, lexical_leg = self._shard.query_batch(qe.QueryBatchRequest([dense, sparse]))
+        with self._readers.reading() as shard:
+            dense_leg, lexical_leg = shard.query_batch(qe.QueryBatchRequest([dense, sparse]))
         return Legs(
             dense=tuple(_hit(p, float(p.score)) for p in dense_leg),
             lexical=tuple(_hit(p, stored_cosine(vector, p.vector)) for p in lexical_leg),
         )
 
     def get(self, point_id: str) -> Hit | None:
-        found = self._shard.retrieve([point_id], with_payload=True, with_vector=False)
+        with self._readers.reading() as shard:
+            found = shard.retrieve([point_id], with_payload=True, with_vector=False)
         if not found:
             return None
         return Hit(id=str(found[0].id), score=0.0, payload=dict(found[0].payload or {}))
@@ -276,9 +387,12 @@ class EdgeIndexStore:
         offset: Any = None
         flt = to_edge_filter(spec)
         while True:
-            records, offset = self._shard.scroll(
-                qe.ScrollRequest(offset=offset, limit=batch, filter=flt, with_payload=True, with_vector=False)
-            )
+            with self._readers.reading() as shard:
+                records, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=batch, filter=flt, with_payload=True, with_vector=False
+                    )
+                )
             hits.extend(Hit(id=str(r.id), score=0.0, payload=dict(r.payload or {})) for r in records)
             if offset is None:
                 return hits
@@ -298,7 +412,9 @@ class EdgeIndexStore:
 
     def _facet(self, key: str, spec: FilterSpec | None) -> dict[str, int]:
         request = qe.FacetRequest(key=key, limit=100_000, exact=True, filter=to_edge_filter(spec))
-        return {str(hit.value): int(hit.count) for hit in self._shard.facet(request).hits if hit.count}
+        with self._readers.reading() as shard:
+            found = shard.facet(request).hits
+        return {str(hit.value): int(hit.count) for hit in found if hit.count}
 
     def source_tenants(self) -> dict[str, dict[str, int]]:
         held = {
@@ -315,11 +431,171 @@ class EdgeIndexStore:
 
     def flush(self) -> None:
         with self._write_lock:
-            self._write(lambda: self._shard.flush())
+            self._write(lambda: self._readers.current.engine.flush())
+
+    # ---------------------------------------------------------------- background fold-in
+
+    def maintenance_status(self) -> F.MaintenanceStatus:
+        return F.MaintenanceStatus(
+            backend=self.backend,
+            unfolded_points=self._unfolded,
+            unfolded_since=self._unfolded_since,
+            running=self._fold_lock.locked(),
+            last=self._last_fold,
+            last_error=self._last_fold_error,
+        )
+
+    def fold_in(
+        self,
+        optimize: Optimizer,
+        *,
+        copy_rounds: int = 4,
+        final_copy_bytes: int = 64 << 20,
+        catch_up_rounds: int = 5,
+        final_writes: int = 200,
+    ) -> F.FoldInReport:
+        """Index every point written so far (module docstring of ingest/index/fold_in.py); reads
+        and writes go on meanwhile. Raises StoreBusyError while another fold-in runs, StoreError
+        when it fails (the live shard is untouched and the copy removed)."""
+        if not self._fold_lock.acquire(blocking=False):
+            raise StoreBusyError("a fold-in of this index is already running")
+        try:
+            report = self._fold_in(optimize, copy_rounds, final_copy_bytes, catch_up_rounds, final_writes)
+        except Exception as exc:
+            self._last_fold_error = f"{type(exc).__name__}: {exc}"[:500]
+            raise
+        finally:
+            self._fold_lock.release()
+        self._last_fold, self._last_fold_error = report, None
+        return report
+
+    def _stats_after_flush(self) -> tuple[Path, F.FileStats]:
+        """The shard's file stats right after a flush, writes held for one mtime tick (fold_in.py)."""
+        with self._write_lock:
+            if self._closed:
+                raise StoreError("the index was closed")
+            self._write(lambda: self._readers.current.engine.flush())
+            source = self._readers.current.directory
+            stats = F.file_stats(source)
+            time.sleep(F.MTIME_TICK)
+        return source, stats
+
+    def _fold_in(
+        self,
+        optimize: Optimizer,
+        copy_rounds: int,
+        final_copy_bytes: int,
+        catch_up_rounds: int,
+        final_writes: int,
+    ) -> F.FoldInReport:
+        started = time.perf_counter()
+        target = F.next_fold_dir(self._path)
+        shutil.rmtree(target, ignore_errors=True)
+        copied, rounds, before = 0, 0, None
+        while rounds < copy_rounds:  # copy while writes go on, each round only what changed
+            source, now = self._stats_after_flush()
+            round_bytes = F.sync_files(source, target, now, before)
+            copied, rounds, before = copied + round_bytes, rounds + 1, now
+            if round_bytes <= final_copy_bytes and rounds > 1:
+                break
+        pause_started = time.perf_counter()
+        with self._write_lock:
+            if self._closed:
+                raise StoreError("the index was closed")
+            self._write(lambda: self._readers.current.engine.flush())
+            source = self._readers.current.directory
+            copied += F.sync_files(source, target, F.file_stats(source), before)
+            self._journal = []
+            folded, snapshot_at = self._unfolded, utcnow()
+        copy_pause = time.perf_counter() - pause_started
+        engine: Any = None
+        lock: ShardLock | None = None
+        try:
+            built = time.perf_counter()
+            stats = optimize(target, self._cancel)
+            build_seconds = time.perf_counter() - built
+            lock = ShardLock(target)
+            lock.acquire()
+            engine = qe.EdgeShard.load(str(target))
+            replayed = 0
+            for _ in range(catch_up_rounds):  # writes go on meanwhile: catch up, then swap
+                with self._write_lock:
+                    pending, self._journal = self._journal or [], []
+                for op in pending:
+                    op(engine)
+                replayed += len(pending)
+                if len(pending) <= final_writes:
+                    break
+            engine.flush()  # the bulk, so the flush under the lock below is small
+            swap_started = time.perf_counter()
+            with self._write_lock:
+                if self._closed:
+                    raise StoreError("the index was closed during the fold-in")
+                pending, self._journal = self._journal or [], None
+                for op in pending:
+                    op(engine)
+                replayed += len(pending)
+                engine.flush()
+                F.write_pointer(self._path, target)
+                old = self._readers.swap(_Shard(engine, target, lock))
+                engine, lock = None, None  # owned by the store now
+                self._unfolded -= folded
+                self._unfolded_since = snapshot_at if self._unfolded > 0 else None
+            swap_pause = time.perf_counter() - swap_started
+        except BaseException:
+            with self._write_lock:
+                self._journal = None
+            if engine is not None:
+                engine.close()
+            if lock is not None:
+                lock.release()
+            shutil.rmtree(target, ignore_errors=True)
+            target.with_name(target.name + ".lock").unlink(missing_ok=True)
+            raise
+        self._retire(old)
+        with self._readers.reading() as shard:
+            points, segments = self._count_in(shard, None), int(shard.info().segments_count)
+        report = F.FoldInReport(
+            shard=target.name,
+            points=points,
+            folded_points=int(stats.get("points", folded)),
+            replayed_writes=replayed,
+            copied_bytes=copied,
+            copy_rounds=rounds + 1,
+            copy_pause_seconds=round(copy_pause, 3),
+            swap_pause_seconds=round(swap_pause, 3),
+            build_seconds=round(build_seconds, 2),
+            total_seconds=round(time.perf_counter() - started, 2),
+            segments=segments,
+            finished_at=utcnow(),
+        )
+        log.info(
+            "fold-in swapped in", extra={"index": self.location, "fold_in": report.model_dump(mode="json")}
+        )
+        return report
+
+    def _retire(self, old: _Shard) -> None:
+        """Close a swapped-out shard once its reads are done, then delete it (the slot directory
+        itself too: the pointer names the active one)."""
+        if not self._readers.wait_idle(old):
+            log.warning(
+                "reads still running on a swapped-out shard; closing it", extra={"index": self.location}
+            )
+        try:
+            old.engine.close()
+        finally:
+            if old.lock is not None:
+                old.lock.release()
+        F.remove_leftovers(self._path)
 
     def close(self) -> None:
+        self._cancel.set()  # a fold-in's child process stops; the fold-in discards its copy
         with self._write_lock:
+            self._closed = True
             try:
-                self._shard.close()
+                with self._readers.exclusive() as current:
+                    current.engine.close()
+                    if current.lock is not None:
+                        current.lock.release()
             finally:
                 self._owner.release()

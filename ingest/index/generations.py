@@ -149,7 +149,7 @@ class EdgeGenerations(_StateBacked):
         from ingest.index.edge import EdgeIndexStore
 
         self._dir(generation).mkdir(parents=True, exist_ok=True)
-        return EdgeIndexStore(self._dir(generation) / "shard", self._dimension)
+        return EdgeIndexStore(self.shard_slot(generation), self._dimension)
 
     def create(self) -> tuple[str, IndexStore]:
         generation = new_generation_id()
@@ -169,14 +169,16 @@ class EdgeGenerations(_StateBacked):
 
     def optimized(self, generation: str, store: IndexStore) -> IndexStore:
         """HNSW build in a child process (it holds the GIL), then reopen the shard here."""
+        from ingest.index.fold_in import active_dir
         from ingest.index.optimize import optimize_in_subprocess
 
         store.flush()
         store.close()
-        optimize_in_subprocess(self._dir(generation) / "shard")
+        optimize_in_subprocess(active_dir(self.shard_slot(generation)))
         return self.open(generation)
 
-    def shard_dir(self, generation: str) -> Path:
+    def shard_slot(self, generation: str) -> Path:
+        """The generation's shard slot: its lock, and the pointer to the directory in use."""
         return self._dir(generation) / "shard"
 
 

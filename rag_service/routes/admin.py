@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from ingest.erasure import erase_contact, revoke_record
-from ingest.errors import SourceBusyError, UnknownSourceError
+from ingest.errors import SourceBusyError, StoreBusyError, UnknownSourceError
 from ingest.models import RecordRef
 from ingest.partition import split_key
 from ingest.privacy import Receipt, subject_keys
@@ -395,6 +395,8 @@ def index_status(caller: AdminCaller, services: ServicesDep) -> dict[str, object
         # false: an index created before lexical vectors; queries answer dense until a rebuild
         "lexical_vectors": services.index.has_lexical,
         "retrieval_mode": retrieval_mode(services, None),
+        # the embedded index's background HNSW fold-in (null on a Qdrant server, which indexes itself)
+        "fold_in": _fold_in_view(services),
         "stale_records": {
             cfg.name: len(services.stale_records(cfg.name))
             for cfg in services.settings.sources
@@ -417,6 +419,39 @@ async def reprocess_stale(name: str, caller: AdminCaller, services: ServicesDep)
         return NothingToDo(source=name, detail="no record is indexed under an older policy or model")
     run = services.state.get_run(report.run_id)
     return RunView.model_validate(run)
+
+
+def _fold_in_view(services: ServicesDep) -> dict[str, object] | None:
+    job = services.jobs.fold_in
+    status_now = job.status() if job is not None else None
+    if job is None or status_now is None:
+        return None
+    view = status_now.model_dump(mode="json")
+    view["due"] = job.due()
+    return view
+
+
+@router.post(
+    "/index/fold-in",
+    response_model=RunAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "a fold-in is running, or the index indexes itself (Qdrant server)"}},
+)
+async def fold_in_now(caller: AdminCaller, services: ServicesDep, response: Response) -> RunAccepted:
+    """Index the embedded index's new points now, in the background (normally started on its own
+    when `index.fold_in` thresholds are met). Queries and syncs go on; poll the run."""
+    if "*" not in caller.tenants:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "index maintenance needs an admin key for every tenant"
+        )
+    job = services.jobs.fold_in
+    if job is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the Qdrant server builds its vector index itself")
+    try:
+        run_id = job.start(actor=f"admin:{caller.name}")
+    except StoreBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _accepted(response, run_id, "*", "fold_in")
 
 
 @router.post(

@@ -25,7 +25,7 @@ __all__ = ["env"]
 def shard_dir(services: Services) -> Path:
     store = services.index.current
     assert isinstance(store, EdgeIndexStore)
-    return Path(store._path)
+    return store.shard_dir
 
 
 def truncate_journals(shard: Path) -> int:
