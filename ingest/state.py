@@ -5,48 +5,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
 from ingest.audit_log import GENESIS, AuditEvent, AuditLog
 from ingest.history import HistoryEvent, write_history
+from ingest.ledger import LedgerEntry, LedgerStatus
 from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
 from ingest.tables import cursors, job_schedules, ledger, metadata, quarantine
-from ingest.timeutil import Timestamp, utcnow
 from ingest.timeutil import aware as _aware
-
-LedgerStatus = Literal["indexed", "excluded", "deleted", "erased"]
-
-
-class LedgerEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tenant_id: str
-    source: str
-    record_id: str
-    record_type: str
-    version: str
-    source_updated_at: Timestamp
-    content_hash: str
-    fingerprint: str
-    access_hash: str
-    status: LedgerStatus
-    reason: str | None = None
-    chunk_count: int = 0
-    redaction_policy: str | None = None
-    consent_policy: str | None = None
-    model_id: str | None = None
-    last_run_id: str | None = None
-
-    @property
-    def ref(self) -> RecordRef:
-        return RecordRef(tenant_id=self.tenant_id, source=self.source, record_id=self.record_id)
+from ingest.timeutil import utcnow
 
 
 class StateStore(RunsAndLocks, AuditLog):
