@@ -20,6 +20,7 @@ from ingest.runs import RunsAndLocks, lock_owner
 from ingest.tables import cursors, job_schedules, ledger, metadata, quarantine
 from ingest.timeutil import aware as _aware
 from ingest.timeutil import utcnow
+from ingest.upsert import upsert
 
 
 class StateStore(RunsAndLocks, AuditLog):
@@ -86,9 +87,9 @@ class StateStore(RunsAndLocks, AuditLog):
     @staticmethod
     def _save_cursor(conn: Connection, source: str, cursor: Cursor) -> None:
         values = {"watermark": cursor.watermark, "last_id": cursor.last_id, "updated_at": utcnow()}
-        done = conn.execute(sa.update(cursors).where(cursors.c.source == source).values(**values))
-        if done.rowcount == 0:
-            conn.execute(sa.insert(cursors).values(source=source, **values))
+        conn.execute(
+            upsert(conn, cursors, key=["source"], update=list(values)).values(source=source, **values)
+        )
 
     # ------------------------------------------------------------------ ledger
 
@@ -142,16 +143,11 @@ class StateStore(RunsAndLocks, AuditLog):
     @staticmethod
     def _upsert_ledger(conn: Connection, entries: Iterable[LedgerEntry]) -> None:
         now = utcnow()
-        for entry in entries:
-            values = {**entry.model_dump(), "updated_at": now}
-            key = (
-                (ledger.c.tenant_id == entry.tenant_id)
-                & (ledger.c.source == entry.source)
-                & (ledger.c.record_id == entry.record_id)
-            )
-            done = conn.execute(sa.update(ledger).where(key).values(**values))
-            if done.rowcount == 0:
-                conn.execute(sa.insert(ledger).values(**values))
+        rows = [{**entry.model_dump(), "updated_at": now} for entry in entries]
+        if rows:  # rows of one key apply in order (executemany): the last one wins
+            key = [c.name for c in ledger.primary_key]
+            update = [c.name for c in ledger.columns if c.name not in key]
+            conn.execute(upsert(conn, ledger, key=key, update=update), rows)
 
     # ------------------------------------------------------------------ page commit
 
@@ -254,27 +250,26 @@ class StateStore(RunsAndLocks, AuditLog):
 
     @staticmethod
     def _quarantine(conn: Connection, failures: Sequence[RecordFailure], run_id: str) -> None:
+        """A new failure is inserted; one already held (same source, locator and content digest:
+        uq_quarantine_item) only gets its last sighting updated."""
+        if not failures:
+            return
         now = utcnow()
-        for f in failures:
-            key = (
-                (quarantine.c.source == f.source)
-                & (quarantine.c.locator == f.locator)
-                & (quarantine.c.raw_sha256 == f.raw_sha256)
-            )
-            done = conn.execute(sa.update(quarantine).where(key).values(last_seen=now, last_run_id=run_id))
-            if done.rowcount == 0:
-                conn.execute(
-                    sa.insert(quarantine).values(
-                        source=f.source,
-                        locator=f.locator,
-                        record_id=f.record_id,
-                        reason=f.reason,
-                        raw_sha256=f.raw_sha256,
-                        first_seen=now,
-                        last_seen=now,
-                        last_run_id=run_id,
-                    )
-                )
+        rows = [
+            {
+                "source": f.source,
+                "locator": f.locator,
+                "record_id": f.record_id,
+                "reason": f.reason,
+                "raw_sha256": f.raw_sha256,
+                "first_seen": now,
+                "last_seen": now,
+                "last_run_id": run_id,
+            }
+            for f in failures
+        ]
+        key = ["source", "locator", "raw_sha256"]
+        conn.execute(upsert(conn, quarantine, key=key, update=["last_seen", "last_run_id"]), rows)
 
     def list_quarantine(self, *, source: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = sa.select(quarantine).order_by(quarantine.c.id.desc()).limit(limit)

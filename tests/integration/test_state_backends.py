@@ -15,6 +15,7 @@ from ingest.history import HistoryEvent, read_history
 from ingest.models import Cursor, RecordFailure, RecordRef
 from ingest.privacy import PrivacyLedger
 from ingest.state import AuditEvent, LedgerEntry, StateStore
+from ingest.timeutil import aware
 from rag_service.services import build_services
 from tests.conftest import make_settings
 
@@ -131,6 +132,91 @@ def test_postgres_schema_comes_from_migrations_without_drift(pg_url: str) -> Non
         assert version == "0004"  # the newest migration (generations and job schedules)
         drift = compare_metadata(MigrationContext.configure(conn), metadata)
         assert drift == [], f"tables changed without a migration: {drift}"
+
+
+def test_upserts_insert_once_then_update_by_their_rules(url: str) -> None:
+    """The INSERT ... ON CONFLICT statements: what an existing row keeps and what it takes."""
+    import sqlalchemy as sa
+
+    from ingest.jobs import Job, JobKind, JobSchedule
+    from ingest.schedule_store import ScheduleStore
+    from ingest.tables import consent_baselines, quarantine
+
+    source = f"src-{uuid.uuid4().hex[:8]}"
+    t0 = datetime(2000, 1, 1, tzinfo=UTC)  # long past: no other test's schedule row is due before it
+    with StateStore(url) as state:
+        e = entry("r1").model_copy(update={"source": source})
+        failure = RecordFailure(
+            source=source, locator="f:1", record_id=None, reason="bad", raw_sha256="0" * 64
+        )
+        for run_id, chunks in (("run1", 1), ("run2", 5)):
+            state.commit_page(
+                source=source,
+                cursor=Cursor(watermark=run_id, last_id=None),
+                entries=[e.model_copy(update={"chunk_count": chunks, "last_run_id": run_id})],
+                failures=[failure],
+                events=[],
+                run_id=run_id,
+            )
+        # two rows of one record in one page: the last one wins
+        state.commit_page(
+            source=source,
+            cursor=None,
+            entries=[e.model_copy(update={"chunk_count": n}) for n in (7, 8)],
+            failures=[],
+            events=[],
+            run_id="run3",
+        )
+        assert state.ledger_get(e.ref).chunk_count == 8  # type: ignore[union-attr]
+        assert state.get_cursor(source) == Cursor(watermark="run2", last_id=None)
+        with state.engine.connect() as conn:
+            row = conn.execute(sa.select(quarantine).where(quarantine.c.source == source)).one()
+        assert (row.last_run_id, row.first_seen < row.last_seen) == ("run2", True)  # first sighting kept
+
+        # a revocation again: new receipt, baseline forgotten; an erasure is final, baseline kept
+        privacy = PrivacyLedger(state.engine)
+        revoked, erased = (RecordRef(tenant_id="t", source=source, record_id=r) for r in ("rv", "er"))
+
+        def baselines() -> set[str]:
+            with state.engine.connect() as conn:
+                keys = conn.execute(
+                    sa.select(consent_baselines.c.record_key).where(consent_baselines.c.tenant_id == "t")
+                )
+                return {k for k in keys.scalars() if k in (revoked.key, erased.key)}
+
+        def seed_baselines() -> None:
+            with state.engine.begin() as conn:
+                for ref in (revoked, erased):
+                    conn.execute(
+                        sa.delete(consent_baselines).where(consent_baselines.c.record_key == ref.key)
+                    )
+                    conn.execute(
+                        sa.insert(consent_baselines).values(
+                            tenant_id="t", record_key=ref.key, consent_hash="h", seen_at=t0
+                        )
+                    )
+
+        privacy.suppress([revoked], "consent_revoked", "rc1", t0)
+        privacy.suppress([erased], "erasure", "er1", t0)
+        seed_baselines()
+        privacy.suppress([revoked, erased], "consent_revoked", "rc2", t0 + timedelta(days=1))
+        found = privacy.for_refs([revoked, erased])
+        assert (found[revoked.key].reason, found[revoked.key].receipt_id) == ("consent_revoked", "rc2")
+        assert (found[erased.key].reason, found[erased.key].receipt_id) == ("erasure", "er1")
+        assert baselines() == {erased.key}
+        seed_baselines()
+        privacy.suppress([revoked], "erasure", "er2", t0 + timedelta(days=2))  # a revocation becomes erasure
+        assert privacy.for_refs([revoked])[revoked.key].reason == "erasure"
+        assert baselines() == {erased.key}
+
+        # schedules: a known job takes the new interval and keeps its next run
+        schedules = ScheduleStore(state.engine)
+        job = Job(kind=JobKind.SYNC, target=source)
+        schedules.ensure([JobSchedule(job=job, interval_seconds=60)], t0)
+        schedules.ensure([JobSchedule(job=job, interval_seconds=30)], t0 + timedelta(hours=1))
+        assert aware(schedules.next_run(job)) == t0 + timedelta(seconds=60)
+        assert schedules.claim_due("w", t0 + timedelta(seconds=60)) == job
+        assert aware(schedules.next_run(job)) == t0 + timedelta(seconds=90)  # the new interval
 
 
 def test_rate_limit_buckets_are_shared_by_replicas(url: str) -> None:
