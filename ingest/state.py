@@ -13,11 +13,12 @@ from sqlalchemy.engine import Connection, Engine
 from ingest.audit_log import GENESIS, AuditEvent, AuditLog
 from ingest.history import HistoryEvent, write_history
 from ingest.ledger import LedgerEntry, LedgerStatus
+from ingest.migrate import upgrade
 from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
-from ingest.tables import cursors, job_schedules, ledger, metadata, quarantine
+from ingest.tables import cursors, job_schedules, ledger, quarantine
 from ingest.timeutil import aware as _aware
 from ingest.timeutil import utcnow
 from ingest.upsert import upsert
@@ -31,14 +32,12 @@ class StateStore(RunsAndLocks, AuditLog):
         self._engine = self._make_engine(url)
         self._audit_lock = threading.Lock()
         with self._engine.begin() as conn:
+            # several processes start at once: one migrates, the rest wait, then find nothing to do
             if conn.dialect.name == "postgresql":
-                # several replicas and workers start at once: one migrates, the rest wait
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
-                from ingest.migrate import upgrade
-
-                upgrade(conn)  # Alembic migrations (ingest/migrations)
-            else:
-                metadata.create_all(conn)  # the embedded SQLite file: created from the table definitions
+            else:  # SQLite: take the write lock now, so the whole migration is one transaction
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            upgrade(conn)  # Alembic migrations (ingest/migrations), for both engines
 
     @staticmethod
     def _make_engine(url: str) -> Engine:

@@ -121,17 +121,135 @@ def test_pipeline_on_postgres_state(pg_url: str, tmp_path: Path, embedder: Any, 
         services.close()
 
 
-def test_postgres_schema_comes_from_migrations_without_drift(pg_url: str) -> None:
+def _drift(state: StateStore) -> tuple[str, list[Any]]:
+    """(the database's revision, its differences from the table definitions)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from ingest.tables import metadata
 
-    with StateStore(pg_url) as state, state.engine.connect() as conn:
+    with state.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-        assert version == "0004"  # the newest migration (generations and job schedules)
-        drift = compare_metadata(MigrationContext.configure(conn), metadata)
-        assert drift == [], f"tables changed without a migration: {drift}"
+        return version, compare_metadata(MigrationContext.configure(conn), metadata)
+
+
+def test_schema_comes_from_migrations_without_drift(url: str) -> None:
+    """SQLite and PostgreSQL alike: a new database is created by the migrations, up to the newest,
+    and what they create is what ingest/tables.py defines."""
+    from ingest.migrate import head_revision
+
+    with StateStore(url) as state:
+        version, drift = _drift(state)
+    assert version == head_revision() == "0004"  # the newest migration (generations and job schedules)
+    assert drift == [], f"tables changed without a migration: {drift}"
+
+
+# the tables of the SQLite files that create_all made before the embedded store used migrations,
+# by the last version of the code that opened the file (a table was created when the code that
+# defined it first opened the file; none was ever altered)
+_BEFORE_MIGRATIONS = ["audit_events", "cursors", "job_runs", "quarantine", "record_ledger", "source_locks"]
+_ERASURE = [*_BEFORE_MIGRATIONS, "receipts", "record_contacts", "suppressions", "record_history"]
+_SCHEDULES = [*_ERASURE, "schedules"]
+_RATE_LIMITS = [*_SCHEDULES, "rate_buckets"]
+_WRITE_FENCE = [*_RATE_LIMITS, "write_intents", "run_owners"]
+_BASELINES = [*_WRITE_FENCE, "subject_suppressions", "consent_baselines"]
+_GENERATIONS = [
+    *(t for t in _BASELINES if t != "schedules"),
+    *("index_generations", "generation_ledgers", "generation_cursors", "job_schedules"),
+]
+
+
+@pytest.mark.parametrize(
+    ("tables", "stamped"),
+    [
+        (_BEFORE_MIGRATIONS, "0001"),
+        (_ERASURE, "0001"),
+        (_SCHEDULES, "0001"),
+        (_RATE_LIMITS, "0002"),
+        (_WRITE_FENCE, "0003"),  # half of 0003: its other tables are created before the stamp
+        (_BASELINES, "0003"),
+        ([*_GENERATIONS, "schedules"], "0004"),  # create_all never dropped the old schedules table
+        (_GENERATIONS, "0004"),  # what create_all makes of today's tables
+    ],
+    ids=["first", "erasure", "schedules", "rate-limits", "write-fence", "baselines", "old-schedules", "now"],
+)
+def test_a_sqlite_file_made_by_create_all_is_adopted_and_upgraded(
+    tmp_path: Path, tables: list[str], stamped: str
+) -> None:
+    import sqlalchemy as sa
+
+    from ingest.migrate import adopt_unversioned_sqlite
+    from ingest.tables import metadata
+
+    legacy = sa.MetaData()
+    for name in tables:
+        if name == "schedules":  # the per-source schedule rows (tables.py before 0004)
+            sa.Table(
+                "schedules",
+                legacy,
+                sa.Column("source", sa.String(64), primary_key=True),
+                sa.Column("interval_seconds", sa.Integer, nullable=False),
+                sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
+                sa.Column("claimed_by", sa.String(128)),
+                sa.Column("claimed_at", sa.DateTime(timezone=True)),
+            )
+        else:
+            metadata.tables[name].to_metadata(legacy)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = sa.create_engine(url)
+    legacy.create_all(engine)
+    cursor = Cursor(watermark="2026-10-01T00:00:00+00:00", last_id="r9")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(metadata.tables["cursors"]).values(
+                source="src", watermark=cursor.watermark, last_id=cursor.last_id, updated_at=datetime.now(UTC)
+            )
+        )
+    with engine.connect() as conn:  # a dry run, rolled back: where it stamps, and that it is atomic
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        assert adopt_unversioned_sqlite(conn) == stamped
+        conn.rollback()
+    assert set(sa.inspect(engine).get_table_names()) == set(tables)
+    engine.dispose()
+
+    with StateStore(url) as state:
+        version, drift = _drift(state)
+        assert version == "0004" and drift == [], drift
+        assert state.get_cursor("src") == cursor  # the data stays
+        state.commit_page(
+            source="src", cursor=None, entries=[entry("r1")], failures=[], events=[], run_id="r"
+        )
+    with StateStore(url) as state:  # versioned now: opened as it is
+        assert _drift(state) == ("0004", [])
+        assert state.ledger_get(entry("r1").ref) is not None
+
+
+def test_stores_opened_at_once_migrate_each_file_once(tmp_path: Path) -> None:
+    """Four stores on one new file and four on files of their own, opened at the same moment:
+    each file is migrated once, and the runs on different files do not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_store(i: int) -> tuple[str, list[Any]]:
+        name = "shared.db" if i % 2 else f"own-{i}.db"
+        with StateStore(f"sqlite:///{tmp_path / name}") as state:
+            return _drift(state)
+
+    with ThreadPoolExecutor(8) as pool:  # one engine (one SQLite connection) each
+        assert list(pool.map(open_store, range(8))) == [("0004", [])] * 8
+
+
+def test_a_sqlite_file_with_tables_no_migration_knows_is_refused(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from ingest.migrate import SchemaError
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE cursors (source VARCHAR(64) PRIMARY KEY, position INTEGER)")
+    engine.dispose()
+    with pytest.raises(SchemaError, match="cursors"):
+        StateStore(url)
 
 
 def test_upserts_insert_once_then_update_by_their_rules(url: str) -> None:
