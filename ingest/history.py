@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
+from ingest.audit_log import AuditEvent
+from ingest.ledger import LedgerEntry
 from ingest.models import RecordRef
 from ingest.tables import record_history
-
-if TYPE_CHECKING:
-    from ingest.state import AuditEvent as AuditEventLike
-    from ingest.state import LedgerEntry as LedgerEntryLike
 
 
 class HistoryEvent(BaseModel):
@@ -45,7 +43,7 @@ _ACTIONS: dict[str, Literal["payload_update", "purged", "deleted"]] = {
 
 
 def history_of(
-    entries: Sequence[LedgerEntryLike], events: Sequence[AuditEventLike], written: dict[str, dict[str, int]]
+    entries: Sequence[LedgerEntry], events: Sequence[AuditEvent], written: dict[str, dict[str, int]]
 ) -> list[HistoryEvent]:
     """History rows for one page: records written (with their redaction counts), payload updates,
     purges and deletions; derived from the page's ledger rows and audit events."""

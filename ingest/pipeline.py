@@ -437,16 +437,16 @@ class Refresher:
                 counts.chunks_deleted += p.index.delete_record(record.ref)
                 entries.append(
                     ledger_entry(
-                        self._p,
-                        record,
-                        content_hash,
-                        fingerprint,
-                        "",
-                        "excluded",
-                        "erased_subject",
-                        0,
-                        p.consent.version,
-                        run_id,
+                        parts=self._p,
+                        record=record,
+                        content_hash=content_hash,
+                        fingerprint=fingerprint,
+                        access_hash="",
+                        status="excluded",
+                        reason="erased_subject",
+                        chunk_count=0,
+                        consent_version=p.consent.version,
+                        run_id=run_id,
                     )
                 )
                 continue
@@ -472,16 +472,16 @@ class Refresher:
                     )
                 entries.append(
                     ledger_entry(
-                        self._p,
-                        record,
-                        content_hash,
-                        fingerprint,
-                        "",
-                        "excluded",
-                        decision.reason,
-                        0,
-                        decision.policy_version,
-                        run_id,
+                        parts=self._p,
+                        record=record,
+                        content_hash=content_hash,
+                        fingerprint=fingerprint,
+                        access_hash="",
+                        status="excluded",
+                        reason=decision.reason,
+                        chunk_count=0,
+                        consent_version=decision.policy_version,
+                        run_id=run_id,
                     )
                 )
                 continue
@@ -509,16 +509,16 @@ class Refresher:
                     counts.unchanged += 1
                 entries.append(
                     ledger_entry(
-                        self._p,
-                        record,
-                        content_hash,
-                        fingerprint,
-                        access_hash,
-                        "indexed",
-                        None,
-                        prev.chunk_count,
-                        decision.policy_version,
-                        run_id,
+                        parts=self._p,
+                        record=record,
+                        content_hash=content_hash,
+                        fingerprint=fingerprint,
+                        access_hash=access_hash,
+                        status="indexed",
+                        reason=None,
+                        chunk_count=prev.chunk_count,
+                        consent_version=decision.policy_version,
+                        run_id=run_id,
                     )
                 )
                 continue

@@ -22,6 +22,7 @@ from ingest.fence import WriteFence
 from ingest.models import RecordRef, SourceRecord
 from ingest.tables import consent_baselines, receipts, record_contacts, subject_suppressions, suppressions
 from ingest.timeutil import Timestamp
+from ingest.upsert import upsert
 from policies.pii.known import classify
 
 SuppressionReason = Literal["erasure", "consent_revoked"]
@@ -128,22 +129,16 @@ class PrivacyLedger:
         self, refs: Sequence[RecordRef], reason: SuppressionReason, receipt_id: str, now: datetime
     ) -> None:
         with self._engine.begin() as conn:
+            statement = upsert(
+                conn,
+                suppressions,
+                key=["tenant_id", "record_key"],
+                update=["reason", "receipt_id", "created_at"],
+                where=suppressions.c.reason != "erasure",  # erasure is final; never downgraded
+            ).returning(suppressions.c.record_key)
             for ref in refs:
-                key = (suppressions.c.tenant_id == ref.tenant_id) & (suppressions.c.record_key == ref.key)
-                existing = conn.execute(sa.select(suppressions.c.reason).where(key)).first()
-                if existing is not None:
-                    if existing.reason == "erasure":
-                        continue  # erasure is final; never downgraded
-                    conn.execute(
-                        sa.update(suppressions)
-                        .where(key)
-                        .values(reason=reason, receipt_id=receipt_id, created_at=now)
-                    )
-                    self._forget_baseline(conn, ref)  # a new revocation: a new baseline
-                    continue
-                self._forget_baseline(conn, ref)
-                conn.execute(
-                    sa.insert(suppressions).values(
+                written = conn.execute(
+                    statement.values(
                         tenant_id=ref.tenant_id,
                         record_key=ref.key,
                         source=ref.source,
@@ -152,7 +147,9 @@ class PrivacyLedger:
                         receipt_id=receipt_id,
                         created_at=now,
                     )
-                )
+                ).first()
+                if written is not None:  # inserted or updated (not an erasure already)
+                    self._forget_baseline(conn, ref)  # a new revocation: a new baseline
 
     def suppress_subject(self, tenant_id: str, keys: Sequence[str], receipt_id: str, now: datetime) -> None:
         """An erased contact: records naming any of these keys are not indexed from now on."""

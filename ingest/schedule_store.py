@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from ingest.jobs import Job, JobKind, JobSchedule
 from ingest.tables import job_schedules as table
+from ingest.upsert import upsert
 
 
 class ScheduleStore:
@@ -26,31 +27,23 @@ class ScheduleStore:
     def ensure(self, plan: Sequence[JobSchedule], now: datetime, *, at_once: Sequence[JobKind] = ()) -> None:
         """Register the plan's jobs and update the intervals of known ones. A new job of a kind in
         `at_once` is due now, any other one interval from now."""
+        rows = [
+            {
+                "kind": entry.job.kind.value,
+                "target": entry.job.target,
+                "interval_seconds": entry.interval_seconds,
+                "next_run_at": now
+                if entry.job.kind in at_once
+                else now + timedelta(seconds=entry.interval_seconds),
+            }
+            for entry in plan
+        ]
+        if not rows:
+            return
+        # a job known already (or registered by another process a moment ago) keeps its next run:
+        # only its interval is updated
         with self._engine.begin() as conn:
-            known = {(r.kind, r.target) for r in conn.execute(sa.select(table.c.kind, table.c.target))}
-            for entry in plan:
-                kind, target = entry.job.kind.value, entry.job.target
-                if (kind, target) in known:
-                    conn.execute(
-                        sa.update(table)
-                        .where(table.c.kind == kind, table.c.target == target)
-                        .values(interval_seconds=entry.interval_seconds)
-                    )
-                    continue
-                try:
-                    with conn.begin_nested():  # another process may register it at the same moment
-                        conn.execute(
-                            sa.insert(table).values(
-                                kind=kind,
-                                target=target,
-                                interval_seconds=entry.interval_seconds,
-                                next_run_at=now
-                                if entry.job.kind in at_once
-                                else now + timedelta(seconds=entry.interval_seconds),
-                            )
-                        )
-                except sa.exc.IntegrityError:
-                    pass
+            conn.execute(upsert(conn, table, key=["kind", "target"], update=["interval_seconds"]), rows)
 
     def claim_due(self, worker: str, now: datetime, kinds: Sequence[JobKind] | None = None) -> Job | None:
         """Claim one due job for this process (or None); its next run moves one interval ahead."""

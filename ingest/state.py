@@ -5,48 +5,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection, Engine
 
 from ingest.audit_log import GENESIS, AuditEvent, AuditLog
 from ingest.history import HistoryEvent, write_history
+from ingest.ledger import LedgerEntry, LedgerStatus
+from ingest.migrate import upgrade
 from ingest.models import Cursor, RecordFailure, RecordRef, SourceRecord
 from ingest.partition import key_like
 from ingest.privacy import write_links
 from ingest.runs import RunsAndLocks, lock_owner
-from ingest.tables import cursors, job_schedules, ledger, metadata, quarantine
-from ingest.timeutil import Timestamp, utcnow
+from ingest.tables import cursors, job_schedules, ledger, quarantine
 from ingest.timeutil import aware as _aware
-
-LedgerStatus = Literal["indexed", "excluded", "deleted", "erased"]
-
-
-class LedgerEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    tenant_id: str
-    source: str
-    record_id: str
-    record_type: str
-    version: str
-    source_updated_at: Timestamp
-    content_hash: str
-    fingerprint: str
-    access_hash: str
-    status: LedgerStatus
-    reason: str | None = None
-    chunk_count: int = 0
-    redaction_policy: str | None = None
-    consent_policy: str | None = None
-    model_id: str | None = None
-    last_run_id: str | None = None
-
-    @property
-    def ref(self) -> RecordRef:
-        return RecordRef(tenant_id=self.tenant_id, source=self.source, record_id=self.record_id)
+from ingest.timeutil import utcnow
+from ingest.upsert import upsert
 
 
 class StateStore(RunsAndLocks, AuditLog):
@@ -57,14 +32,12 @@ class StateStore(RunsAndLocks, AuditLog):
         self._engine = self._make_engine(url)
         self._audit_lock = threading.Lock()
         with self._engine.begin() as conn:
+            # several processes start at once: one migrates, the rest wait, then find nothing to do
             if conn.dialect.name == "postgresql":
-                # several replicas and workers start at once: one migrates, the rest wait
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274001)")
-                from ingest.migrate import upgrade
-
-                upgrade(conn)  # Alembic migrations (ingest/migrations)
-            else:
-                metadata.create_all(conn)  # the embedded SQLite file: created from the table definitions
+            else:  # SQLite: take the write lock now, so the whole migration is one transaction
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            upgrade(conn)  # Alembic migrations (ingest/migrations), for both engines
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -113,9 +86,9 @@ class StateStore(RunsAndLocks, AuditLog):
     @staticmethod
     def _save_cursor(conn: Connection, source: str, cursor: Cursor) -> None:
         values = {"watermark": cursor.watermark, "last_id": cursor.last_id, "updated_at": utcnow()}
-        done = conn.execute(sa.update(cursors).where(cursors.c.source == source).values(**values))
-        if done.rowcount == 0:
-            conn.execute(sa.insert(cursors).values(source=source, **values))
+        conn.execute(
+            upsert(conn, cursors, key=["source"], update=list(values)).values(source=source, **values)
+        )
 
     # ------------------------------------------------------------------ ledger
 
@@ -169,16 +142,11 @@ class StateStore(RunsAndLocks, AuditLog):
     @staticmethod
     def _upsert_ledger(conn: Connection, entries: Iterable[LedgerEntry]) -> None:
         now = utcnow()
-        for entry in entries:
-            values = {**entry.model_dump(), "updated_at": now}
-            key = (
-                (ledger.c.tenant_id == entry.tenant_id)
-                & (ledger.c.source == entry.source)
-                & (ledger.c.record_id == entry.record_id)
-            )
-            done = conn.execute(sa.update(ledger).where(key).values(**values))
-            if done.rowcount == 0:
-                conn.execute(sa.insert(ledger).values(**values))
+        rows = [{**entry.model_dump(), "updated_at": now} for entry in entries]
+        if rows:  # rows of one key apply in order (executemany): the last one wins
+            key = [c.name for c in ledger.primary_key]
+            update = [c.name for c in ledger.columns if c.name not in key]
+            conn.execute(upsert(conn, ledger, key=key, update=update), rows)
 
     # ------------------------------------------------------------------ page commit
 
@@ -281,27 +249,26 @@ class StateStore(RunsAndLocks, AuditLog):
 
     @staticmethod
     def _quarantine(conn: Connection, failures: Sequence[RecordFailure], run_id: str) -> None:
+        """A new failure is inserted; one already held (same source, locator and content digest:
+        uq_quarantine_item) only gets its last sighting updated."""
+        if not failures:
+            return
         now = utcnow()
-        for f in failures:
-            key = (
-                (quarantine.c.source == f.source)
-                & (quarantine.c.locator == f.locator)
-                & (quarantine.c.raw_sha256 == f.raw_sha256)
-            )
-            done = conn.execute(sa.update(quarantine).where(key).values(last_seen=now, last_run_id=run_id))
-            if done.rowcount == 0:
-                conn.execute(
-                    sa.insert(quarantine).values(
-                        source=f.source,
-                        locator=f.locator,
-                        record_id=f.record_id,
-                        reason=f.reason,
-                        raw_sha256=f.raw_sha256,
-                        first_seen=now,
-                        last_seen=now,
-                        last_run_id=run_id,
-                    )
-                )
+        rows = [
+            {
+                "source": f.source,
+                "locator": f.locator,
+                "record_id": f.record_id,
+                "reason": f.reason,
+                "raw_sha256": f.raw_sha256,
+                "first_seen": now,
+                "last_seen": now,
+                "last_run_id": run_id,
+            }
+            for f in failures
+        ]
+        key = ["source", "locator", "raw_sha256"]
+        conn.execute(upsert(conn, quarantine, key=key, update=["last_seen", "last_run_id"]), rows)
 
     def list_quarantine(self, *, source: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = sa.select(quarantine).order_by(quarantine.c.id.desc()).limit(limit)

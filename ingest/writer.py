@@ -92,16 +92,16 @@ def write_pending(
         written_ids.append(item.record.record_id)
         entries.append(
             ledger_entry(
-                parts,
-                item.record,
-                item.content_hash,
-                item.fingerprint,
-                item.access_hash,
-                "indexed",
-                None,
-                len(item.chunks),
-                item.admit.policy_version,
-                run_id,
+                parts=parts,
+                record=item.record,
+                content_hash=item.content_hash,
+                fingerprint=item.fingerprint,
+                access_hash=item.access_hash,
+                status="indexed",
+                reason=None,
+                chunk_count=len(item.chunks),
+                consent_version=item.admit.policy_version,
+                run_id=run_id,
             )
         )
     for item in pending:
@@ -133,6 +133,7 @@ def write_pending(
 
 
 def ledger_entry(
+    *,
     parts: PipelineParts,
     record: SourceRecord,
     content_hash: str,

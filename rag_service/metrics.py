@@ -6,12 +6,12 @@ lag, completeness) are read from the state store and index at scrape time.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.context_managers import Timer
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -119,22 +119,9 @@ class Metrics:
     def observe_answer(self, mode: str, generation: str | None) -> None:
         self.answers.labels(mode, generation or "none").inc()
 
-    def time_query(self) -> _Timer:
-        return _Timer(self.query_seconds)
+    def time_query(self) -> Timer:
+        return self.query_seconds.time()  # observes the `with` block's duration, exceptions included
 
     def render(self) -> bytes:
         data: bytes = generate_latest(self.registry)
         return data
-
-
-class _Timer:
-    def __init__(self, histogram: Histogram) -> None:
-        self._h = histogram
-        self._t0 = 0.0
-
-    def __enter__(self) -> _Timer:
-        self._t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._h.observe(time.perf_counter() - self._t0)

@@ -7,6 +7,14 @@ from alembic import context
 from ingest.tables import metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    compare_type=True,
+    # one set of scripts serves SQLite and PostgreSQL: autogenerate writes table changes as batch
+    # operations, which SQLite runs as copy-and-move (it cannot ALTER most things) and PostgreSQL
+    # as plain ALTER TABLE
+    render_as_batch=True,
+)
 with context.begin_transaction():
     context.run_migrations()

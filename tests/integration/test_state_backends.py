@@ -15,6 +15,7 @@ from ingest.history import HistoryEvent, read_history
 from ingest.models import Cursor, RecordFailure, RecordRef
 from ingest.privacy import PrivacyLedger
 from ingest.state import AuditEvent, LedgerEntry, StateStore
+from ingest.timeutil import aware
 from rag_service.services import build_services
 from tests.conftest import make_settings
 
@@ -120,17 +121,226 @@ def test_pipeline_on_postgres_state(pg_url: str, tmp_path: Path, embedder: Any, 
         services.close()
 
 
-def test_postgres_schema_comes_from_migrations_without_drift(pg_url: str) -> None:
+def _drift(state: StateStore) -> tuple[str, list[Any]]:
+    """(the database's revision, its differences from the table definitions)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from ingest.tables import metadata
 
-    with StateStore(pg_url) as state, state.engine.connect() as conn:
+    with state.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-        assert version == "0004"  # the newest migration (generations and job schedules)
-        drift = compare_metadata(MigrationContext.configure(conn), metadata)
-        assert drift == [], f"tables changed without a migration: {drift}"
+        return version, compare_metadata(MigrationContext.configure(conn), metadata)
+
+
+def test_schema_comes_from_migrations_without_drift(url: str) -> None:
+    """SQLite and PostgreSQL alike: a new database is created by the migrations, up to the newest,
+    and what they create is what ingest/tables.py defines."""
+    from ingest.migrate import head_revision
+
+    with StateStore(url) as state:
+        version, drift = _drift(state)
+    assert version == head_revision() == "0004"  # the newest migration (generations and job schedules)
+    assert drift == [], f"tables changed without a migration: {drift}"
+
+
+# the tables of the SQLite files that create_all made before the embedded store used migrations,
+# by the last commit whose code opened the file (a table was created when the code that defined it
+# first opened the file; none was ever altered: checked by create_all of each commit's tables)
+_FIRST = ["audit_events", "cursors", "job_runs", "quarantine", "record_ledger", "source_locks"]
+_ERASURE = [*_FIRST, "receipts", "record_contacts", "suppressions"]
+_HISTORY = [*_ERASURE, "record_history"]
+_SCHEDULES = [*_HISTORY, "schedules"]
+_RATE_LIMITS = [*_SCHEDULES, "rate_buckets"]
+_WRITE_FENCE = [*_RATE_LIMITS, "write_intents"]
+_RUN_OWNERS = [*_WRITE_FENCE, "run_owners"]
+_SUBJECTS = [*_RUN_OWNERS, "subject_suppressions"]
+_BASELINES = [*_SUBJECTS, "consent_baselines"]
+_GENERATIONS = [
+    *(t for t in _BASELINES if t != "schedules"),
+    *("index_generations", "generation_ledgers", "generation_cursors", "job_schedules"),
+]
+
+
+@pytest.mark.parametrize(
+    ("tables", "stamped"),
+    [
+        (_FIRST, "0001"),  # 0488bb8
+        (_ERASURE, "0001"),  # 2490c1c
+        (_HISTORY, "0001"),  # 3918c5a
+        (_SCHEDULES, "0001"),  # 1a51ce1
+        (_RATE_LIMITS, "0002"),  # b63540d
+        (_WRITE_FENCE, "0003"),  # 5b34d11: part of 0003, its other tables are created before the stamp
+        (_RUN_OWNERS, "0003"),  # 960935b
+        (_SUBJECTS, "0003"),  # 4d43dae
+        (_BASELINES, "0003"),  # 49226fe
+        ([*_GENERATIONS, "schedules"], "0004"),  # 8485729 on an older file: create_all never dropped it
+        (_GENERATIONS, "0004"),  # 8485729 on a new file: what create_all makes of today's tables
+    ],
+    ids=lambda v: v if isinstance(v, str) else str(len(v)),
+)
+def test_a_sqlite_file_made_by_create_all_is_adopted_and_upgraded(
+    tmp_path: Path, tables: list[str], stamped: str
+) -> None:
+    import sqlalchemy as sa
+
+    from ingest.migrate import adopt_unversioned_sqlite
+    from ingest.tables import metadata
+
+    legacy = sa.MetaData()
+    for name in tables:
+        if name == "schedules":  # the per-source schedule rows (tables.py before 0004)
+            sa.Table(
+                "schedules",
+                legacy,
+                sa.Column("source", sa.String(64), primary_key=True),
+                sa.Column("interval_seconds", sa.Integer, nullable=False),
+                sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
+                sa.Column("claimed_by", sa.String(128)),
+                sa.Column("claimed_at", sa.DateTime(timezone=True)),
+            )
+        else:
+            metadata.tables[name].to_metadata(legacy)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = sa.create_engine(url)
+    legacy.create_all(engine)
+    cursor = Cursor(watermark="2026-10-01T00:00:00+00:00", last_id="r9")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(metadata.tables["cursors"]).values(
+                source="src", watermark=cursor.watermark, last_id=cursor.last_id, updated_at=datetime.now(UTC)
+            )
+        )
+    with engine.connect() as conn:  # a dry run, rolled back: where it stamps, and that it is atomic
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        assert adopt_unversioned_sqlite(conn) == stamped
+        conn.rollback()
+    assert set(sa.inspect(engine).get_table_names()) == set(tables)
+    engine.dispose()
+
+    with StateStore(url) as state:
+        version, drift = _drift(state)
+        assert version == "0004" and drift == [], drift
+        assert state.get_cursor("src") == cursor  # the data stays
+        state.commit_page(
+            source="src", cursor=None, entries=[entry("r1")], failures=[], events=[], run_id="r"
+        )
+    with StateStore(url) as state:  # versioned now: opened as it is
+        assert _drift(state) == ("0004", [])
+        assert state.ledger_get(entry("r1").ref) is not None
+
+
+def test_stores_opened_at_once_migrate_each_file_once(tmp_path: Path) -> None:
+    """Four stores on one new file and four on files of their own, opened at the same moment:
+    each file is migrated once, and the runs on different files do not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_store(i: int) -> tuple[str, list[Any]]:
+        name = "shared.db" if i % 2 else f"own-{i}.db"
+        with StateStore(f"sqlite:///{tmp_path / name}") as state:
+            return _drift(state)
+
+    with ThreadPoolExecutor(8) as pool:  # one engine (one SQLite connection) each
+        assert list(pool.map(open_store, range(8))) == [("0004", [])] * 8
+
+
+def test_a_sqlite_file_with_tables_no_migration_knows_is_refused(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from ingest.migrate import SchemaError
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE cursors (source VARCHAR(64) PRIMARY KEY, position INTEGER)")
+    engine.dispose()
+    with pytest.raises(SchemaError, match="cursors"):
+        StateStore(url)
+
+
+def test_upserts_insert_once_then_update_by_their_rules(url: str) -> None:
+    """The INSERT ... ON CONFLICT statements: what an existing row keeps and what it takes."""
+    import sqlalchemy as sa
+
+    from ingest.jobs import Job, JobKind, JobSchedule
+    from ingest.schedule_store import ScheduleStore
+    from ingest.tables import consent_baselines, quarantine
+
+    source = f"src-{uuid.uuid4().hex[:8]}"
+    t0 = datetime(2000, 1, 1, tzinfo=UTC)  # long past: no other test's schedule row is due before it
+    with StateStore(url) as state:
+        e = entry("r1").model_copy(update={"source": source})
+        failure = RecordFailure(
+            source=source, locator="f:1", record_id=None, reason="bad", raw_sha256="0" * 64
+        )
+        for run_id, chunks in (("run1", 1), ("run2", 5)):
+            state.commit_page(
+                source=source,
+                cursor=Cursor(watermark=run_id, last_id=None),
+                entries=[e.model_copy(update={"chunk_count": chunks, "last_run_id": run_id})],
+                failures=[failure],
+                events=[],
+                run_id=run_id,
+            )
+        # two rows of one record in one page: the last one wins
+        state.commit_page(
+            source=source,
+            cursor=None,
+            entries=[e.model_copy(update={"chunk_count": n}) for n in (7, 8)],
+            failures=[],
+            events=[],
+            run_id="run3",
+        )
+        assert state.ledger_get(e.ref).chunk_count == 8  # type: ignore[union-attr]
+        assert state.get_cursor(source) == Cursor(watermark="run2", last_id=None)
+        with state.engine.connect() as conn:
+            row = conn.execute(sa.select(quarantine).where(quarantine.c.source == source)).one()
+        assert (row.last_run_id, row.first_seen < row.last_seen) == ("run2", True)  # first sighting kept
+
+        # a revocation again: new receipt, baseline forgotten; an erasure is final, baseline kept
+        privacy = PrivacyLedger(state.engine)
+        revoked, erased = (RecordRef(tenant_id="t", source=source, record_id=r) for r in ("rv", "er"))
+
+        def baselines() -> set[str]:
+            with state.engine.connect() as conn:
+                keys = conn.execute(
+                    sa.select(consent_baselines.c.record_key).where(consent_baselines.c.tenant_id == "t")
+                )
+                return {k for k in keys.scalars() if k in (revoked.key, erased.key)}
+
+        def seed_baselines() -> None:
+            with state.engine.begin() as conn:
+                for ref in (revoked, erased):
+                    conn.execute(
+                        sa.delete(consent_baselines).where(consent_baselines.c.record_key == ref.key)
+                    )
+                    conn.execute(
+                        sa.insert(consent_baselines).values(
+                            tenant_id="t", record_key=ref.key, consent_hash="h", seen_at=t0
+                        )
+                    )
+
+        privacy.suppress([revoked], "consent_revoked", "rc1", t0)
+        privacy.suppress([erased], "erasure", "er1", t0)
+        seed_baselines()
+        privacy.suppress([revoked, erased], "consent_revoked", "rc2", t0 + timedelta(days=1))
+        found = privacy.for_refs([revoked, erased])
+        assert (found[revoked.key].reason, found[revoked.key].receipt_id) == ("consent_revoked", "rc2")
+        assert (found[erased.key].reason, found[erased.key].receipt_id) == ("erasure", "er1")
+        assert baselines() == {erased.key}
+        seed_baselines()
+        privacy.suppress([revoked], "erasure", "er2", t0 + timedelta(days=2))  # a revocation becomes erasure
+        assert privacy.for_refs([revoked])[revoked.key].reason == "erasure"
+        assert baselines() == {erased.key}
+
+        # schedules: a known job takes the new interval and keeps its next run
+        schedules = ScheduleStore(state.engine)
+        job = Job(kind=JobKind.SYNC, target=source)
+        schedules.ensure([JobSchedule(job=job, interval_seconds=60)], t0)
+        schedules.ensure([JobSchedule(job=job, interval_seconds=30)], t0 + timedelta(hours=1))
+        assert aware(schedules.next_run(job)) == t0 + timedelta(seconds=60)
+        assert schedules.claim_due("w", t0 + timedelta(seconds=60)) == job
+        assert aware(schedules.next_run(job)) == t0 + timedelta(seconds=90)  # the new interval
 
 
 def test_rate_limit_buckets_are_shared_by_replicas(url: str) -> None:
