@@ -1,0 +1,155 @@
+"""/query latency before, during and after a background fold-in, in one run:
+
+    .venv/bin/python -m bench.fold_in --points 100000
+
+1. Prefill the live edge shard with N chunks (bench/prefill.py: real payloads and vectors the
+   pipeline wrote, cloned) in one tenant: every point sits in the plain segment.
+2. Serve it with `crm-rag serve` (its own process on 127.0.0.1, scheduler off) and drive /query
+   from 1 and 4 clients: the plain-segment baseline.
+3. Start a fold-in through the admin API and drive the same load until its run ends: latency while
+   the child process builds the HNSW index and the shard is copied and swapped.
+4. The same load after the swap (HNSW), then the fold-in's own report (copy rounds, the write
+   pauses, build time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.demo_bench import pct
+from bench.prefill import clones, templates
+from bench.scale import QUESTIONS, TEAMS, serve, write_config
+from rag_service.config import load_settings
+from rag_service.services import build_services
+
+ADMIN = {"X-API-Key": "demo-admin-key"}
+
+
+def prefill(config: Path, points: int) -> int:
+    base = templates(300)
+    services = build_services(load_settings(config))
+    try:
+        for batch in clones(base, points, tenants=["bench"]):
+            services.index.upsert(batch)
+        services.index.flush()
+        return services.index.count()
+    finally:
+        services.close()
+
+
+def drive(
+    url: str, clients: int, *, until: threading.Event | None = None, per_client: int = 200
+) -> dict[str, Any]:
+    """`clients` threads querying: `per_client` requests each, or until `until` is set."""
+    latencies: list[float] = []
+    failed: list[int] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        mine: list[float] = []
+        with httpx.Client(base_url=url, headers={"X-API-Key": "demo-assistant-key"}, timeout=60) as http:
+            i = 0
+            while (until is None and i < per_client) or (until is not None and not until.is_set()):
+                body = {
+                    "question": QUESTIONS[(k + i) % len(QUESTIONS)],
+                    "tenant_id": "bench",
+                    "purpose": ("sales_assistant", "support_assistant")[i % 2],
+                    "user": {"user_id": "u-bench", "team_ids": TEAMS},
+                    "min_score": 0.0,
+                }
+                t0 = time.perf_counter()
+                resp = http.post("/query", json=body)
+                mine.append((time.perf_counter() - t0) * 1000)
+                if resp.status_code != 200 or not resp.json()["sources"]:
+                    with lock:
+                        failed.append(resp.status_code)
+                i += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "failed_or_empty": len(failed),
+        "p50_ms": round(pct(latencies, 0.50), 1),
+        "p95_ms": round(pct(latencies, 0.95), 1),
+        "p99_ms": round(pct(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1) if latencies else None,
+        "requests_per_s": round(len(latencies) / wall, 1),
+    }
+
+
+def during_fold_in(url: str, clients: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    resp = httpx.post(f"{url}/admin/index/fold-in", headers=ADMIN, timeout=30)
+    resp.raise_for_status()
+    location = resp.headers["Location"]
+    done = threading.Event()
+    run: dict[str, Any] = {}
+
+    def poll() -> None:
+        while True:
+            got = httpx.get(f"{url}{location}", headers=ADMIN, timeout=30).json()
+            if got["status"] != "running":
+                run.update(got)
+                done.set()
+                return
+            time.sleep(1)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    load = drive(url, clients, until=done)
+    poller.join()
+    return load, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200, help="per client, idle phases")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="crm-foldin-"))
+    results: dict[str, Any] = {"points": args.points}
+    try:
+        (tmp / "crm").mkdir()
+        config = write_config(tmp, "onnx")
+        results["chunks"] = prefill(config, args.points)
+        proc, url = serve(config)
+        try:
+            drive(url, 2, per_client=10)  # warm-up
+            results["plain"] = [drive(url, c, per_client=args.requests) for c in (1, 4)]
+            print(json.dumps(results["plain"]), flush=True)
+            load, run = during_fold_in(url, 1)
+            results["during_fold_in_1"] = load
+            results["fold_in_run_1"] = run
+            print(json.dumps(load), json.dumps(run.get("counts")), flush=True)
+            results["hnsw"] = [drive(url, c, per_client=args.requests) for c in (1, 4)]
+            print(json.dumps(results["hnsw"]), flush=True)
+            index = httpx.get(f"{url}/admin/index", headers=ADMIN, timeout=30).json()
+            results["fold_in_status"] = index["fold_in"]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=120)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
