@@ -28,6 +28,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ingest.errors import StoreError
+
 POINTER_SUFFIX = ".active"
 
 
@@ -35,15 +37,27 @@ def pointer_file(slot: Path) -> Path:
     return slot.with_name(slot.name + POINTER_SUFFIX)
 
 
+class MissingShardError(StoreError):
+    """The pointer names a shard directory that is not there (deleted or not restored)."""
+
+
 def active_dir(slot: Path) -> Path:
     """The shard directory a slot currently uses: the one its pointer names, else the slot itself
-    (every shard before fold-ins, and every shard never folded)."""
+    (every shard before fold-ins, and every shard never folded). A pointer naming a directory that
+    is missing is an error, never a reason to start empty or to remove the others."""
     pointer = pointer_file(slot)
-    if pointer.is_file():
-        name = pointer.read_text().strip()
-        if _fold_index(slot, name) is not None:
-            return slot.with_name(name)
-    return slot
+    if not pointer.is_file():
+        return slot
+    name = pointer.read_text().strip()
+    if _fold_index(slot, name) is None:
+        raise StoreError(f"{pointer} does not name a shard directory of {slot.name} ({name!r})")
+    target = slot.with_name(name)
+    if not target.is_dir():
+        raise MissingShardError(
+            f"{pointer} names {target}, which is missing; restore it (the whole index folder of a "
+            f"backup), or remove the pointer to use {slot} if that is the shard to keep"
+        )
+    return target
 
 
 def _fold_index(slot: Path, name: str) -> int | None:

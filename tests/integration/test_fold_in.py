@@ -229,6 +229,17 @@ def test_leftovers_of_an_interrupted_fold_in_are_removed_at_open(tmp_path: Path)
         reopened.close()
 
 
+def test_a_pointer_to_a_missing_shard_is_refused_and_nothing_is_removed(tmp_path: Path) -> None:
+    store = EdgeIndexStore(tmp_path / "shard", DIM)
+    Oracle(store, seed=8).add(100)
+    store.flush()
+    store.close()
+    F.pointer_file(tmp_path / "shard").write_text("shard.f4\n")  # e.g. a partial restore
+    with pytest.raises(F.MissingShardError):
+        EdgeIndexStore(tmp_path / "shard", DIM)
+    assert (tmp_path / "shard").is_dir()  # the shard that is there was not touched
+
+
 def test_closing_stops_the_build_and_discards_the_copy(tmp_path: Path) -> None:
     store = EdgeIndexStore(tmp_path / "shard", DIM)
     Oracle(store, seed=6).add(200)
