@@ -134,7 +134,7 @@ class HttpJsonSource:
                 self._client, f"/records/{record_id}", policy=self._policy, what=f"source {self.name} record"
             )
         except SourceError as exc:
-            if "HTTP 404" in str(exc):
+            if exc.status == 404:
                 return None
             raise
         item = self._map(raw, "record")

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ingest.config import HubSpotSourceConfig
+from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
 from ingest.sources.common import consent_from, tombstone, weakest
 from ingest.sources.http_retry import RetryPolicy, Throttle, retry_after_seconds
@@ -317,8 +318,8 @@ class HubSpotSource(VendorSource):
                     )
                 },
             )
-        except Exception as exc:
-            if "HTTP 404" in str(exc):
+        except SourceError as exc:
+            if exc.status == 404:
                 return None
             raise
         item = self._enrich([obj])[0]

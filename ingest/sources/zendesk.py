@@ -122,11 +122,12 @@ class ZendeskSource(VendorSource):
                     "GET", "/api/v2/incremental/tickets/cursor.json", params=params, what="incremental export"
                 )
             except SourceError as exc:
-                if "HTTP 403" not in str(exc):
+                if exc.status != 403:
                     raise
                 raise SourceError(
                     f"{self.name}: incremental export: HTTP 403; Zendesk allows the incremental export "
-                    "to admins only: use an admin user's API token"
+                    "to admins only: use an admin user's API token",
+                    status=403,
                 ) from None
             yield body
             if body.get("end_of_stream") or not body.get("after_cursor"):
@@ -156,8 +157,8 @@ class ZendeskSource(VendorSource):
     def get(self, record_id: str) -> SourceRecord | None:
         try:
             ticket = self.call("GET", f"/api/v2/tickets/{record_id}.json", what="ticket").get("ticket")
-        except Exception as exc:
-            if "HTTP 404" in str(exc):
+        except SourceError as exc:
+            if exc.status == 404:
                 return None
             raise
         if not ticket or ticket.get("status") == "deleted":
