@@ -10,7 +10,7 @@ Pages come back ordered by (updated_at, record_id); the cursor is the last pair 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -139,6 +139,11 @@ class HttpJsonSource:
             raise
         item = self._map(raw, "record")
         return item if isinstance(item, SourceRecord) else None
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        """The export API has no batch read: one GET per id."""
+        got = ((rid, self.get(rid)) for rid in dict.fromkeys(record_ids))
+        return {rid: record for rid, record in got if record is not None}
 
     def live_ids(self) -> Iterator[str]:
         offset = 0
