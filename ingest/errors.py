@@ -7,7 +7,12 @@ class IngestError(Exception):
 
 
 class SourceError(IngestError):
-    """A source could not be read (after retries)."""
+    """A source could not be read (after retries). `status` is the HTTP status of the answer that
+    ended the call (None: no answer, e.g. a timeout, or not an HTTP source)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SourceAuthError(SourceError):
@@ -18,8 +23,8 @@ class SourceRateLimitedError(SourceError):
     """The source's quota is spent for longer than a run should wait (a daily limit, or a
     Retry-After beyond the policy's cap): the run fails now and the next scheduled run retries."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, status=status)
         self.retry_after = retry_after
 
 

@@ -231,8 +231,9 @@ class Refresher:
             for start in range(0, len(record_ids), 100):
                 records: list[SourceRecord] = []
                 gone: list[Tombstone] = []
+                found = source.get_many(record_ids[start : start + 100])  # one batched read
                 for rid in record_ids[start : start + 100]:
-                    record = source.get(rid)
+                    record = found.get(rid)
                     if record is None:
                         ref = RecordRef(tenant_id=source.tenant_id, source=source.name, record_id=rid)
                         gone.append(Tombstone(ref=ref, deleted_at=utcnow()))

@@ -10,7 +10,7 @@ stands alone: one that cannot be read or breaks the contract is a failure, the r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,10 +72,11 @@ class FileSource:
         ref = RecordRef(tenant_id=self.tenant_id, source=self.name, record_id=rid)
         return Tombstone(ref=ref, deleted_at=deleted_at)
 
-    def _scan(self, after: tuple[datetime, str] | None = None) -> _Scan:
+    def _scan(self, after: tuple[datetime, str] | None = None, only: frozenset[str] | None = None) -> _Scan:
         """Every line, or (with `after`, a cursor) only lines that may be new: a line whose
         record_id and ISO updated_at put it before the cursor (or at the cursor's own record) is
         skipped before the (costlier) contract validation. Anything unclear is validated as usual.
+        With `only`, lines of other record ids are skipped before validation too.
         Lines are read as bytes: one that is not UTF-8, not JSON or breaks the contract in any
         way becomes a failure of its own; the other lines go on."""
         scan = _Scan([], [], [])
@@ -85,7 +86,7 @@ class FileSource:
                     if not line.strip():
                         continue
                     try:
-                        self._read_line(scan, line, f"{path.name}:{lineno}", after)
+                        self._read_line(scan, line, f"{path.name}:{lineno}", after, only)
                     except Exception as exc:  # whatever one line does, the others go on
                         scan.failures.append(
                             self._failure(f"{path.name}:{lineno}", line, f"unreadable ({type(exc).__name__})")
@@ -101,7 +102,14 @@ class FileSource:
             raw_sha256=hashlib.sha256(line.strip()).hexdigest(),
         )
 
-    def _read_line(self, scan: _Scan, line: bytes, locator: str, after: tuple[datetime, str] | None) -> None:
+    def _read_line(
+        self,
+        scan: _Scan,
+        line: bytes,
+        locator: str,
+        after: tuple[datetime, str] | None,
+        only: frozenset[str] | None = None,
+    ) -> None:
         cfg = self._config
         try:
             raw = parse_json(line)
@@ -110,6 +118,9 @@ class FileSource:
             return
         if after is not None and _not_after(raw, after):
             return
+        rid = raw.get("record_id") if isinstance(raw, dict) else None
+        if only is not None and not (isinstance(rid, str) and rid in only):
+            return  # another record (or no readable id: never one of these)
         digest = hashlib.sha256(line.strip()).hexdigest()
         if isinstance(raw, dict) and raw.get("deleted") is True:
             problem = shape_problem(raw)
@@ -168,8 +179,13 @@ class FileSource:
             )
 
     def get(self, record_id: str) -> SourceRecord | None:
-        item = self._latest(self._scan()).get(record_id)
-        return item if isinstance(item, SourceRecord) else None
+        return self.get_many([record_id]).get(record_id)
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        """One pass over the folder for all of these ids (their latest event each)."""
+        wanted = frozenset(record_ids)
+        latest = self._latest(self._scan(only=wanted))
+        return {rid: item for rid, item in latest.items() if rid in wanted and isinstance(item, SourceRecord)}
 
     def live_ids(self) -> Iterator[str]:
         yield from (record.record_id for record in self.live_records())

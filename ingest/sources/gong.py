@@ -19,7 +19,8 @@ disappear.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -29,10 +30,20 @@ from ingest.config import ConsentMapping, GongSourceConfig
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord
 from ingest.sources.common import consent_from, weakest
 from ingest.sources.http_retry import RetryPolicy
-from ingest.sources.vendor_base import VendorSource, parse_time
+from ingest.sources.vendor_base import VendorSource, checked, found, parse_time
 from policies.models import ConsentStatus
 
 CONTENT_SELECTOR = {"context": "Extended", "contextTiming": ["Now"], "exposedFields": {"parties": True}}
+SYSTEM = "gong"
+
+
+@dataclass(frozen=True, slots=True)
+class GongCall:
+    """One call (metadata + parties with their Extended CRM context) with its transcript, as the
+    fetch step read them."""
+
+    call: dict[str, Any]
+    transcript: tuple[dict[str, Any], ...] = ()
 
 
 def turns_from(transcript: list[dict[str, Any]], parties: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,9 +131,20 @@ def to_record_fields(
     }
 
 
+def to_record(item: GongCall, config: GongSourceConfig) -> SourceRecord | RecordFailure:
+    """Pure: one fetched call -> a record of the contract, or a failure saying why not. Every
+    external participant must have granted consent."""
+    call = item.call
+    call_id = str((call.get("metaData") or {}).get("id"))
+    fields = to_record_fields(call, list(item.transcript), list(config.owner_team_ids))
+    externals = [p for p in call.get("parties") or [] if p.get("affiliation") == "External"]
+    fields["consent"] = weakest([party_consent(p, config.consent) for p in externals], config.consent.tag)
+    return checked(fields, config, system=SYSTEM, locator=f"call {call_id}")
+
+
 class GongSource(VendorSource):
     kind: ClassVar[str] = "gong"
-    system = "gong"
+    system = SYSTEM
 
     def __init__(
         self, config: GongSourceConfig, client: httpx.Client | None = None, policy: RetryPolicy | None = None
@@ -150,17 +172,15 @@ class GongSource(VendorSource):
             if not cursor:
                 return out
 
-    def _map(self, calls: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+    def _enrich(self, calls: list[dict[str, Any]]) -> list[GongCall]:
+        """The network part: the transcripts of these calls (one paged request)."""
         transcripts = self._transcripts([str((c.get("metaData") or {}).get("id")) for c in calls])
-        mapping = self._gong.consent
-        out: list[SourceRecord | RecordFailure] = []
-        for call in calls:
-            call_id = str((call.get("metaData") or {}).get("id"))
-            fields = to_record_fields(call, transcripts.get(call_id, []), list(self._gong.owner_team_ids))
-            externals = [p for p in call.get("parties") or [] if p.get("affiliation") == "External"]
-            fields["consent"] = weakest([party_consent(p, mapping) for p in externals], mapping.tag)
-            out.append(self.validate(fields, f"call {call_id}"))
-        return out
+        return [
+            GongCall(c, tuple(transcripts.get(str((c.get("metaData") or {}).get("id")), []))) for c in calls
+        ]
+
+    def _records(self, calls: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+        return [to_record(item, self._gong) for item in self._enrich(calls)]
 
     def _extensive(self, flt: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         cursor: str | None = None
@@ -188,7 +208,7 @@ class GongSource(VendorSource):
             batch = sorted(
                 batch, key=lambda c: (str((c.get("metaData") or {}).get("started")), str(c["metaData"]["id"]))
             )
-            items = self._map(batch)
+            items = self._records(batch)
             records = tuple(i for i in items if isinstance(i, SourceRecord))
             if records:  # the cursor only moves forward; the lookback re-reads behind it
                 last = max(records, key=lambda r: (r.updated_at, r.record_id))
@@ -201,12 +221,12 @@ class GongSource(VendorSource):
                 next_cursor=current,
             )
 
-    def get(self, record_id: str) -> SourceRecord | None:
-        calls = [c for batch in self._extensive({"callIds": [record_id]}) for c in batch]
-        if not calls:
-            return None
-        item = self._map(calls)[0]
-        return item if isinstance(item, SourceRecord) else None
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        """One calls/extensive read filtered by callIds (Gong's 404 "No calls found": none)."""
+        if not record_ids:
+            return {}
+        ids = list(dict.fromkeys(record_ids))
+        return found(self._records([c for batch in self._extensive({"callIds": ids}) for c in batch]))
 
     def live_ids(self) -> Iterator[str]:
         cursor: str | None = None

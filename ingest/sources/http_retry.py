@@ -3,8 +3,10 @@
 Retry-After (seconds or HTTP date) is honoured in full up to max_retry_after; a longer wait, or a
 quota the vendor says will not reset soon (a connector's `throttle` hook: HubSpot's DAILY policy,
 Salesforce's REQUEST_LIMIT_EXCEEDED), fails the run at once with SourceRateLimitedError instead
-of retrying in a loop. Otherwise exponential backoff with jitter, capped by max_delay. After the
-last attempt a SourceError names the status, never the body.
+of retrying in a loop. Otherwise exponential backoff with jitter, capped by max_delay. The loop,
+stop and wait are tenacity's; what is worth another attempt and how long the vendor asked us to
+wait are decided here. Every SourceError carries the HTTP status (`status`), built from httpx's
+HTTPStatusError; its message names the status, never the body.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import tenacity
 
 from ingest.errors import SourceAuthError, SourceError, SourceRateLimitedError
 
@@ -50,6 +53,7 @@ def default_throttle(resp: httpx.Response) -> Throttle | None:
     return Throttle(wait=retry_after_seconds(resp.headers.get("Retry-After")))
 
 
+# hand-written: neither tenacity nor httpx reads Retry-After; email.utils parses its HTTP-date form
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     if not value:
         return None
@@ -77,6 +81,37 @@ def get_json(
     return request_json(client, "GET", url, params=params, policy=policy, what=what)
 
 
+class _Again(Exception):
+    """An attempt worth repeating: `last` names what happened (never body text), `wait` is how
+    long the vendor asked us to wait (None: our backoff)."""
+
+    def __init__(self, last: str, wait: float | None = None, status: int | None = None) -> None:
+        super().__init__(last)
+        self.last, self.wait, self.status = last, wait, status
+
+
+def status_error(exc: httpx.HTTPStatusError, what: str, cls: type[SourceError] = SourceError) -> SourceError:
+    """A SourceError (or subclass) carrying the status of httpx's HTTPStatusError; no body text."""
+    status = exc.response.status_code
+    return cls(f"{what}: HTTP {status}", status=status)
+
+
+def _backoff(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
+    """Retry-After when the vendor gave one (up to max_retry_after), else exponential backoff
+    with up to 25 % jitter, capped by max_delay."""
+    exponential = tenacity.wait_exponential(multiplier=policy.base_delay, max=policy.max_delay)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Again) and exc.wait is not None:
+            delay = exc.wait
+        else:
+            delay = min(exponential(state) * (1 + random.random() / 4), policy.max_delay)
+        return min(delay, policy.max_retry_after)
+
+    return wait
+
+
 def request_json(
     client: httpx.Client,
     method: str,
@@ -95,49 +130,64 @@ def request_json(
     """One JSON call (raw=True: the body as text), retrying timeouts, transport errors and
     408/425/429/5xx. `throttle` reads a vendor's rate-limit answer (any status); `empty` says
     that an error answer means "no results" (Gong's 404 on an empty window): None is returned."""
-    last = ""
-    for attempt in range(1, policy.max_attempts + 1):
-        delay: float | None = None
+
+    def failure(exc: httpx.HTTPStatusError) -> Exception:
+        """What an error answer means: another attempt (_Again) or a SourceError to raise."""
+        resp, status = exc.response, exc.response.status_code
+        limited = throttle(resp)
+        if limited is not None:
+            reason = f" ({limited.reason})" if limited.reason else ""
+            if not limited.retry:
+                return SourceRateLimitedError(
+                    f"{what}: rate limited, HTTP {status}{reason}; not retried in this run",
+                    limited.wait,
+                    status=status,
+                )
+            if limited.wait is not None and limited.wait > policy.max_retry_after:
+                return SourceRateLimitedError(
+                    f"{what}: rate limited, HTTP {status}{reason}; Retry-After "
+                    f"{limited.wait:.0f} s is beyond {policy.max_retry_after:.0f} s",
+                    limited.wait,
+                    status=status,
+                )
+            return _Again(f"HTTP {status}{reason}", limited.wait, status)
+        if status == 401:
+            return status_error(exc, what, SourceAuthError)
+        if status not in RETRY_STATUS:
+            return status_error(exc, what)
+        return _Again(f"HTTP {status}", retry_after_seconds(resp.headers.get("Retry-After")), status)
+
+    def attempt() -> Any:
         try:
             resp = client.request(method, url, params=params, json=body, data=form, headers=headers)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            last = type(exc).__name__
-        else:
-            if resp.status_code < 400:
-                if raw:
-                    return resp.text
-                try:
-                    return resp.json()
-                except ValueError:
-                    raise SourceError(f"{what}: response is not JSON (HTTP {resp.status_code})") from None
+            raise _Again(type(exc).__name__) from None
+        if resp.status_code >= 400:
             if empty is not None and empty(resp):
                 return None
-            limited = throttle(resp)
-            if limited is not None:
-                reason = f" ({limited.reason})" if limited.reason else ""
-                if not limited.retry:
-                    raise SourceRateLimitedError(
-                        f"{what}: rate limited, HTTP {resp.status_code}{reason}; not retried in this run",
-                        limited.wait,
-                    )
-                if limited.wait is not None and limited.wait > policy.max_retry_after:
-                    raise SourceRateLimitedError(
-                        f"{what}: rate limited, HTTP {resp.status_code}{reason}; Retry-After "
-                        f"{limited.wait:.0f} s is beyond {policy.max_retry_after:.0f} s",
-                        limited.wait,
-                    )
-                last = f"HTTP {resp.status_code}{reason}"
-                delay = limited.wait
-            elif resp.status_code == 401:
-                raise SourceAuthError(f"{what}: HTTP 401")
-            elif resp.status_code not in RETRY_STATUS:
-                raise SourceError(f"{what}: HTTP {resp.status_code}")
-            else:
-                last = f"HTTP {resp.status_code}"
-                delay = retry_after_seconds(resp.headers.get("Retry-After"))
-        if attempt == policy.max_attempts:
-            break
-        if delay is None:
-            delay = min(policy.base_delay * 2 ** (attempt - 1) * (1 + random.random() / 4), policy.max_delay)
-        policy.sleep(min(delay, policy.max_retry_after))
-    raise SourceError(f"{what}: gave up after {policy.max_attempts} attempts ({last})")
+            try:
+                resp.raise_for_status()
+            except httpx.HTTPStatusError as exc:
+                raise failure(exc) from None
+        if raw:
+            return resp.text
+        try:
+            return resp.json()
+        except ValueError:
+            raise SourceError(
+                f"{what}: response is not JSON (HTTP {resp.status_code})", status=resp.status_code
+            ) from None
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.max_attempts),
+        wait=_backoff(policy),
+        retry=tenacity.retry_if_exception_type(_Again),
+        sleep=lambda seconds: policy.sleep(float(seconds)),
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except _Again as exc:
+        raise SourceError(
+            f"{what}: gave up after {policy.max_attempts} attempts ({exc.last})", status=exc.status
+        ) from None

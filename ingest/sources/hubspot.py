@@ -19,17 +19,19 @@ are waited out; DAILY fails the run at once (it resets at midnight in the portal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 
-from ingest.config import HubSpotSourceConfig
+from ingest.config import ConsentMapping, HubSpotSourceConfig
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
 from ingest.sources.common import consent_from, tombstone, weakest
 from ingest.sources.http_retry import RetryPolicy, Throttle, retry_after_seconds
-from ingest.sources.vendor_base import VendorSource, html_to_text, parse_time
+from ingest.sources.vendor_base import VendorSource, checked, found, html_to_text, parse_time
+from policies.models import ConsentStatus
 
 OBJECT_TYPE_IDS = {"notes": "0-46", "tickets": "0-5", "calls": "0-48"}
 PROPERTIES = {
@@ -42,6 +44,17 @@ SEARCH_WINDOW = 10_000  # results one search can page through
 BATCH_READ_MAX = 100  # inputs of an object batch read
 ASSOCIATION_BATCH_MAX = 1_000  # inputs of a v4 association batch read
 RATE_POLICIES = ("TEN_SECONDLY_ROLLING", "SECONDLY", "DAILY")
+SYSTEM = "hubspot"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSpotObject:
+    """One HubSpot object with what the enrich step fetched for it: its associated contacts (with
+    their consent property) and its first associated company."""
+
+    obj: dict[str, Any]
+    contacts: tuple[dict[str, Any], ...] = ()
+    company_id: str | None = None
 
 
 def _contact(contact: dict[str, Any]) -> dict[str, Any]:
@@ -64,9 +77,9 @@ def to_record_fields(
     portal_id: str,
     contacts: list[dict[str, Any]],
     company_id: str | None,
-    consent_field: str,
 ) -> dict[str, Any]:
-    """Pure mapping of one HubSpot object (+ its associated contacts) to our record contract."""
+    """Pure mapping of one HubSpot object (+ its associated contacts) to our record contract
+    (consent: see `consent_of`)."""
     props = obj.get("properties") or {}
     if object_type == "tickets":
         title, body = props.get("subject") or "", props.get("content") or ""
@@ -91,13 +104,38 @@ def to_record_fields(
         "owner_id": props.get("hubspot_owner_id"),
         "team_ids": [props["hubspot_team_id"]] if props.get("hubspot_team_id") else [],
         "contacts": people,
-        "_consent_value": props.get(consent_field),
     }
+
+
+def consent_of(item: HubSpotObject, mapping: ConsentMapping) -> dict[str, ConsentStatus]:
+    """The object's own consent property when it has one, else its associated contacts' (every
+    one of them must have granted); none: no consent (fail closed)."""
+    own = consent_from((item.obj.get("properties") or {}).get(mapping.field), mapping)
+    if own:
+        return own
+    people = [consent_from((c.get("properties") or {}).get(mapping.field), mapping) for c in item.contacts]
+    return weakest(people, mapping.tag)
+
+
+def to_record(
+    item: HubSpotObject, config: HubSpotSourceConfig, *, index: int = 0
+) -> SourceRecord | RecordFailure:
+    """Pure: one fetched HubSpot object -> a record of the contract, or a failure saying why not.
+    `index` is its place in the search answer (the failure's locator)."""
+    fields = to_record_fields(
+        item.obj,
+        object_type=config.object_type,
+        portal_id=config.portal_id,
+        contacts=list(item.contacts),
+        company_id=item.company_id,
+    )
+    fields["consent"] = consent_of(item, config.consent)
+    return checked(fields, config, system=SYSTEM, locator=f"search result {index} id {item.obj.get('id')}")
 
 
 class HubSpotSource(VendorSource):
     kind: ClassVar[str] = "hubspot"
-    system = "hubspot"
+    system = SYSTEM
 
     def __init__(
         self,
@@ -168,35 +206,23 @@ class HubSpotSource(VendorSource):
             out.update({str(c["id"]): c for c in body.get("results", [])})
         return out
 
-    def _enrich(self, objs: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+    def _enrich(self, objs: list[dict[str, Any]]) -> list[HubSpotObject]:
+        """Every network call a page needs: associations, then the associated contacts."""
         if not objs:
             return []
         ids = [str(o["id"]) for o in objs]
         to_contacts = self._associations(ids, "contacts")
         to_companies = self._associations(ids, "companies")
         contacts = self._contacts([c for i in ids for c in to_contacts.get(i, [])])
-        out: list[SourceRecord | RecordFailure] = []
-        for i, obj in enumerate(objs):
+        out: list[HubSpotObject] = []
+        for obj in objs:
             company_ids = to_companies.get(str(obj["id"]), [])
-            people = [contacts[c] for c in to_contacts.get(str(obj["id"]), []) if c in contacts]
-            fields = to_record_fields(
-                obj,
-                object_type=self._hs.object_type,
-                portal_id=self._hs.portal_id,
-                contacts=people,
-                company_id=company_ids[0] if company_ids else None,
-                consent_field=self._hs.consent.field,
-            )
-            own = consent_from(fields.pop("_consent_value"), self._hs.consent)
-            fields["consent"] = own or weakest(
-                [
-                    consent_from((c.get("properties") or {}).get(self._hs.consent.field), self._hs.consent)
-                    for c in people
-                ],
-                self._hs.consent.tag,
-            )
-            out.append(self.validate(fields, f"search result {i} id {obj.get('id')}"))
+            people = tuple(contacts[c] for c in to_contacts.get(str(obj["id"]), []) if c in contacts)
+            out.append(HubSpotObject(obj, people, company_ids[0] if company_ids else None))
         return out
+
+    def _records(self, objs: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+        return [to_record(item, self._hs, index=i) for i, item in enumerate(self._enrich(objs))]
 
     def _search(self, filters: list[tuple[str, str, str]], sort: str, after: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -256,7 +282,7 @@ class HubSpotSource(VendorSource):
             nonlocal current
             if position(reached) > position(current):  # never behind the stored cursor
                 current = reached
-            items = self._enrich(objs)
+            items = self._records(objs)
             return Page(
                 records=tuple(r for r in items if isinstance(r, SourceRecord)),
                 failures=tuple(r for r in items if isinstance(r, RecordFailure)),
@@ -305,24 +331,21 @@ class HubSpotSource(VendorSource):
         if gone:
             yield Page(records=(), deletions=tuple(gone), next_cursor=current)
 
-    def get(self, record_id: str) -> SourceRecord | None:
-        try:
-            obj = self.call(
-                "GET",
-                f"/crm/v3/objects/{self._hs.object_type}/{record_id}",
-                what="get",
-                params={
-                    "properties": ",".join(
-                        PROPERTIES[self._hs.object_type] + COMMON + [self._hs.consent.field]
-                    )
-                },
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        """Objects batch read (100 ids a call; unknown or archived ids are listed under `errors`
+        with a 207); HubSpot object ids are numeric, anything else cannot exist."""
+        ids = [i for i in dict.fromkeys(record_ids) if i.isdigit()]
+        props = PROPERTIES[self._hs.object_type] + COMMON + [self._hs.consent.field]
+        objs: list[dict[str, Any]] = []
+        for k in range(0, len(ids), BATCH_READ_MAX):
+            body = self.call(
+                "POST",
+                f"/crm/v3/objects/{self._hs.object_type}/batch/read",
+                what="batch read",
+                body={"properties": props, "inputs": [{"id": i} for i in ids[k : k + BATCH_READ_MAX]]},
             )
-        except Exception as exc:
-            if "HTTP 404" in str(exc):
-                return None
-            raise
-        item = self._enrich([obj])[0]
-        return item if isinstance(item, SourceRecord) else None
+            objs.extend(body.get("results", []))
+        return found(self._records(objs))
 
     def live_ids(self) -> Iterator[str]:
         after: str | None = None

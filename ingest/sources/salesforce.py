@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
@@ -27,7 +28,7 @@ from ingest.errors import SourceAuthError, SourceError
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
 from ingest.sources.common import bounded_map, consent_from, tombstone
 from ingest.sources.http_retry import RetryPolicy, Throttle, default_throttle, request_json
-from ingest.sources.vendor_base import VendorSource, html_to_text, parse_time
+from ingest.sources.vendor_base import VendorSource, checked, found, html_to_text, parse_time
 
 # object type -> (sObject, fields, extra WHERE, modification stamp)
 SOQL = {
@@ -58,6 +59,17 @@ _ID = re.compile(r"^[A-Za-z0-9]{15,18}$")
 # URI + headers must stay under 16,384 bytes (Salesforce help 000386264); id lookups keep the
 # URI under half of that, leaving the rest for headers (an OAuth session id is ~112 bytes)
 URI_BUDGET = 8_000
+SYSTEM = "salesforce"
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceRow:
+    """One row with what the fetch step read for it: its linked Contact and, for Cases, the case
+    comments; a ContentNote's row already carries its body blob (Body) and link (ParentId)."""
+
+    row: dict[str, Any]
+    contact: dict[str, Any] | None = None
+    comments: tuple[dict[str, Any], ...] = ()
 
 
 def soql_time(iso: str) -> str:
@@ -135,9 +147,24 @@ def to_record_fields(
     }
 
 
+def to_record(item: SalesforceRow, config: SalesforceSourceConfig) -> SourceRecord | RecordFailure:
+    """Pure: one fetched row -> a record of the contract, or a failure saying why not. Consent
+    comes from the linked Contact's field (consent.field); no Contact: no consent."""
+    fields = to_record_fields(
+        item.row,
+        object_type=config.object_type,
+        instance_url=config.base_url,
+        contact=item.contact,
+        comments=list(item.comments),
+    )
+    fields["consent"] = consent_from((item.contact or {}).get(config.consent.field), config.consent)
+    locator = f"{SOQL[config.object_type][0]} {item.row.get('Id')}"
+    return checked(fields, config, system=SYSTEM, locator=locator)
+
+
 class SalesforceSource(VendorSource):
     kind: ClassVar[str] = "salesforce"
-    system = "salesforce"
+    system = SYSTEM
 
     def __init__(
         self,
@@ -327,23 +354,18 @@ class SalesforceSource(VendorSource):
             out.append({**row, "Body": text, "ParentId": parent})
         return out
 
-    def _map(self, rows: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+    def _enrich(self, rows: list[dict[str, Any]]) -> list[SalesforceRow]:
+        """The network part: ContentNote bodies and links, linked Contacts, case comments."""
         rows = self._content_notes(rows)
         contacts = self._contacts(rows)
         comments = self._comments(rows)
-        out: list[SourceRecord | RecordFailure] = []
-        for row in rows:
-            contact = contacts.get(contact_of(row) or "")
-            fields = to_record_fields(
-                row,
-                object_type=self._sf.object_type,
-                instance_url=self.base_url(),
-                contact=contact,
-                comments=comments.get(row["Id"], []),
-            )
-            fields["consent"] = consent_from((contact or {}).get(self._sf.consent.field), self._sf.consent)
-            out.append(self.validate(fields, f"{SOQL[self._sf.object_type][0]} {row.get('Id')}"))
-        return out
+        return [
+            SalesforceRow(row, contacts.get(contact_of(row) or ""), tuple(comments.get(row["Id"], [])))
+            for row in rows
+        ]
+
+    def _records(self, rows: list[dict[str, Any]]) -> list[SourceRecord | RecordFailure]:
+        return [to_record(item, self._sf) for item in self._enrich(rows)]
 
     def _select(self, where: str) -> str:
         sobject, fields, extra, _ = SOQL[self._sf.object_type]
@@ -365,7 +387,7 @@ class SalesforceSource(VendorSource):
                     gone.append(tombstone(self.tenant_id, self.name, str(r["Id"]), when))
                 else:
                     alive.append(r)
-            items = self._map(alive)
+            items = self._records(alive)
             if rows:
                 last = rows[-1]
                 current = Cursor(
@@ -379,16 +401,11 @@ class SalesforceSource(VendorSource):
                 next_cursor=current,
             )
 
-    def get(self, record_id: str) -> SourceRecord | None:
-        rows = [
-            r
-            for batch in self._query(self._select(f"Id IN ({self._in([record_id])})"), all_rows=False)
-            for r in batch
-        ]
-        if not rows:
-            return None
-        item = self._map(rows)[0]
-        return item if isinstance(item, SourceRecord) else None
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        """SELECT ... WHERE Id IN (...), split to keep each GET URI within URI_BUDGET; `query`
+        leaves deleted rows out (gone). An id that is not a Salesforce id fails the call."""
+        rows = list(self._by_ids(lambda i: self._select(f"Id IN ({i})"), list(dict.fromkeys(record_ids))))
+        return found(self._records(rows))
 
     def live_ids(self) -> Iterator[str]:
         """queryAll with IsDeleted = false: `query` hides archived Tasks and Events, which are

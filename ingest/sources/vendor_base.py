@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -71,8 +71,23 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def found(items: Sequence[SourceRecord | RecordFailure]) -> dict[str, SourceRecord]:
+    """get_many's answer: the records that passed the contract, by id."""
+    return {item.record_id: item for item in items if isinstance(item, SourceRecord)}
+
+
+def checked(
+    fields: dict[str, Any], config: VendorSourceConfig, *, system: str, locator: str
+) -> SourceRecord | RecordFailure:
+    """Pure: a vendor's mapped fields through the data contract, as a record of this source."""
+    return validate_record(
+        fields, tenant_id=config.tenant_id, source=config.name, system=system, locator=locator
+    )
+
+
 class VendorSource:
-    """Common plumbing; subclasses implement pages / get / live_ids and the pure mapping."""
+    """Common plumbing (HTTP client, auth, retries). A subclass fetches and enriches (all its
+    network calls) and hands each fetched item to its module's pure `to_record`."""
 
     system = "vendor"
 
@@ -107,6 +122,12 @@ class VendorSource:
     def tenant_id(self) -> str:
         return self._cfg.tenant_id
 
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        raise NotImplementedError
+
+    def get(self, record_id: str) -> SourceRecord | None:
+        return self.get_many([record_id]).get(record_id)
+
     def throttle(self, resp: httpx.Response) -> Throttle | None:
         """How this vendor says "slow down" (see http_retry.Throttle); 429 + Retry-After here."""
         return default_throttle(resp)
@@ -135,9 +156,4 @@ class VendorSource:
             raw=raw,
             throttle=self.throttle,
             empty=empty,
-        )
-
-    def validate(self, normalized: dict[str, Any], locator: str) -> SourceRecord | RecordFailure:
-        return validate_record(
-            normalized, tenant_id=self.tenant_id, source=self.name, system=self.system, locator=locator
         )

@@ -12,7 +12,8 @@ archived tickets) with the largest page Zendesk allows, to spend as few of those
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
@@ -22,10 +23,22 @@ from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, SourceRecord, Tombstone
 from ingest.sources.common import bounded_map, consent_from, tombstone
 from ingest.sources.http_retry import RetryPolicy
-from ingest.sources.vendor_base import VendorSource, parse_time
+from ingest.sources.vendor_base import VendorSource, checked, found, parse_time
 
 CURSOR_TAG = "zendesk-export-cursor"
 EXPORT_PAGE_MAX = 1000  # per_page of the cursor-based incremental export
+SHOW_MANY_MAX = 100  # ids of one tickets/show_many or users/show_many call
+SYSTEM = "zendesk"
+
+
+@dataclass(frozen=True, slots=True)
+class ZendeskTicket:
+    """One ticket with what the fetch step read for it: its comments and the users (requester)
+    sideloaded by the export or read by id."""
+
+    ticket: dict[str, Any]
+    comments: tuple[dict[str, Any], ...] = ()
+    users: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def custom_field(ticket: dict[str, Any], field: str) -> Any:
@@ -72,9 +85,18 @@ def to_record_fields(
     }
 
 
+def to_record(item: ZendeskTicket, config: ZendeskSourceConfig) -> SourceRecord | RecordFailure:
+    """Pure: one fetched ticket -> a record of the contract, or a failure saying why not. Consent
+    comes from the ticket's custom field (consent.field)."""
+    ticket = item.ticket
+    fields = to_record_fields(ticket, list(item.comments), dict(item.users), config.subdomain)
+    fields["consent"] = consent_from(custom_field(ticket, config.consent.field), config.consent)
+    return checked(fields, config, system=SYSTEM, locator=f"ticket {ticket.get('id')}")
+
+
 class ZendeskSource(VendorSource):
     kind: ClassVar[str] = "zendesk"
-    system = "zendesk"
+    system = SYSTEM
 
     def __init__(
         self,
@@ -97,16 +119,15 @@ class ZendeskSource(VendorSource):
             url = body.get("next_page")
         return out
 
-    def _map(
+    def _enrich(self, tickets: list[dict[str, Any]], users: dict[str, dict[str, Any]]) -> list[ZendeskTicket]:
+        """The network part: each ticket's comments (bounded concurrency)."""
+        comments = bounded_map(lambda t: self._comments(str(t["id"])), tickets, self._zd.concurrency)
+        return [ZendeskTicket(t, tuple(c), users) for t, c in zip(tickets, comments, strict=True)]
+
+    def _records(
         self, tickets: list[dict[str, Any]], users: dict[str, dict[str, Any]]
     ) -> list[SourceRecord | RecordFailure]:
-        comments = bounded_map(lambda t: self._comments(str(t["id"])), tickets, self._zd.concurrency)
-        out: list[SourceRecord | RecordFailure] = []
-        for ticket, notes in zip(tickets, comments, strict=True):
-            fields = to_record_fields(ticket, notes, users, self._zd.subdomain)
-            fields["consent"] = consent_from(custom_field(ticket, self._zd.consent.field), self._zd.consent)
-            out.append(self.validate(fields, f"ticket {ticket.get('id')}"))
-        return out
+        return [to_record(item, self._zd) for item in self._enrich(tickets, users)]
 
     def _export(self, cursor: Cursor | None, per_page: int | None = None) -> Iterator[dict[str, Any]]:
         size = min(per_page or self._zd.page_size, EXPORT_PAGE_MAX)
@@ -122,11 +143,12 @@ class ZendeskSource(VendorSource):
                     "GET", "/api/v2/incremental/tickets/cursor.json", params=params, what="incremental export"
                 )
             except SourceError as exc:
-                if "HTTP 403" not in str(exc):
+                if exc.status != 403:
                     raise
                 raise SourceError(
                     f"{self.name}: incremental export: HTTP 403; Zendesk allows the incremental export "
-                    "to admins only: use an admin user's API token"
+                    "to admins only: use an admin user's API token",
+                    status=403,
                 ) from None
             yield body
             if body.get("end_of_stream") or not body.get("after_cursor"):
@@ -143,7 +165,7 @@ class ZendeskSource(VendorSource):
                 when = parse_time(t.get("updated_at"))
                 if t.get("status") == "deleted" and when is not None:
                     gone.append(tombstone(self.tenant_id, self.name, str(t["id"]), when))
-            items = self._map(live, users)
+            items = self._records(live, users)
             if body.get("after_cursor"):
                 current = Cursor(watermark=body["after_cursor"], last_id=CURSOR_TAG)
             yield Page(
@@ -153,24 +175,37 @@ class ZendeskSource(VendorSource):
                 next_cursor=current,
             )
 
-    def get(self, record_id: str) -> SourceRecord | None:
+    def _show_many(self, kind: str, ids: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for k in range(0, len(ids), SHOW_MANY_MAX):
+            chunk = ",".join(ids[k : k + SHOW_MANY_MAX])
+            body = self.call("GET", f"/api/v2/{kind}/show_many.json", params={"ids": chunk}, what=kind)
+            out.extend(body.get(kind, []))
+        return out
+
+    def _ticket(self, ticket_id: str) -> dict[str, Any] | None:
         try:
-            ticket = self.call("GET", f"/api/v2/tickets/{record_id}.json", what="ticket").get("ticket")
-        except Exception as exc:
-            if "HTTP 404" in str(exc):
+            ticket: dict[str, Any] | None = self.call(
+                "GET", f"/api/v2/tickets/{ticket_id}.json", what="ticket"
+            ).get("ticket")
+        except SourceError as exc:
+            if exc.status == 404:
                 return None
             raise
-        if not ticket or ticket.get("status") == "deleted":
-            return None
-        users: dict[str, dict[str, Any]] = {}
-        if ticket.get("requester_id"):
-            user = (
-                self.call("GET", f"/api/v2/users/{ticket['requester_id']}.json", what="user").get("user")
-                or {}
-            )
-            users[str(ticket["requester_id"])] = user
-        item = self._map([ticket], users)[0]
-        return item if isinstance(item, SourceRecord) else None
+        return ticket
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        """tickets/show_many (100 ids a call) and their requesters from users/show_many. An id
+        show_many leaves out is asked for once more by itself (Show Ticket also answers for
+        archived tickets; a 404 means gone); ticket ids are numeric, anything else cannot exist."""
+        ids = [i for i in dict.fromkeys(record_ids) if i.isdigit()]
+        tickets = self._show_many("tickets", ids)
+        shown = {str(t.get("id")) for t in tickets}
+        tickets += [t for i in ids if i not in shown and (t := self._ticket(i)) is not None]
+        tickets = [t for t in tickets if t.get("status") != "deleted"]
+        requesters = sorted({str(t["requester_id"]) for t in tickets if t.get("requester_id")})
+        users = {str(u["id"]): u for u in self._show_many("users", requesters)}
+        return found(self._records(tickets, users))
 
     def live_ids(self) -> Iterator[str]:
         latest: dict[str, bool] = {}

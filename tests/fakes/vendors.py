@@ -58,14 +58,15 @@ def hs_error(status: int, category: str, message: str, **extra: Any) -> httpx.Re
 
 class FakeHubSpot(Fake):
     """POST /crm/v3/objects/notes/search, POST /crm/v4/associations/notes/{to}/batch/read,
-    POST /crm/v3/objects/contacts/batch/read, GET /crm/v3/objects/notes(?archived=true).
+    POST /crm/v3/objects/{notes,contacts}/batch/read, GET /crm/v3/objects/notes(?archived=true).
 
     As HubSpot's public API specs (HubSpot/HubSpot-public-api-spec-collection: CRM objects v3,
     associations v4) and the CRM search guide describe: {"total", "results": [{"id",
     "properties", "createdAt", "updatedAt", "archived"}], "paging": {"next": {"after"}}}; 400
     for a search `limit` over 200, for paging past 10,000 results, and for batch reads over
     100 (objects) or 1,000 (associations) inputs; 207 with `errors` for objects without
-    associations; association lists paged per object (`assoc_page`). A note written with
+    associations and for notes a batch read cannot find (unknown or archived); association
+    lists paged per object (`assoc_page`). A note written with
     `searchable=False` is not in the search index yet (the index lags writes)."""
 
     assoc_page = 500
@@ -209,6 +210,36 @@ class FakeHubSpot(Fake):
             out |= {"errors": errors, "numErrors": len(errors)}
         return httpx.Response(207 if errors else 200, json=out)
 
+    def _batch_read_notes(self, body: dict[str, Any]) -> httpx.Response:
+        inputs = body["inputs"]
+        if len(inputs) > HUBSPOT_BATCH_READ_MAX:
+            return hs_error(400, "VALIDATION_ERROR", "at most 100 inputs")
+        props = set(body.get("properties") or []) | {"hs_object_id", "hs_lastmodifieddate", "hs_createdate"}
+        ids = [i["id"] for i in inputs]
+        live = [i for i in ids if i in self.notes and i not in self.archived]
+        missing = [i for i in ids if i not in live]
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": [
+                {
+                    **self.notes[i],
+                    "properties": {k: v for k, v in self.notes[i]["properties"].items() if k in props},
+                }
+                for i in live
+            ],
+            "startedAt": "2026-10-01T09:00:00.000Z",
+            "completedAt": "2026-10-01T09:00:00.100Z",
+        }
+        if missing:
+            error = {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": "Could not get some NOTE objects, they may be deleted or not exist.",
+                "context": {"ids": missing},
+            }
+            out |= {"errors": [error], "numErrors": 1}
+        return httpx.Response(207 if missing else 200, json=out)
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/crm/v3/objects/notes/search" and request.method == "POST":
@@ -230,6 +261,8 @@ class FakeHubSpot(Fake):
                     "completedAt": "2026-10-01T09:00:00.100Z",
                 },
             )
+        if path == "/crm/v3/objects/notes/batch/read" and request.method == "POST":
+            return self._batch_read_notes(json.loads(request.content))
         if path == "/crm/v3/objects/notes" and request.url.params.get("archived") == "true":
             return httpx.Response(
                 200,
@@ -253,7 +286,10 @@ ZENDESK_EXPORT_PER_MINUTE = 10  # incremental exports: 10 requests a minute (Zen
 
 class FakeZendesk(Fake):
     """GET /api/v2/incremental/tickets/cursor.json (start_time | cursor, include=users),
-    GET /api/v2/tickets/{id}/comments.json.
+    GET /api/v2/tickets/{id}/comments.json, GET /api/v2/tickets/{id}.json,
+    GET /api/v2/{tickets,users}/show_many.json?ids=1,2 (at most 100 ids; unknown or deleted
+    tickets are left out, 404 from Show Ticket). `hidden` ids are left out of tickets/show_many
+    but answered by Show Ticket (the reading path for tickets show_many may not list).
 
     As Zendesk's incremental export reference describes: an opaque base64 `after_cursor`,
     `after_url` and `end_of_stream`; per_page at most 1,000; admins only (403 for an agent);
@@ -265,6 +301,32 @@ class FakeZendesk(Fake):
         self.export_times: list[float] = []
         self.tickets: list[dict[str, Any]] = []  # change log, in export order
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.hidden: set[int] = set()
+
+    def _current(self) -> dict[int, dict[str, Any]]:
+        """Each ticket's latest state (the change log's last entry for it)."""
+        return {t["id"]: t for t in self.tickets}
+
+    def _user(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": ticket["requester_id"],
+            "name": f"Requester {ticket['id']}",
+            "email": f"requester{ticket['id']}@client.example",
+        }
+
+    def _show_many(self, kind: str, request: httpx.Request) -> httpx.Response:
+        ids = [int(i) for i in request.url.params.get("ids", "").split(",") if i]
+        if len(ids) > 100:
+            return httpx.Response(400, json={"error": "InvalidValue", "description": "at most 100 ids"})
+        live = {i: t for i, t in self._current().items() if t["status"] != "deleted"}
+        if kind == "tickets":
+            rows = [live[i] for i in ids if i in live and i not in self.hidden]
+        else:
+            users = {t["requester_id"]: self._user(t) for t in live.values()}
+            rows = [users[i] for i in ids if i in users]
+        return httpx.Response(
+            200, json={kind: rows, "next_page": None, "previous_page": None, "count": len(rows)}
+        )
 
     def add(
         self, ticket_id: int, minute: int, subject: str, consent: str | None, status: str = "open"
@@ -335,14 +397,7 @@ class FakeZendesk(Fake):
         batch = self.tickets[pos : pos + per_page]
         end = pos + len(batch)
         after = base64.b64encode(f"export:{end}".encode()).decode()
-        users = [
-            {
-                "id": t["requester_id"],
-                "name": f"Requester {t['id']}",
-                "email": f"requester{t['id']}@client.example",
-            }
-            for t in batch
-        ]
+        users = [self._user(t) for t in batch]
         return httpx.Response(
             200,
             json={
@@ -360,6 +415,14 @@ class FakeZendesk(Fake):
         path = request.url.path
         if path == "/api/v2/incremental/tickets/cursor.json":
             return self._export(request)
+        m = re.fullmatch(r"/api/v2/(tickets|users)/show_many.json", path)
+        if m:
+            return self._show_many(m.group(1), request)
+        m = re.fullmatch(r"/api/v2/tickets/(\d+).json", path)
+        if m:
+            ticket = self._current().get(int(m.group(1)))
+            if ticket is not None and ticket["status"] != "deleted":
+                return httpx.Response(200, json={"ticket": ticket})
         m = re.fullmatch(r"/api/v2/tickets/(\d+)/comments.json", path)
         if m:
             return httpx.Response(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -576,3 +577,85 @@ def test_credentials_never_appear_in_errors(harness: Any) -> None:
     assert "very-secret" not in repr(config)
     runs = h.services.state.list_runs(source=h.name)
     assert "very-secret" not in str(runs)
+
+
+# ------------------------------------------------------------------ get_many: batched where the API allows
+
+
+def test_hubspot_get_many_is_one_batch_read_and_reprocess_uses_it(harness: Any) -> None:
+    fake = FakeHubSpot()
+    for i in range(4):
+        fake.add(str(1000 + i), minute=i + 1, body=f"Renewal note {i}", contact="501")
+    h = harness(hs_config(), HubSpotSource, fake, "https://api.hubapi.com")
+    assert h.sync().counts["indexed"] == 4
+    fake.archived["1003"] = iso(5)
+    fake.requests.clear()
+    source = h.services.sources[h.name]
+    got = source.get_many(["1000", "1002", "1003", "999", "not-an-id"])
+    assert sorted(got) == ["1000", "1002"]  # archived, unknown and malformed ids: gone
+    assert got["1000"].contacts[0].name == "Ingrid Lindqvist"
+    reads = [r for r in fake.requests if r.url.path == "/crm/v3/objects/notes/batch/read"]
+    assert len(reads) == 1 and len(json.loads(reads[0].content)["inputs"]) == 4
+    assert not any(
+        r.method == "GET" and r.url.path.startswith("/crm/v3/objects/notes/") for r in fake.requests
+    )
+    assert source.get("1003") is None and source.get("1001") is not None
+    fake.requests.clear()
+    assert source.get_many([str(5000 + i) for i in range(150)]) == {}
+    reads = [r for r in fake.requests if r.url.path == "/crm/v3/objects/notes/batch/read"]
+    assert [len(json.loads(r.content)["inputs"]) for r in reads] == [100, 50]
+    # reprocess reads each batch of ids at once; the archived note is deleted
+    fake.requests.clear()
+    report = h.services.refresher.reprocess(source, ["1000", "1001", "1003"], actor="t", force=True)
+    assert report.status == "succeeded", report.error
+    assert report.counts["deleted"] == 1
+    assert sorted(h.payloads()) == ["1000", "1001", "1002"]
+    assert len([r for r in fake.requests if r.url.path == "/crm/v3/objects/notes/batch/read"]) == 1
+
+
+def test_zendesk_get_many_uses_show_many(harness: Any) -> None:
+    fake = FakeZendesk()
+    for i in range(1, 4):
+        fake.add(i, minute=i, subject=f"Ticket {i}", consent="granted")
+    fake.add(3, minute=10, subject="spam", consent="granted", status="deleted")
+    fake.hidden.add(2)  # left out of show_many (as an archived ticket may be): Show Ticket answers
+    h = harness(zd_config(), ZendeskSource, fake, "https://acme.zendesk.com")
+    source = h.services.sources[h.name]
+    got = source.get_many(["1", "2", "3", "77", "x"])
+    assert sorted(got) == ["1", "2"]
+    assert got["1"].contacts[0].name == "Requester 1"
+    assert "[customer] Customer says: Ticket 1" in got["1"].body
+    paths = fake.paths()
+    assert paths.count("/api/v2/tickets/show_many.json") == 1
+    assert paths.count("/api/v2/users/show_many.json") == 1
+    singles = sorted(p for p in paths if re.fullmatch(r"/api/v2/tickets/\d+\.json", p))
+    assert singles == ["/api/v2/tickets/2.json", "/api/v2/tickets/3.json", "/api/v2/tickets/77.json"]
+    assert source.get("3") is None and source.get("1") is not None
+
+
+def test_salesforce_get_many_is_one_soql_in(harness: Any) -> None:
+    fake = FakeSalesforce()
+    for n in range(1, 4):
+        fake.add(n, minute=n, subject=f"Scanner {n}", contact="0035g000001AAAAAA1")
+    fake.add(3, minute=9, subject="gone", contact="0035g000001AAAAAA1", deleted=True)
+    h = harness(sf_config(), SalesforceSource, fake, "https://acme.my.salesforce.com")
+    source = h.services.sources[h.name]
+    ids = ["5005g000001CASE001", "5005g000001CASE002", "5005g000001CASE003"]
+    got = source.get_many(ids)
+    assert sorted(got) == ids[:2]  # the deleted case is gone
+    assert "Customer confirmed the workaround." in got["5005g000001CASE001"].body
+    cases = [q for q in fake.soql if " FROM Case " in q]
+    assert len(cases) == 1 and all(f"'{i}'" in cases[0] for i in ids)
+
+
+def test_gong_get_many_is_one_extensive_read(harness: Any) -> None:
+    fake = FakeGong()
+    fake.add("770001", minute=1, customer_consent="granted")
+    fake.add("770002", minute=2, customer_consent="revoked")
+    h = harness(gong_config(), GongSource, fake, "https://api.gong.io")
+    source = h.services.sources[h.name]
+    got = source.get_many(["770001", "770002", "999"])
+    assert sorted(got) == ["770001", "770002"]  # consent is decided downstream, not here
+    asked = [json.loads(r.content) for r in fake.requests if r.url.path == "/v2/calls/extensive"]
+    assert [a["filter"]["callIds"] for a in asked] == [["770001", "770002", "999"]]
+    assert source.get_many([]) == {}

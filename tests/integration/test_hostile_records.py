@@ -4,7 +4,7 @@ becomes a quarantine entry with a reason, counted once until it changes; run cou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -178,6 +178,9 @@ class RawCrm:
 
     def get(self, record_id: str) -> SourceRecord | None:
         return next((r for r in self.records if r.record_id == record_id), None)
+
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, SourceRecord]:
+        return {r.record_id: r for r in self.records if r.record_id in record_ids}
 
     def live_ids(self) -> Iterator[str]:
         yield from (r.record_id for r in self.records)

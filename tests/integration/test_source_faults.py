@@ -4,6 +4,7 @@ Retry-After are retried with backoff; persistent failure fails the run visibly, 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from ingest.config import HttpJsonSourceConfig
+from ingest.errors import SourceAuthError, SourceError, SourceRateLimitedError
 from ingest.models import Cursor
 from ingest.sources.http_json import HttpJsonSource
 from ingest.sources.http_retry import RetryPolicy, retry_after_seconds
@@ -121,14 +123,50 @@ def test_client_errors_are_not_retried(env: tuple[Services, FakeCrm, list[float]
     assert sleeps == []
 
 
+def test_source_errors_carry_the_http_status(env: tuple[Services, FakeCrm, list[float]]) -> None:
+    services, crm, sleeps = env
+    source = services.sources["acme-api"]
+    assert source.get("R-404") is None  # 404: gone, told by the status, not by the message
+    crm.faults = [httpx.Response(502)] * 4
+    with pytest.raises(SourceError) as gave_up:
+        list(source.pages(cursor=None))
+    assert gave_up.value.status == 502 and len(sleeps) == 3
+    crm.faults = [httpx.Response(403)]
+    with pytest.raises(SourceError) as refused:
+        list(source.pages(cursor=None))
+    assert refused.value.status == 403 and len(sleeps) == 3  # not retried
+    crm.faults = [httpx.Response(401)]
+    with pytest.raises(SourceAuthError) as auth:
+        list(source.pages(cursor=None))
+    assert auth.value.status == 401
+    req = httpx.Request("GET", "https://crm.example/api/records")
+    crm.faults = [httpx.ConnectTimeout("slow", request=req)] * 4
+    with pytest.raises(SourceError, match=r"gave up after 4 attempts \(ConnectTimeout\)") as timed_out:
+        list(source.pages(cursor=None))
+    assert timed_out.value.status is None
+
+
+def test_retry_after_as_http_date_is_waited_and_capped(env: tuple[Services, FakeCrm, list[float]]) -> None:
+    from email.utils import format_datetime
+
+    services, crm, sleeps = env
+    source = services.sources["acme-api"]
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    crm.faults = [httpx.Response(503, headers={"Retry-After": soon})]
+    assert len(list(source.pages(cursor=None))) == 3
+    assert len(sleeps) == 1 and 35 <= sleeps[0] <= 40
+    crm.faults = [httpx.Response(429, headers={"Retry-After": "7200"})]  # beyond max_retry_after
+    with pytest.raises(SourceRateLimitedError) as late:
+        list(source.pages(cursor=None))
+    assert (late.value.status, late.value.retry_after, len(sleeps)) == (429, 7200.0, 1)
+
+
 @pytest.mark.parametrize(("value", "expected"), [("5", 5.0), (None, None), ("soon", None), ("0", 0.0)])
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
     assert retry_after_seconds(value) == expected
 
 
 def test_retry_after_http_date() -> None:
-    from datetime import UTC, datetime
-
     now = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
     assert retry_after_seconds("Tue, 24 Nov 2026 12:00:30 GMT", now) == 30.0
 

@@ -7,10 +7,17 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from ingest.config import ConsentMapping
+from ingest.config import (
+    ConsentMapping,
+    GongSourceConfig,
+    HubSpotSourceConfig,
+    SalesforceSourceConfig,
+    ZendeskSourceConfig,
+)
 from ingest.contract import validate_record
-from ingest.models import SourceRecord
+from ingest.models import RecordFailure, SourceRecord
 from ingest.sources import gong, hubspot, salesforce, zendesk
 from ingest.sources.common import consent_from, weakest
 from ingest.sources.vendor_base import html_to_text
@@ -69,9 +76,8 @@ def test_hubspot_mapping(object_type: str, props: dict[str, str], title: str, bo
             {"id": "5", "properties": {"firstname": "Ana", "lastname": "Li", "email": "ana@x.example"}}
         ],
         company_id=None,
-        consent_field="c",
     )
-    record = check({k: v for k, v in fields.items() if not k.startswith("_")})
+    record = check(fields)
     assert (record.title, record.body, record.record_type) == (title, body, kind)
     assert record.contacts[0].name == "Ana Li"
     assert record.url.endswith(f"/record/{hubspot.OBJECT_TYPE_IDS[object_type]}/42")
@@ -242,3 +248,135 @@ def test_gong_consent_comes_from_the_party_crm_context(
 )
 def test_gong_empty_answer(status: int, body: Any, empty: bool) -> None:
     assert gong.no_calls_found(httpx.Response(status, json=body)) is empty
+
+
+# ------------------------------------------------------------- to_record: fetched item -> record, pure
+
+GRANTED = {"assistant_use": ConsentStatus.GRANTED}
+REVOKED = {"assistant_use": ConsentStatus.REVOKED}
+
+
+def _hs_contact(cid: str, consent: str | None) -> dict[str, Any]:
+    return {"id": cid, "properties": {"firstname": f"P{cid}", "ai_assistant_consent": consent}}
+
+
+@pytest.mark.parametrize(
+    ("own", "contacts", "expected"),
+    [
+        ("granted", [], GRANTED),  # the object's own property decides
+        ("revoked", [("1", "granted")], REVOKED),
+        (None, [("1", "granted"), ("2", "granted")], GRANTED),  # else every contact must grant
+        (None, [("1", "granted"), ("2", "opt_out")], REVOKED),
+        (None, [("1", "granted"), ("2", None)], {}),
+        (None, [], {}),  # nothing known: no consent (fail closed)
+    ],
+)
+def test_hubspot_to_record_consent_is_typed_not_a_magic_key(
+    own: str | None, contacts: list[tuple[str, str | None]], expected: dict[str, ConsentStatus]
+) -> None:
+    config = HubSpotSourceConfig(
+        name="hs", tenant_id="acme", token=SecretStr("x"), object_type="notes", portal_id="99"
+    )
+    item = hubspot.HubSpotObject(
+        obj={
+            "id": "42",
+            "properties": {
+                "hs_note_body": "<p>Renewal</p>",
+                "hs_lastmodifieddate": "2026-10-01T09:00:00Z",
+                "hubspot_owner_id": "7",
+                "ai_assistant_consent": own,
+            },
+        },
+        contacts=tuple(_hs_contact(c, v) for c, v in contacts),
+        company_id="8800",
+    )
+    assert hubspot.consent_of(item, config.consent) == expected
+    record = hubspot.to_record(item, config, index=3)
+    assert isinstance(record, SourceRecord)
+    assert dict(record.consent) == expected
+    assert (record.source, record.system, record.account_id) == ("hs", "hubspot", "hubspot-company-8800")
+    assert not hasattr(record, "_consent_value")
+
+
+def test_zendesk_to_record_takes_the_fetched_comments_and_users() -> None:
+    config = ZendeskSourceConfig(
+        name="zd",
+        tenant_id="acme",
+        token=SecretStr("a@b/token:k"),
+        subdomain="acme",
+        consent=ConsentMapping(field="360001"),
+    )
+    ticket = {
+        "id": 7,
+        "subject": "Refund",
+        "requester_id": 1,
+        "updated_at": "2026-10-01T09:00:00Z",
+        "custom_fields": [{"id": 360001, "value": "granted"}],
+    }
+    item = zendesk.ZendeskTicket(
+        ticket, ({"author_id": 1, "plain_body": "Please refund"},), {"1": {"name": "Cy"}}
+    )
+    record = zendesk.to_record(item, config)
+    assert isinstance(record, SourceRecord)
+    assert (record.body, record.contacts[0].name, dict(record.consent)) == (
+        "[customer] Please refund",
+        "Cy",
+        GRANTED,
+    )
+    broken = zendesk.to_record(zendesk.ZendeskTicket({"id": 8, "subject": "x"}), config)
+    assert isinstance(broken, RecordFailure)  # no updated_at: a failure value, never an exception
+    assert broken.locator == "ticket 8"
+
+
+def test_salesforce_to_record_takes_the_fetched_contact_and_comments() -> None:
+    config = SalesforceSourceConfig(
+        name="sf",
+        tenant_id="acme",
+        token=SecretStr("x"),
+        object_type="cases",
+        base_url="https://i.example",
+        consent=ConsentMapping(field="AI_Assistant_Consent__c"),
+    )
+    row = {
+        "Id": "500AAAAAAAAAAAAAAA",
+        "CaseNumber": "1",
+        "Subject": "Broken",
+        "Description": "Scanner crashes",
+        "OwnerId": "005AAAAAAAAAAAAAAA",
+        "ContactId": "003AAAAAAAAAAAAAAA",
+        "SystemModstamp": "2026-10-01T09:00:00.000+0000",
+    }
+    contact = {"Id": "003AAAAAAAAAAAAAAA", "Name": "Bo", "AI_Assistant_Consent__c": "Granted"}
+    comment = {"CommentBody": "Workaround confirmed", "IsPublished": True}
+    record = salesforce.to_record(salesforce.SalesforceRow(row, contact, (comment,)), config)
+    assert isinstance(record, SourceRecord)
+    assert record.body == "Scanner crashes\n[public comment] Workaround confirmed"
+    assert dict(record.consent) == GRANTED
+    alone = salesforce.to_record(salesforce.SalesforceRow(row), config)
+    assert isinstance(alone, SourceRecord) and dict(alone.consent) == {}  # no Contact: fail closed
+
+
+def test_gong_to_record_takes_the_fetched_transcript() -> None:
+    config = GongSourceConfig(
+        name="gong",
+        tenant_id="acme",
+        token=SecretStr("k:s"),
+        consent=ConsentMapping(field="AI_Assistant_Consent__c"),
+    )
+    call = {
+        "metaData": {
+            "id": "770001",
+            "started": "2026-10-01T09:00:00Z",
+            "url": "https://app.gong.io/c",
+            "primaryUserId": "9",
+        },
+        "parties": [
+            {"speakerId": "a", "affiliation": "Internal", "name": "Rep"},
+            {"speakerId": "b", "affiliation": "External", "name": "Buyer", **_party("Granted")},
+        ],
+    }
+    transcript = ({"speakerId": "b", "sentences": [{"start": 0, "text": "Pricing?"}]},)
+    record = gong.to_record(gong.GongCall(call, transcript), config)
+    assert isinstance(record, SourceRecord)
+    assert [t.text for t in record.turns] == ["Pricing?"]
+    assert dict(record.consent) == GRANTED

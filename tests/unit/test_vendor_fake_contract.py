@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -78,6 +79,10 @@ def check_hubspot(request: httpx.Request, response: httpx.Response) -> None:
     elif path.endswith("/batch/read"):
         assert body["status"] in BATCH_STATUS
         assert all(isinstance(c["id"], str) and isinstance(c["properties"], dict) for c in body["results"])
+        if path.startswith("/crm/v3/objects/notes/"):  # 207 lists the ids it could not read
+            assert (response.status_code == 207) == ("errors" in body)
+            for obj in body["results"]:
+                check_simple_object(obj)
 
 
 def hubspot_search(http: httpx.Client, **kw: Any) -> httpx.Response:
@@ -104,6 +109,11 @@ def test_hubspot_fake_answers_as_documented() -> None:
         "/crm/v4/associations/notes/contacts/batch/read", json={"inputs": [{"id": i} for i in fake.notes]}
     )
     http.post("/crm/v3/objects/contacts/batch/read", json={"inputs": [{"id": "501"}], "properties": []})
+    fake.archived["1004"] = "2026-10-01T09:30:00Z"
+    read = {"inputs": [{"id": "1000"}, {"id": "1004"}, {"id": "9"}], "properties": ["hs_note_body"]}
+    partial = http.post("/crm/v3/objects/notes/batch/read", json=read)
+    assert partial.status_code == 207 and [o["id"] for o in partial.json()["results"]] == ["1000"]
+    assert partial.json()["errors"][0]["context"]["ids"] == ["1004", "9"]
     # limits, CRM search guide: limit <= 200, 10,000 results per search; batch read 100 inputs;
     # associations batch read 1,000 inputs (developer changelog, February 2025)
     assert hubspot_search(http, limit=201).status_code == 400
@@ -123,7 +133,9 @@ def test_hubspot_fake_answers_as_documented() -> None:
 # answers {tickets: [...], after_cursor: opaque str, after_url: str, before_cursor, end_of_stream:
 # bool}, per_page at most 1,000; only admins may use it (403 otherwise); 10 requests a minute,
 # then 429 with Retry-After. Ticket comments reference: {comments: [{id, type, author_id, body,
-# plain_body, public: bool, created_at}], next_page, previous_page, count}.
+# plain_body, public: bool, created_at}], next_page, previous_page, count}. Tickets reference,
+# Show Multiple Tickets: GET /api/v2/tickets/show_many?ids=1,2 (up to 100) -> {tickets: [...]};
+# Users reference, Show Many Users -> {users: [...]}; Show Ticket -> {ticket: {...}} or 404.
 
 
 def check_zendesk(request: httpx.Request, response: httpx.Response) -> None:
@@ -140,6 +152,13 @@ def check_zendesk(request: httpx.Request, response: httpx.Response) -> None:
         assert body["after_cursor"] in body["after_url"]
         for t in body["tickets"]:
             assert isinstance(t["id"], int) and is_iso(t["updated_at"]) and isinstance(t["status"], str)
+    elif request.url.path.endswith("show_many.json"):
+        kind = request.url.path.split("/")[-2]
+        assert isinstance(body[kind], list) and all(isinstance(x["id"], int) for x in body[kind])
+        asked = {int(i) for i in request.url.params["ids"].split(",")}
+        assert {x["id"] for x in body[kind]} <= asked
+    elif re.fullmatch(r"/api/v2/tickets/\d+\.json", request.url.path):
+        assert isinstance(body["ticket"]["id"], int) and is_iso(body["ticket"]["updated_at"])
     else:
         assert {"comments", "next_page", "previous_page", "count"} <= body.keys()
         for c in body["comments"]:
@@ -159,6 +178,13 @@ def test_zendesk_fake_answers_as_documented() -> None:
     page = http.get(url, params={"start_time": 0, "per_page": 2}, headers=admin).json()
     http.get(url, params={"cursor": page["after_cursor"], "per_page": 2}, headers=admin)
     http.get("/api/v2/tickets/1/comments.json", headers=admin)
+    shown = http.get("/api/v2/tickets/show_many.json", params={"ids": "1,3,99"}, headers=agent).json()
+    assert [t["id"] for t in shown["tickets"]] == [1, 3]
+    http.get("/api/v2/users/show_many.json", params={"ids": "9001,9003"}, headers=agent)
+    http.get("/api/v2/tickets/2.json", headers=agent)
+    assert http.get("/api/v2/tickets/99.json", headers=agent).status_code == 404
+    many = ",".join(str(i) for i in range(101))
+    assert http.get("/api/v2/tickets/show_many.json", params={"ids": many}, headers=agent).status_code == 400
     assert http.get(url, params={"start_time": 0}, headers=agent).status_code == 403
     assert http.get(url, params={"start_time": 0, "per_page": 1001}, headers=admin).status_code == 400
     codes = [http.get(url, params={"start_time": 0}, headers=admin).status_code for _ in range(8)]
