@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -13,10 +12,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ingest.models import RecordRef
-from rag_service.app import create_app
-from rag_service.config import ApiKey, AuthConfig
 from rag_service.services import Services
 from tests.conftest import ROOT, headers
+from tests.integration.helpers import scoped_client
 
 
 def test_audit_log_covers_the_actions_and_carries_no_content(demo_services: Services) -> None:
@@ -54,29 +52,6 @@ def test_tampering_is_detected_by_the_cli(tmp_path: Path, demo_services: Service
     bad = subprocess.run([*cli, "verify"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["first_bad_event_id"] == 3
-
-
-def scoped_client(demo_services: Services) -> TestClient:
-    def key(name: str, role: str, tenants: tuple[str, ...]) -> ApiKey:
-        return ApiKey(
-            name=name,
-            sha256=hashlib.sha256(name.encode()).hexdigest(),
-            role=role,  # type: ignore[arg-type]
-            tenants=tenants,
-        )
-
-    settings = demo_services.settings.model_copy(
-        update={
-            "auth": AuthConfig(
-                keys=(
-                    key("nw-assistant", "assistant", ("northwind",)),
-                    key("nw-auditor", "auditor", ("northwind",)),
-                    key("nw-admin", "admin", ("northwind",)),
-                )
-            )
-        }
-    )
-    return TestClient(create_app(settings, services=demo_services, start_scheduler=False))
 
 
 def test_tenant_scoped_keys_cannot_cross_tenants(demo_services: Services, client: TestClient) -> None:

@@ -55,7 +55,7 @@ def test_redaction_summary_is_types_and_counts(client: TestClient) -> None:
 
 
 def test_tenant_scoped_keys_see_their_tenants_only(demo_services: Services) -> None:
-    from tests.integration.test_audit_and_access import scoped_client
+    from tests.integration.helpers import scoped_client
 
     nw_admin, nw_auditor = {"X-API-Key": "nw-admin"}, {"X-API-Key": "nw-auditor"}
     with scoped_client(demo_services) as scoped:

@@ -17,7 +17,7 @@ from ingest.models import RecordRef, RunCounts
 from ingest.timeutil import utcnow
 from rag_service.services import Services, build_services
 from tests.conftest import make_settings
-from tests.integration.test_reconcile import rec
+from tests.integration.helpers import rec
 
 
 def write(folder: Path, records: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from rag_service.timestamps import PATTERN
 from tests.conftest import headers
-from tests.integration.test_timestamp_format import stamps
+from tests.integration.helpers import stamps
 
 QUESTION = {
     "question": "Which customer asked for SAML single sign-on with Okta?",

@@ -11,9 +11,7 @@ from ingest.models import RecordRef
 from ingest.privacy import phone_key
 from rag_service.services import Services
 from tests.conftest import headers
-from tests.integration.test_privacy import ANA_BY_ID, OTHER, ask, env, note, notes_a, write
-
-__all__ = ["env"]
+from tests.integration.acme import ANA_BY_ID, OTHER, ask, note, notes_a, write
 
 
 def ref(rid: str) -> RecordRef:

@@ -17,9 +17,7 @@ from ingest.index.edge import EdgeIndexStore
 from ingest.models import RecordRef
 from rag_service.services import Services
 from tests.conftest import ROOT
-from tests.integration.test_privacy import ANA_BY_ID, env, note, notes_a, write
-
-__all__ = ["env"]
+from tests.integration.acme import ANA_BY_ID, note, notes_a, write
 
 
 def shard_dir(services: Services) -> Path:

@@ -17,10 +17,7 @@ from ingest.runs import ABANDONED, SOURCE_BUSY
 from ingest.state import StateStore, lock_owner
 from rag_service.services import Services, build_services
 from tests.conftest import ROOT, headers
-from tests.integration.test_privacy import env, settings_for
-from tests.integration.test_privacy_races import PageGate
-
-__all__ = ["env"]
+from tests.integration.acme import PageGate, settings_for
 
 
 def wait_final(services: Services, run_id: str, timeout: float = 60) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +18,9 @@ from ingest.models import RecordRef
 from ingest.pipeline import Refresher
 from rag_service.services import Services
 from tests.conftest import headers
-from tests.integration.test_privacy import ANA_BY_ID, ask, env, note, notes_a, write
-
-__all__ = ["env"]  # the fixture, re-used
+from tests.integration.acme import ANA_BY_ID, PageGate, ask, note, notes_a, write
 
 N1 = RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")
-
-
-class PageGate:
-    """Holds the first page that reaches `point` until released."""
-
-    def __init__(self, point: str) -> None:
-        self.point = point
-        self.reached = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, point: str, refs: Sequence[RecordRef]) -> None:
-        if point == self.point and not self.reached.is_set():
-            self.reached.set()
-            assert self.release.wait(60), "the test never released the page"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from ingest.config import FileSourceConfig
 from ingest.erasure import erase_contact, revoke_record
 from ingest.models import RecordRef
 from rag_service.services import Services
-from tests.integration.test_rebuild import services
+from tests.integration.rebuild_world import services
 
 __all__ = ["services"]
 

@@ -19,19 +19,7 @@ from ingest.models import RecordRef
 from rag_service.app import create_app
 from rag_service.services import Services, build_services, job_settings
 from tests.conftest import headers, make_settings
-
-
-def rec(i: int, **kw: Any) -> dict[str, Any]:
-    return {
-        "record_id": f"N-{i}",
-        "record_type": "note",
-        "updated_at": f"2026-10-01T10:{i:02d}:00+00:00",
-        "url": f"https://crm.example/N-{i}",
-        "owner_id": "u-1",
-        "consent": {"assistant_use": "granted"},
-        "body": f"Note {i} about the shipping contract and renewal terms.",
-        **kw,
-    }
+from tests.integration.helpers import rec
 
 
 def write(folder: Path, ids: list[int]) -> None:

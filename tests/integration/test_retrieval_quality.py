@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from bench.answer_stats import AnswerStats
 from rag_service.evaluation import score
-from tests.integration.test_api import ask, purpose_for, raw_record
+from tests.integration.demo_queries import ask, purpose_for, raw_record
 
 RECALL_AT_5_FLOOR = 0.95
 MRR_FLOOR = 0.85

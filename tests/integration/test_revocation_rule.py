@@ -11,9 +11,7 @@ from fastapi.testclient import TestClient
 from ingest.models import RecordRef
 from rag_service.services import Services
 from tests.conftest import headers
-from tests.integration.test_privacy import ANA_BY_ID, ask, env, note, notes_a, write
-
-__all__ = ["env"]
+from tests.integration.acme import ANA_BY_ID, ask, note, notes_a, write
 
 N1 = RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")
 REVOKE = {"tenant_id": "acme", "source": "acme-notes", "record_id": "N-1"}

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from rag_service.app import create_app
 from rag_service.services import Services
 from tests.conftest import headers
-from tests.integration.test_audit_and_access import scoped_client
+from tests.integration.helpers import scoped_client
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from ingest.models import RecordRef
 from rag_service.config import Settings
 from rag_service.services import build_services
 from tests.conftest import make_settings
-from tests.integration.test_reconcile import rec
+from tests.integration.helpers import rec
 
 
 def write(folder: Path, items: list[dict[str, Any]]) -> None:

@@ -26,26 +26,12 @@ from rag_service.config import RebuildConfig
 from rag_service.services import Services, build_services
 from rag_service.timestamps import PATTERN
 from tests.conftest import headers, make_settings
+from tests.integration.helpers import stamps
 
 # anything with a date and a clock time in it, whatever its separator, zone or precision
-LOOKS_LIKE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 # not timestamps of ours: free text written by people (redacted CRM content, answers), and the
 # CRM's own version token of a record (often its updated_at text), kept verbatim to compare with it
-NOT_OURS = frozenset({"text", "snippet", "answer", "question", "version", "record_version"})
 TENANT, SOURCE = "acme", "acme-notes"
-
-
-def stamps(value: Any, path: str = "$") -> Iterator[tuple[str, str]]:
-    """(json path, string) for every timestamp-looking string outside free-text fields."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key not in NOT_OURS:
-                yield from stamps(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from stamps(item, f"{path}[{i}]")
-    elif isinstance(value, str) and LOOKS_LIKE_TIME.search(value):
-        yield path, value
 
 
 class Seen:

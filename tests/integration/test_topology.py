@@ -28,7 +28,7 @@ from ingest.runs import lock_owner
 from rag_service.config import RebuildConfig, Settings
 from rag_service.services import Services, build_services
 from tests.conftest import ROOT, make_settings
-from tests.integration.test_workers import wait_for
+from tests.integration.helpers import wait_for
 
 TOPICS = ("lidar firmware patch for warehouse robots", "invoice credit note for March", "SAML sign-on")
 

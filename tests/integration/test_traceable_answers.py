@@ -21,7 +21,7 @@ from rag_service.generator import OpenAIChatGenerator
 from rag_service.services import Services
 from tests.conftest import headers
 from tests.fakes.chat import FakeChat, completion, prompt_sources
-from tests.integration.test_api import purpose_for, raw_record
+from tests.integration.demo_queries import purpose_for, raw_record
 
 UNSUPPORTED = "The customer also asked for a 20% discount on the enterprise plan."
 

@@ -9,16 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 import yaml
 
 from ingest.partition import bucket
 from tests.conftest import ROOT
+from tests.integration.helpers import wait_for
 
 
 def note_lines(prefix: str, n: int) -> str:
@@ -92,20 +91,6 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
         p.send_signal(signal.SIGTERM)
     for p in procs:
         assert p.wait(60) == 0, (p.stderr.read() if p.stderr else b"")[-2000:]
-
-
-def wait_for(engine: sa.Engine, sql: str, done: Callable[[list[Any]], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with engine.connect() as conn:
-                rows = list(conn.execute(sa.text(sql)))
-        except sa.exc.ProgrammingError:
-            rows = []  # the workers are still starting (no tables yet)
-        if done(rows):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for: {sql}")
 
 
 def test_one_large_source_split_across_two_workers(pg_url: str, tmp_path: Path) -> None:
