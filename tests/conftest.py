@@ -61,19 +61,63 @@ def make_settings(base: Path, data_copy: Path, **extra: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def demo_snapshot(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, redactor: PresidioRedactor
+) -> tuple[Path, list[Any]]:
+    """The demo set ingested once, closed: a folder (CRM data + data dir) that fixtures copy, and
+    the initial run reports."""
+    base = tmp_path_factory.mktemp("demo-snapshot")
+    shutil.copytree(DEMO / "crm", base / "crm")
+    services = build_services(make_settings(base / "var", base / "crm"), embedder=embedder, redactor=redactor)
+    try:
+        reports = [services.run(cfg.name, actor="test") for cfg in services.settings.sources]
+    finally:
+        services.close()
+    return base, reports
+
+
+def open_demo_copy(
+    snapshot: tuple[Path, list[Any]], into: Path, embedder: Embedder, redactor: PresidioRedactor
+) -> Services:
+    base, reports = snapshot
+    shutil.copytree(base, into, ignore=shutil.ignore_patterns("*.lock"))
+    services = build_services(make_settings(into / "var", into / "crm"), embedder=embedder, redactor=redactor)
+    services.initial_reports = reports  # type: ignore[attr-defined]
+    return services
+
+
+def _footprint(services: Services) -> tuple[int, int]:
+    return len(services.state.list_runs(limit=100_000)), services.index.count()
+
+
+@pytest.fixture(scope="session")
 def demo_services(
     tmp_path_factory: pytest.TempPathFactory,
+    demo_snapshot: tuple[Path, list[Any]],
     embedder: Embedder,
     redactor: PresidioRedactor,
 ) -> Iterator[Services]:
-    base = tmp_path_factory.mktemp("demo")
-    data = base / "crm"
-    shutil.copytree(DEMO / "crm", data)
-    services = build_services(make_settings(base / "var", data), embedder=embedder, redactor=redactor)
-    reports = [services.run(cfg.name, actor="test") for cfg in services.settings.sources]
-    services.initial_reports = reports  # type: ignore[attr-defined]
+    """Shared by the whole session, so read-only: a test that syncs, reindexes, revokes or erases
+    uses `fresh_demo` (its own copy). Checked at the end of the session."""
+    services = open_demo_copy(demo_snapshot, tmp_path_factory.mktemp("demo") / "d", embedder, redactor)
+    before = _footprint(services)
     yield services
+    after = _footprint(services)
     services.close()
+    assert after == before, f"a test changed the shared demo services (runs, chunks): {before} -> {after}"
+
+
+@pytest.fixture
+def fresh_demo(
+    tmp_path: Path, demo_snapshot: tuple[Path, list[Any]], embedder: Embedder, redactor: PresidioRedactor
+) -> Iterator[tuple[Services, TestClient]]:
+    """This test's own copy of the ingested demo set, and a client on it."""
+    services = open_demo_copy(demo_snapshot, tmp_path / "demo", embedder, redactor)
+    try:
+        with TestClient(create_app(services.settings, services=services, start_scheduler=False)) as c:
+            yield services, c
+    finally:
+        services.close()
 
 
 @pytest.fixture(scope="session")

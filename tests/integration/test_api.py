@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from rag_service.services import Services
 from tests.conftest import headers
 from tests.integration.demo_queries import ask, purpose_for, raw_record
 
@@ -166,7 +167,8 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert {"/query", "/admin/runs", "/audit/chunks/{chunk_id}"} <= set(spec["paths"])
 
 
-def test_admin_sync_and_runs(client: TestClient) -> None:
+def test_admin_sync_and_runs(fresh_demo: tuple[Services, TestClient]) -> None:
+    client = fresh_demo[1]
     resp = client.post("/admin/sources/contoso-files/sync?wait=true", headers=headers("admin"))
     assert resp.status_code == 200  # wait=true: the finished run with its counts (issue 20)
     run = resp.json()
@@ -191,7 +193,8 @@ def test_admin_sync_and_runs(client: TestClient) -> None:
     assert len(q) == 5 and all(item["reason"] for item in q)
 
 
-def test_admin_reindex_record(client: TestClient, truth: dict[str, Any]) -> None:
+def test_admin_reindex_record(fresh_demo: tuple[Services, TestClient], truth: dict[str, Any]) -> None:
+    client = fresh_demo[1]
     canary = truth["canaries"][1]
     resp = client.post(
         "/admin/reindex",
@@ -242,12 +245,12 @@ def test_auditor_provenance(client: TestClient, truth: dict[str, Any]) -> None:
     assert verify["ok"] is True and verify["events_checked"] > 0
 
 
-def test_api_keeps_answering_during_a_reindex(client: TestClient, truth: dict[str, Any]) -> None:
+def test_api_keeps_answering_during_a_reindex(
+    fresh_demo: tuple[Services, TestClient], truth: dict[str, Any]
+) -> None:
     import threading
 
-    from rag_service.services import Services
-
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services, client = fresh_demo
     canary = next(c for c in truth["canaries"] if c["tenant_id"] == "globex")
     raw = raw_record("globex", canary["record_id"])
     done = threading.Event()
