@@ -92,6 +92,8 @@ class Chunker:
         self, splitter: RecursiveCharacterTextSplitter, offset: int, text: str
     ) -> list[tuple[int, str]]:
         """(offset in the record text, piece) for each piece the splitter makes of `text`."""
+        # hand-written: add_start_index searches from prev_start + len - chunk_overlap, counting our
+        # overlap *tokens* as characters, so it misses overlapped chunks (start_index -1; measured)
         found: list[tuple[int, str]] = []
         search_from = 0
         for piece in splitter.split_text(text):

@@ -146,6 +146,7 @@ class PresidioRedactor:
             for tenant, terms in policy.tenant_allow_lists.items()
         }
         self._generic = frozenset({policy.numbers.entity})
+        self._replacer = spans.Replacer(policy.replacement)
         self._entities = frozenset(policy.entities)
         # Presidio is asked only for the entities it has recognizers for (the layers do the rest)
         supported = set(self._engine.get_supported_entities(policy.language))
@@ -271,7 +272,7 @@ class PresidioRedactor:
         candidates = [c for c in candidates if c.entity in self._entities]
         candidates += self._names.spread(text, lines, candidates)
         kept = spans.allowed(text, spans.clip(text, candidates, label_spans(lines)), allow)
-        redacted, result = spans.apply(text, spans.merge(kept, self._generic), policy.replacement)
+        redacted, result = self._replacer.apply(text, spans.merge(kept, self._generic))
         return Redaction(
             text=redacted,
             spans=result,

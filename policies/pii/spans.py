@@ -1,9 +1,10 @@
-"""Precision rules and overlap resolution for candidate spans. Pure.
+"""Precision rules, overlap resolution and replacement for candidate spans. Pure.
 
 - A marker never crosses a line break and never covers a speaker label.
 - Allow-listed terms (products, UI labels, greetings) are never redacted.
 - Overlapping detections are united (nothing of either survives); the longer detection names
   the entity, so an e-mail address that contains a known first name stays an EMAIL_ADDRESS.
+- Markers replace the merged spans through presidio-anonymizer (`Replacer`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from policies.models import RedactedSpan
 from policies.pii.text import Candidate
 
 
+# hand-written: the anonymizer has no notion of lines or speaker labels
 def clip(text: str, candidates: Iterable[Candidate], labels: Sequence[tuple[int, int]]) -> list[Candidate]:
     out: list[Candidate] = []
     for c in candidates:
@@ -33,6 +35,7 @@ def clip(text: str, candidates: Iterable[Candidate], labels: Sequence[tuple[int,
     return out
 
 
+# hand-written: the anonymizer resolves conflicts between detections, it has no allow list
 def allowed(text: str, candidates: Iterable[Candidate], allow: frozenset[str]) -> list[Candidate]:
     """Drop detections that are an allowed term, or made only of allowed terms ("Trello Gmail")."""
 
@@ -43,6 +46,8 @@ def allowed(text: str, candidates: Iterable[Candidate], allow: frozenset[str]) -
     return [c for c in candidates if not is_allowed(text[c.start : c.end])]
 
 
+# hand-written: the anonymizer unites only same-type overlaps and keeps the container (or trims by
+# score) otherwise; we unite every overlap and let a typed entity name it over a generic one
 def merge(candidates: Sequence[Candidate], generic: frozenset[str] = frozenset()) -> list[Candidate]:
     """Unite overlaps; a typed entity names the result over a `generic` one ("ID_NUMBER")."""
     ordered = sorted(candidates, key=lambda c: (c.start, -c.end))
@@ -67,28 +72,43 @@ def merge(candidates: Sequence[Candidate], generic: frozenset[str] = frozenset()
     return merged
 
 
-def apply(text: str, spans: Sequence[Candidate], replacement: str) -> tuple[str, tuple[RedactedSpan, ...]]:
-    out: list[str] = []
-    result: list[RedactedSpan] = []
-    cursor = 0
-    length = 0
-    for c in spans:
-        out.append(text[cursor : c.start])
-        length += c.start - cursor
-        marker = replacement.format(entity=c.entity)
-        out.append(marker)
-        result.append(
+class Replacer:
+    """Markers in place of merged spans: presidio-anonymizer's "replace" operator, one marker per
+    span (`spans` do not overlap: see `merge`)."""
+
+    def __init__(self, replacement: str) -> None:
+        from presidio_anonymizer import AnonymizerEngine
+
+        self._engine = AnonymizerEngine()  # type: ignore[no-untyped-call]  # its __init__ is unannotated
+        self._replacement = replacement
+
+    def apply(self, text: str, spans: Sequence[Candidate]) -> tuple[str, tuple[RedactedSpan, ...]]:
+        from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
+
+        if not spans:
+            return text, ()
+        operators = {
+            entity: OperatorConfig("replace", {"new_value": self._replacement.format(entity=entity)})
+            for entity in {c.entity for c in spans}
+        }
+        result = self._engine.anonymize(
+            text,
+            [RecognizerResult(c.entity, c.start, c.end, c.score) for c in spans],
+            operators=operators,
+            merge_entities_with_spaces=False,  # "<PERSON> <PERSON>": each detection keeps its marker
+        )
+        items = sorted(result.items, key=lambda item: item.start)
+        if len(items) != len(spans):  # spans come merged: the engine has nothing left to merge
+            raise ValueError(f"anonymizer returned {len(items)} markers for {len(spans)} spans")
+        return result.text, tuple(
             RedactedSpan(
                 entity_type=c.entity,
                 start=c.start,
                 end=c.end,
-                out_start=length,
-                out_end=length + len(marker),
+                out_start=item.start,
+                out_end=item.end,
                 score=round(c.score, 3),
                 detector=c.detector,
             )
+            for c, item in zip(spans, items, strict=True)
         )
-        length += len(marker)
-        cursor = c.end
-    out.append(text[cursor:])
-    return "".join(out), tuple(result)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from policies.pii.known import name_variants
-from policies.pii.spans import merge
+from policies.pii.spans import Replacer, merge
 from policies.pii.text import Candidate
 from policies.redaction import PresidioRedactor
 
@@ -18,6 +18,24 @@ from policies.redaction import PresidioRedactor
 )
 def test_merge_spans(spans: list[tuple[int, int, str, float, str]], expected: list[object]) -> None:
     assert merge([Candidate(*s) for s in spans]) == [Candidate(*e) for e in expected]  # type: ignore[misc]
+
+
+def test_replacer_keeps_one_marker_per_span_with_offsets() -> None:
+    text = "Ann Lee\nBo Chu, 4111"
+    spans = [
+        Candidate(0, 3, "PERSON", 0.8, "n"),  # "Ann" and "Lee": space-separated, still two markers
+        Candidate(4, 7, "PERSON", 0.81234, "n"),
+        Candidate(8, 14, "PERSON", 0.9, "k"),  # a line break apart: never joined
+        Candidate(16, 20, "ID_NUMBER", 0.5, "d"),
+    ]
+    redacted, result = Replacer("[{entity}]").apply(text, spans)
+    assert redacted == "[PERSON] [PERSON]\n[PERSON], [ID_NUMBER]"
+    assert [(s.start, s.end, s.entity_type, s.detector) for s in result] == [
+        (c.start, c.end, c.entity, c.detector) for c in spans
+    ]
+    assert [redacted[s.out_start : s.out_end] for s in result] == [f"[{c.entity}]" for c in spans]
+    assert result[1].score == 0.812
+    assert Replacer("<{entity}>").apply(text, []) == (text, ())
 
 
 def test_name_variants() -> None:
