@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PROJECT = PYPROJECT["project"]
 OWN = {"rag_service", "ingest", "policies", "bench", "tests", "scripts"}
 # imported only on that extra's code path (lazily), so declared by the extra, not the base
 EXTRA_ONLY = {"alembic": "postgres"}
@@ -121,3 +122,31 @@ def test_the_check_sees_lazy_imports() -> None:
     """The heavy imports sit inside functions; the walk must still find them."""
     found = third_party_imports("ingest", "policies")
     assert {"torch", "sentence_transformers", "tldextract", "alembic"} <= set(found)
+
+
+def locked(name: str) -> dict[str, str]:
+    """Package -> version pinned in a lock file (scripts/lock.sh writes them)."""
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", (ROOT / name).read_text(), re.MULTILINE)
+    return {_norm(package): version for package, version in pins}
+
+
+@pytest.mark.parametrize(
+    ("lock", "extras"), [("requirements.lock", ("postgres",)), ("requirements-dev.lock", ("dev",))]
+)
+def test_the_lock_files_cover_pyproject_with_hashes_and_cpu_torch(lock: str, extras: tuple[str, ...]) -> None:
+    """A dependency added to pyproject.toml without `bash scripts/lock.sh` fails here, not in CI's install."""
+    pins = locked(lock)
+    build = {_req_name(r) for r in PYPROJECT["build-system"]["requires"]}
+    assert declared(*extras) | build | {"pip"} <= set(pins)
+    assert pins["torch"] == "2.13.0+cpu"  # PyPI's Linux torch is a CUDA build of several GB
+    assert not [p for p in pins if p.startswith("nvidia-")]
+    text = (ROOT / lock).read_text()
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", text)[1:]
+    assert all("--hash=sha256:" in block for block in blocks)  # install.sh uses --require-hashes
+    assert "file://" not in text and _norm(PROJECT["name"]) not in pins  # the project goes in with --no-deps
+
+
+def test_both_lock_files_pin_the_same_versions() -> None:
+    runtime, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+    assert set(runtime) <= set(dev)
+    assert {p: v for p, v in runtime.items() if dev[p] != v} == {}
