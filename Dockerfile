@@ -6,7 +6,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 WORKDIR /app
 # torch: the CPU build from PyTorch's index (PyPI's Linux torch is a CUDA build); the lock then finds
-# torch==2.13.0+cpu installed and keeps it. Everything else comes from the lock, hash-checked.
+# torch==2.13.0+cpu installed and keeps it. Everything else comes from the lock, hash-checked:
+# requirements.lock holds the service's dependencies and its postgres extra (psycopg, alembic).
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY requirements.lock ./
 RUN awk '/^[^ #]/ { split($1, p, "=="); keep = (p[1] == "pip" || p[1] == "setuptools" || p[1] == "wheel") } keep' \
