@@ -100,11 +100,22 @@ def demo_services(
     """Shared by the whole session, so read-only: a test that syncs, reindexes, revokes or erases
     uses `fresh_demo` (its own copy). Checked at the end of the session."""
     services = open_demo_copy(demo_snapshot, tmp_path_factory.mktemp("demo") / "d", embedder, redactor)
-    before = _footprint(services)
     yield services
-    after = _footprint(services)
     services.close()
-    assert after == before, f"a test changed the shared demo services (runs, chunks): {before} -> {after}"
+
+
+@pytest.fixture(autouse=True)
+def _demo_stays_unchanged(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses the shared demo services leaves them as it found them (job runs and
+    chunks); one that must change them uses `fresh_demo`."""
+    if "demo_services" not in request.fixturenames:
+        yield
+        return
+    services: Services = request.getfixturevalue("demo_services")
+    before = _footprint(services)
+    yield
+    after = _footprint(services)
+    assert after == before, f"the test changed the shared demo services (runs, chunks): {before} -> {after}"
 
 
 @pytest.fixture

@@ -300,11 +300,13 @@ def test_rate_limit_per_key(demo_services: Any, store: str) -> None:
         assert limited.get("/audit/events", headers=headers("auditor")).status_code == 200  # other key
 
 
-def test_prometheus_metrics(client: TestClient) -> None:
+def test_prometheus_metrics(fresh_demo: tuple[Services, TestClient]) -> None:
+    services, client = fresh_demo
+    assert services.run("northwind-files", kind="reindex", actor="test").status == "succeeded"
     ask(client, "renewal budget", "northwind", "sales_assistant", teams=["team-northwind-sales"])
     text = client.get("/metrics").text
     assert 'crm_rag_records_total{outcome="indexed",source="northwind-files"}' in text
-    assert 'crm_rag_records_total{outcome="quarantined",source="northwind-files"} 5.0' in text
+    assert 'crm_rag_records_total{outcome="quarantine_unchanged",source="northwind-files"} 5.0' in text
     assert 'crm_rag_redactions_total{entity="EMAIL_ADDRESS",source="northwind-files"}' in text
     assert "crm_rag_run_duration_seconds_bucket" in text
     assert "crm_rag_query_duration_seconds_count" in text

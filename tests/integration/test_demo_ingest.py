@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from ingest import payload as P
 from ingest.models import RecordRef, RunCounts
 from policies.consent import ConsentPolicy
@@ -126,10 +128,11 @@ def test_quarantine_keeps_reasons(demo_services: Services, truth: dict[str, Any]
         assert expected in reasons
 
 
-def test_second_sync_embeds_nothing(demo_services: Services) -> None:
-    for cfg in demo_services.settings.sources:
-        demo_services.state.reset_cursor(cfg.name)  # force a full re-read of every record
-        report = demo_services.run(cfg.name, actor="test")
+def test_second_sync_embeds_nothing(fresh_demo: tuple[Services, TestClient]) -> None:
+    services = fresh_demo[0]
+    for cfg in services.settings.sources:
+        services.state.reset_cursor(cfg.name)  # force a full re-read of every record
+        report = services.run(cfg.name, actor="test")
         assert report.status == "succeeded"
         assert report.counts["embedded"] == 0
         assert report.counts["indexed"] == 0
