@@ -20,6 +20,38 @@ from rag_service.config import Settings, load_settings
 from rag_service.services import Services, build_services
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Markers (pyproject.toml): `postgres` follows the pg_url fixture; `multiprocess` marks the modules
+# whose tests start other processes (serve, worker, CLI, child builds, a browser); `slow` the
+# tests that take longest (bench floors, end-to-end runs). `-m "not slow"` is the quick loop.
+MULTIPROCESS_MODULES = {
+    "test_benchmarks",
+    "test_cli_first_hour",
+    "test_cli_output",
+    "test_compose_processes",
+    "test_console",
+    "test_crash",
+    "test_fold_in",
+    "test_index_health",
+    "test_readme_commands",
+    "test_shutdown",
+    "test_topology",
+    "test_workers",
+}
+SLOW_MODULES = {"test_retrieval_dev_floor", "test_pii_eval", "test_benchmarks", "test_crash", "test_workers"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+        if module in MULTIPROCESS_MODULES:
+            item.add_marker(pytest.mark.multiprocess)
+        if module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 DEMO = ROOT / "demo"
 KEYS = {"assistant": "demo-assistant-key", "admin": "demo-admin-key", "auditor": "demo-auditor-key"}
 
