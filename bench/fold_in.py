@@ -7,7 +7,10 @@
 2. Serve it with `crm-rag serve` (its own process on 127.0.0.1, scheduler off) and drive /query
    from 1 and 4 clients: the plain-segment baseline.
 3. Start a fold-in through the admin API and drive the same load until its run ends: latency while
-   the child process builds the HNSW index and the shard is copied and swapped.
+   the child process builds the HNSW index and the shard is copied and swapped. With
+   `--sync-records N`, a sync of N fresh records (redaction, embedding, upserts) runs meanwhile:
+   its writes go on during the build and are replayed into the new shard; the bench then checks
+   that every chunk of it is in the index.
 4. The same load after the swap (HNSW), then the fold-in's own report (copy rounds, the write
    pauses, build time).
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from bench.corpus import write_corpus
 from bench.demo_bench import pct
 from bench.prefill import clones, templates
 from bench.scale import QUESTIONS, TEAMS, serve, write_config
@@ -96,10 +100,12 @@ def drive(
     }
 
 
-def during_fold_in(url: str, clients: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def during_fold_in(url: str, clients: int, *, sync: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     resp = httpx.post(f"{url}/admin/index/fold-in", headers=ADMIN, timeout=30)
     resp.raise_for_status()
     location = resp.headers["Location"]
+    if sync:
+        httpx.post(f"{url}/admin/sources/bench-files/sync", headers=ADMIN, timeout=30).raise_for_status()
     done = threading.Event()
     run: dict[str, Any] = {}
 
@@ -119,30 +125,49 @@ def during_fold_in(url: str, clients: int) -> tuple[dict[str, Any], dict[str, An
     return load, run
 
 
+def wait_for_sync(url: str) -> dict[str, Any]:
+    """The sync started during the fold-in, once finished: its counts (chunks written)."""
+    while True:
+        runs = httpx.get(
+            f"{url}/admin/runs", params={"source": "bench-files"}, headers=ADMIN, timeout=30
+        ).json()
+        if runs and runs[0]["status"] != "running":
+            return {"status": runs[0]["status"], "counts": runs[0]["counts"]}
+        time.sleep(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=200, help="per client, idle phases")
+    parser.add_argument("--sync-records", type=int, default=0, help="a sync of N records during the fold-in")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crm-foldin-"))
     results: dict[str, Any] = {"points": args.points}
     try:
         (tmp / "crm").mkdir()
         config = write_config(tmp, "onnx")
+        if args.sync_records:
+            write_corpus(tmp / "crm", args.sync_records)
         results["chunks"] = prefill(config, args.points)
         proc, url = serve(config)
         try:
             drive(url, 2, per_client=10)  # warm-up
             results["plain"] = [drive(url, c, per_client=args.requests) for c in (1, 4)]
             print(json.dumps(results["plain"]), flush=True)
-            load, run = during_fold_in(url, 1)
+            load, run = during_fold_in(url, 1, sync=bool(args.sync_records))
             results["during_fold_in_1"] = load
             results["fold_in_run_1"] = run
             print(json.dumps(load), json.dumps(run.get("counts")), flush=True)
             results["hnsw"] = [drive(url, c, per_client=args.requests) for c in (1, 4)]
             print(json.dumps(results["hnsw"]), flush=True)
+            if args.sync_records:
+                results["sync"] = wait_for_sync(url)
             index = httpx.get(f"{url}/admin/index", headers=ADMIN, timeout=30).json()
             results["fold_in_status"] = index["fold_in"]
+            results["chunks_after"] = index["chunks"]
+            written = results.get("sync", {}).get("counts", {}).get("chunks_written", 0)
+            results["nothing_lost"] = index["chunks"] == results["chunks"] + written
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=120)
