@@ -41,6 +41,7 @@ from bench.corpus import touch_one_percent, write_corpus
 from bench.prefill import BENCH_SOURCE, Template, clones, templates
 from bench.scale import write_config
 from ingest import payload as P
+from ingest.index.base import SparseVector
 from ingest.tables import ledger, record_contacts
 from rag_service.config import load_settings
 from rag_service.services import Services, build_services
@@ -231,10 +232,37 @@ def main() -> None:
     parser.add_argument("--no-ledger", action="store_true", help="prefill the index only, not the ledger")
     parser.add_argument("--profile", type=int, default=None, help="pyinstrument the sync at this size")
     parser.add_argument("--profile-out", default="ingest_at_size.profile.txt")
+    parser.add_argument(
+        "--templates-cache", default=None, help="reuse the prefill templates across invocations (A/B runs)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     t0 = time.perf_counter()
-    base = templates()
+    cache = Path(args.templates_cache) if args.templates_cache else None
+    if cache is not None and cache.exists():
+        base = [
+            Template(
+                vector=tuple(t["vector"]),
+                lexical=SparseVector.model_validate(t["lexical"]) if t["lexical"] else None,
+                payload=t["payload"],
+            )
+            for t in json.loads(cache.read_text())
+        ]
+    else:
+        base = templates()
+        if cache is not None:
+            cache.write_text(
+                json.dumps(
+                    [
+                        {
+                            "vector": t.vector,
+                            "lexical": t.lexical.model_dump() if t.lexical else None,
+                            "payload": t.payload,
+                        }
+                        for t in base
+                    ]
+                )
+            )
     print(json.dumps({"templates": len(base), "s": round(time.perf_counter() - t0, 1)}), flush=True)
     results: list[dict[str, Any]] = []
     for size in sizes:
