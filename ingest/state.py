@@ -66,8 +66,8 @@ class StateStore(RunsAndLocks, AuditLog):
             else:
                 metadata.create_all(conn)  # the embedded SQLite file: created from the table definitions
                 for table in metadata.sorted_tables:  # create_all skips the new indexes of old tables
-                    for index in table.indexes:
-                        index.create(conn, checkfirst=True)
+                    for index in table.indexes:  # (IF NOT EXISTS: processes may start together)
+                        conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
 
     @staticmethod
     def _make_engine(url: str) -> Engine:

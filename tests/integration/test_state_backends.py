@@ -69,6 +69,7 @@ def test_state_store_contract(url: str) -> None:
         )
         assert state.get_cursor(source) == Cursor(watermark="2026-10-02T00:00:00+00:00", last_id="r1")
         assert state.ledger_get(e.ref).chunk_count == 3  # type: ignore[union-attr]
+        assert state.ledger_count(source, "indexed") == 1 and state.ledger_count(source, "deleted") == 0
         assert len(state.list_quarantine(source=source)) == 1  # idempotent per locator + raw hash
         assert read_history(state.engine, e.ref)[0]["chunk_count"] == 2
         # locks: one owner at a time, expiry, release
@@ -118,6 +119,18 @@ def test_pipeline_on_postgres_state(pg_url: str, tmp_path: Path, embedder: Any, 
         assert services.reconcile(name, actor="t").status == "clean"
     finally:
         services.close()
+
+
+def test_an_existing_sqlite_store_gains_indexes_added_later(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).close()
+    with sa.create_engine(url).begin() as conn:  # a file from before the index existed
+        conn.exec_driver_sql("DROP INDEX ix_record_contacts_record_key")
+    with StateStore(url) as state:
+        names = {i["name"] for i in sa.inspect(state.engine).get_indexes("record_contacts")}
+    assert "ix_record_contacts_record_key" in names
 
 
 def test_postgres_schema_comes_from_migrations_without_drift(pg_url: str) -> None:
