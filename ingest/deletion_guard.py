@@ -24,7 +24,7 @@ class DeletionGuard:
         self._p = parts
         self._source = source
         self._allow = allow
-        self._base = len(parts.state.ledger_for_source(source, "indexed"))
+        self._base = parts.state.ledger_count(source, "indexed")
         self._deleted = 0
 
     def check(self, page: Page, *, actor: str, run_id: str) -> None:

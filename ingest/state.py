@@ -121,6 +121,16 @@ class StateStore(RunsAndLocks, AuditLog):
         with self._engine.connect() as conn:
             return [self._entry(r) for r in conn.execute(query.order_by(ledger.c.record_id))]
 
+    def ledger_count(self, source: str, status: LedgerStatus) -> int:
+        """How many ledger rows of a source have this status (without loading them)."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(ledger)
+            .where(ledger.c.source == source, ledger.c.status == status)
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def ledger_ids_by_status(self, statuses: Sequence[LedgerStatus]) -> dict[tuple[str, str], set[str]]:
         """(tenant, source) -> ids of the records whose ledger status is one of `statuses`."""
         found: dict[tuple[str, str], set[str]] = {}

@@ -119,6 +119,9 @@ record_contacts = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("record_id", sa.String(256), nullable=False),
 )
+# a record's links are replaced on every write of it (privacy.write_links): without this index that
+# delete scans every link of every record, a cost per written record that grows with the ledger
+sa.Index("ix_record_contacts_record_key", record_contacts.c.record_key)
 
 receipts = sa.Table(
     "receipts",

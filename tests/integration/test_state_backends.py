@@ -70,6 +70,7 @@ def test_state_store_contract(url: str) -> None:
         )
         assert state.get_cursor(source) == Cursor(watermark="2026-10-02T00:00:00+00:00", last_id="r1")
         assert state.ledger_get(e.ref).chunk_count == 3  # type: ignore[union-attr]
+        assert state.ledger_count(source, "indexed") == 1 and state.ledger_count(source, "deleted") == 0
         assert len(state.list_quarantine(source=source)) == 1  # idempotent per locator + raw hash
         assert read_history(state.engine, e.ref)[0]["chunk_count"] == 2
         # locks: one owner at a time, expiry, release
@@ -133,6 +134,21 @@ def _drift(state: StateStore) -> tuple[str, list[Any]]:
         return version, compare_metadata(MigrationContext.configure(conn), metadata)
 
 
+def test_a_store_one_migration_behind_gains_the_new_index(tmp_path: Path) -> None:
+    """0005 adds an index to an existing table: a SQLite file at 0004 is upgraded at open."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).close()
+    with sa.create_engine(url).begin() as conn:  # a file from before the index existed
+        conn.exec_driver_sql("DROP INDEX ix_record_contacts_record_key")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+    with StateStore(url) as state:
+        names = {i["name"] for i in sa.inspect(state.engine).get_indexes("record_contacts")}
+        version, drift = _drift(state)
+    assert "ix_record_contacts_record_key" in names and version == "0005" and drift == []
+
+
 def test_schema_comes_from_migrations_without_drift(url: str) -> None:
     """SQLite and PostgreSQL alike: a new database is created by the migrations, up to the newest,
     and what they create is what ingest/tables.py defines."""
@@ -140,7 +156,7 @@ def test_schema_comes_from_migrations_without_drift(url: str) -> None:
 
     with StateStore(url) as state:
         version, drift = _drift(state)
-    assert version == head_revision() == "0004"  # the newest migration (generations and job schedules)
+    assert version == head_revision() == "0005"  # the newest migration (record_contacts by record_key)
     assert drift == [], f"tables changed without a migration: {drift}"
 
 
@@ -220,13 +236,13 @@ def test_a_sqlite_file_made_by_create_all_is_adopted_and_upgraded(
 
     with StateStore(url) as state:
         version, drift = _drift(state)
-        assert version == "0004" and drift == [], drift
+        assert version == "0005" and drift == [], drift
         assert state.get_cursor("src") == cursor  # the data stays
         state.commit_page(
             source="src", cursor=None, entries=[entry("r1")], failures=[], events=[], run_id="r"
         )
     with StateStore(url) as state:  # versioned now: opened as it is
-        assert _drift(state) == ("0004", [])
+        assert _drift(state) == ("0005", [])
         assert state.ledger_get(entry("r1").ref) is not None
 
 
@@ -241,7 +257,7 @@ def test_stores_opened_at_once_migrate_each_file_once(tmp_path: Path) -> None:
             return _drift(state)
 
     with ThreadPoolExecutor(8) as pool:  # one engine (one SQLite connection) each
-        assert list(pool.map(open_store, range(8))) == [("0004", [])] * 8
+        assert list(pool.map(open_store, range(8))) == [("0005", [])] * 8
 
 
 def test_a_sqlite_file_with_tables_no_migration_knows_is_refused(tmp_path: Path) -> None:
