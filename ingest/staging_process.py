@@ -23,7 +23,7 @@ import os
 import pickle
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -67,6 +67,9 @@ class StagerSpec:
     chunking: ChunkingConfig
     lexical: LexicalConfig
     nice: int
+    # the parent's logging set-up (a module-level function: pickled by name) and its level
+    log_setup: Callable[[str], None] | None = None
+    log_level: str = "WARNING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +182,10 @@ def stage_records(parts: StageParts, records: Sequence[SourceRecord]) -> StageRe
 
 
 def _child_main(conn: Connection, spec: StagerSpec) -> None:
+    if spec.log_setup is not None:
+        spec.log_setup(spec.log_level)
+    else:  # at least keep Presidio's per-call warnings about unmapped labels off stderr
+        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     if spec.nice:
         os.nice(spec.nice)
     try:

@@ -37,6 +37,7 @@ from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
 from rag_service.generator import Generator, build_generator
+from rag_service.logs import setup_logging
 from rag_service.metrics import Metrics
 
 log = logging.getLogger("rag_service.services")
@@ -244,6 +245,8 @@ def make_stager(settings: Settings, *, serving: bool, own_parts: bool) -> Stager
             chunking=settings.chunking,
             lexical=settings.lexical,
             nice=settings.ingest.staging_nice,
+            log_setup=setup_logging,
+            log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         )
         return ChildProcessStager(spec, timeout=settings.ingest.staging_timeout_seconds)
     ingest = settings.embedding.for_role("ingest")
