@@ -6,13 +6,16 @@ that does not answer in time fails the page with a clear error instead of hangin
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.corpus import demo_records
+from ingest import payload as P
 from ingest.chunking import Chunker
 from ingest.config import ChunkingConfig, EmbeddingConfig, LexicalConfig
 from ingest.contract import validate_record
@@ -24,6 +27,8 @@ from ingest.staging_process import ChildProcessStager, StagerSpec, StagingProces
 from ingest.writer import Pending
 from policies.models import Admit
 from policies.redaction import PresidioRedactor
+from rag_service.services import Services, build_services
+from tests.conftest import DEMO, make_settings
 
 SPEC = StagerSpec(
     redaction_policy=None,
@@ -122,3 +127,39 @@ def test_a_child_that_does_not_answer_in_time_fails_the_page(
         assert stager.pid is None  # killed; the next page starts a fresh one
     finally:
         stager.close()
+
+
+def test_a_sync_staged_in_the_child_process_indexes_what_an_in_process_sync_indexes(
+    tmp_path: Path, demo_services: Services
+) -> None:
+    """The whole pipeline with ingest.staging: child_process (its own redactor and embedder built
+    from the settings) against the session's in-process demo sync of the same data."""
+    shutil.copytree(DEMO / "crm", tmp_path / "crm")
+    base = make_settings(tmp_path / "var", tmp_path / "crm")
+    settings = base.model_copy(update={"ingest": base.ingest.model_copy(update={"staging": "child_process"})})
+    services = build_services(settings)
+    try:
+        assert isinstance(services.parts.stager, ChildProcessStager)
+        name = "contoso-files"
+        report = services.run(name, actor="test")
+        expected = next(r for r in demo_services.initial_reports if r.source == name)  # type: ignore[attr-defined]
+        assert report.status == "succeeded", report.error
+        assert report.counts == expected.counts and report.redacted == expected.redacted
+
+        def chunks(s: Services) -> list[tuple[str, int, str]]:
+            rows = s.index.scroll_payloads(tenant_id="contoso")
+            return sorted((p[P.RECORD_ID], p[P.CHUNK_INDEX], p[P.TEXT]) for p in rows if p[P.SOURCE] == name)
+
+        assert chunks(services) == chunks(demo_services)
+        pid = services.parts.stager.pid
+    finally:
+        services.close()
+    assert pid is not None and not _alive(pid)  # close() ends the child
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
