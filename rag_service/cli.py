@@ -92,7 +92,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for gap in _empty_service(settings):
         print(f"warning: {gap}", file=sys.stderr)
     print("loading models and opening the index ...", file=sys.stderr)
-    services = build_services(settings)
+    services = build_services(settings, serving=True)
     if args.sync_first:
         for cfg in settings.sources:
             started = time.perf_counter()

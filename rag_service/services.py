@@ -30,11 +30,14 @@ from ingest.runs import SOURCE_BUSY
 from ingest.scheduler import TickScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
+from ingest.staging import InProcessStager, Stager
+from ingest.staging_process import ChildProcessStager, StagerSpec
 from ingest.state import AuditEvent, StateStore
 from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
 from rag_service.generator import Generator, build_generator
+from rag_service.logs import setup_logging
 from rag_service.metrics import Metrics
 
 log = logging.getLogger("rag_service.services")
@@ -179,6 +182,8 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         self._pool.shutdown(wait=True)  # in-flight pages finish; nothing half-written
+        if self.parts.stager is not None:
+            self.parts.stager.close()
         self.index.close()  # a fold-in in flight stops its child and discards its copy
         if self.jobs.fold_in is not None:
             self.jobs.fold_in.wait(timeout=60)  # ... and records its run before the state store closes
@@ -225,19 +230,67 @@ def note_versions(state: StateStore, current: dict[str, str]) -> bool:
     return True
 
 
+def make_stager(settings: Settings, *, serving: bool, own_parts: bool) -> Stager | None:
+    """Where syncs stage their pages (ingest.staging: auto is a child process for `serve`).
+    `own_parts`: the redactor and embedder are built from the settings (not handed in by a
+    test), which a child process needs, as it builds its own from the same settings."""
+    mode = settings.ingest.staging
+    if mode == "auto":
+        mode = "child_process" if serving and own_parts else "in_process"
+    if mode == "child_process":
+        if not own_parts:
+            raise ValueError(
+                "ingest.staging: child_process builds its own redactor and embedder from the settings"
+            )
+        spec = StagerSpec(
+            redaction_policy=settings.policies.redaction,
+            embedding=settings.embedding,
+            chunking=settings.chunking,
+            lexical=settings.lexical,
+            nice=settings.ingest.staging_nice,
+            log_setup=setup_logging,
+            log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+        )
+        return ChildProcessStager(spec, timeout=settings.ingest.staging_timeout_seconds)
+    ingest = settings.embedding.for_role("ingest")
+    if own_parts and ingest != settings.embedding.for_role("query"):
+        return InProcessStager(make_embedder(ingest))  # ingest's own ONNX session and threads
+    return None
+
+
 def build_services(
     settings: Settings,
     *,
     embedder: Embedder | None = None,
     redactor: Redactor | None = None,
     qdrant_client: object | None = None,
+    serving: bool = False,
 ) -> Services:
     """`qdrant_client`: share one client between several services in one process (tests of two
-    instances over one qdrant-client backend); by default each builds its own from the settings."""
+    instances over one qdrant-client backend); by default each builds its own from the settings.
+    `serving`: built for `crm-rag serve` (ingest.staging: auto stages in a child process)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     consent = ConsentPolicy.from_file(settings.policies.consent)
+    # first: a child process loads its models while this one loads its own
+    stager = make_stager(settings, serving=serving, own_parts=embedder is None and redactor is None)
+    try:
+        return _build(settings, consent, stager, embedder, redactor, qdrant_client)
+    except BaseException:
+        if stager is not None:
+            stager.close()
+        raise
+
+
+def _build(
+    settings: Settings,
+    consent: ConsentPolicy,
+    stager: Stager | None,
+    embedder: Embedder | None,
+    redactor: Redactor | None,
+    qdrant_client: object | None,
+) -> Services:
     redactor = redactor or PresidioRedactor.from_file(settings.policies.redaction)
-    embedder = embedder or make_embedder(settings.embedding)
+    embedder = embedder or make_embedder(settings.embedding.for_role("query"))
     chunker = Chunker(settings.chunking)
     lexical = make_lexical(settings.lexical)
     state = StateStore(settings.state.url)
@@ -286,6 +339,7 @@ def build_services(
         on_run=metrics.observe_run,
         stop=threading.Event(),
         future_skew=timedelta(seconds=settings.ingest.max_future_skew_seconds),
+        stager=stager,
     )
     sources = {cfg.name: build_source(cfg) for cfg in settings.sources}
     note_versions(
