@@ -24,7 +24,7 @@ COPY demo ./demo
 RUN useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
 USER app
 # export the ONNX graph of the bundled weights once, at build time (offline; cached in ~/.cache)
-RUN python -c "from ingest.config import EmbeddingConfig; from ingest.embedding import make_embedder; make_embedder(EmbeddingConfig())"
+RUN python -c "from ingest.config import EmbeddingConfig; from ingest.stages.embedding import make_embedder; make_embedder(EmbeddingConfig())"
 EXPOSE 8000
 ENTRYPOINT ["crm-rag"]
 CMD ["--config", "/app/config/compose.yaml", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -42,7 +42,7 @@ def write_corpus(folder: Path, n: int, tenant: str = "bench") -> int:
 
 def touch_one_percent(root: Path) -> int:
     """Edit 1% of the records (consented ones) in place: new text and a newer updated_at (now:
-    a date in the future would be held by the sync horizon, ingest/horizon.py)."""
+    a date in the future would be held by the sync horizon, ingest/stages/horizon.py)."""
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     files = sorted(root.rglob("*.jsonl"))
     total = sum(len(f.read_text().splitlines()) for f in files)

@@ -18,7 +18,7 @@ import httpx
 
 from bench.corpus import touch_one_percent
 from bench.live import bench_settings, live_server
-from ingest.erasure import revoke_record
+from ingest.governance.erasure import revoke_record
 from rag_service.app import create_app
 from rag_service.services import build_services
 

@@ -42,7 +42,7 @@ from bench.prefill import BENCH_SOURCE, Template, clones, templates
 from bench.scale import write_config
 from ingest import payload as P
 from ingest.index.base import SparseVector
-from ingest.tables import ledger, record_contacts
+from ingest.store.tables import ledger, record_contacts
 from rag_service.config import load_settings
 from rag_service.services import Services, build_services
 

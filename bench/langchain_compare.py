@@ -25,9 +25,9 @@ from typing import Any
 from bench.corpus import touch_one_percent, write_corpus
 from bench.live import bench_settings
 from ingest.config import FileSourceConfig
-from ingest.contract import validate_record
 from ingest.models import SourceRecord
-from ingest.render import known_identifiers, render_text
+from ingest.stages.contract import validate_record
+from ingest.stages.render import known_identifiers, render_text
 from policies.models import Admit
 from rag_service.services import Services, build_services
 
@@ -56,7 +56,7 @@ class LangChainStack:
         from qdrant_client import QdrantClient, models
         from sentence_transformers import SentenceTransformer
 
-        from ingest.embedding import bundled_model_path
+        from ingest.stages.embedding import bundled_model_path
 
         model = SentenceTransformer(str(bundled_model_path()), device="cpu", local_files_only=True)
 

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.pii_data import SETS, Labelled
-from ingest.contract import validate_record
 from ingest.models import SourceRecord
-from ingest.render import known_identifiers, render_text
+from ingest.stages.contract import validate_record
+from ingest.stages.render import known_identifiers, render_text
 from policies.pii.lexicon import census_names
 from policies.redaction import PresidioRedactor, Redactor
 

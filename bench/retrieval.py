@@ -32,7 +32,7 @@ from bench.retrieval_dev import LOADERS, BenchSet, data_root, drop_sources, gold
 from bench.stored import chunk_text
 
 if TYPE_CHECKING:
-    from ingest.embedding import Embedder
+    from ingest.stages.embedding import Embedder
     from policies.redaction import Redactor
 
 MODES = ("dense", "lexical", "hybrid")

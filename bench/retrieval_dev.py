@@ -245,8 +245,8 @@ def redacted_values(source: str, stored: str) -> list[tuple[str, str]]:
 
 
 def source_texts(bench: BenchSet) -> dict[str, str]:
-    from ingest.contract import validate_record
-    from ingest.render import render_text
+    from ingest.stages.contract import validate_record
+    from ingest.stages.render import render_text
 
     out: dict[str, str] = {}
     for raw in bench.records:

@@ -37,8 +37,8 @@ from bench.corpus import write_corpus
 from bench.demo_bench import pct
 from bench.live import free_port
 from ingest.config import EmbeddingConfig
-from ingest.embedding import SentenceTransformerEmbedder
-from ingest.render import known_identifiers, render_text
+from ingest.stages.embedding import SentenceTransformerEmbedder
+from ingest.stages.render import known_identifiers, render_text
 from rag_service.config import load_settings
 from rag_service.services import build_services
 

@@ -233,7 +233,7 @@ class EmbeddingConfig(Section):
 
 
 class LexicalConfig(Section):
-    """The BM25-style sparse vector stored beside each chunk's dense vector (ingest/lexical.py).
+    """The BM25-style sparse vector stored beside each chunk's dense vector (ingest/stages/lexical.py).
     Changing any of these re-embeds every record (`crm-rag reindex --stale`); an index created
     before lexical vectors existed needs a rebuild (blue/green) to gain them."""
 
@@ -281,7 +281,7 @@ class SchedulerConfig(Section):
 class IngestConfig(Section):
     # a record dated later than now + this is quarantined (held) and never moves a cursor
     max_future_skew_seconds: int = Field(default=300, ge=0, le=7 * 86400)
-    # where a sync's redaction, chunking, embedding and lexical encoding run (ingest/staging.py):
+    # where a sync's redaction, chunking, embedding and lexical encoding run (ingest/stages/staging.py):
     # child_process: one niced child process with its own redactor and embedder, so they take
     # neither the GIL nor the cores of the process answering /query (index writes stay in the
     # process owning the shard); in_process: threads of the running process; auto: child_process
@@ -302,6 +302,6 @@ class ReconcileConfig(Section):
 
 
 class PrivacyConfig(Section):
-    # an erasure or revocation waits this long for pages in flight (ingest/fence.py) before it
+    # an erasure or revocation waits this long for pages in flight (ingest/store/fence.py) before it
     # verifies; a receipt written after a timeout says verified: false
     settle_timeout_seconds: float = Field(default=120, gt=0, le=3600)

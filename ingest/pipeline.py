@@ -20,15 +20,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from ingest.chunking import Chunker
-from ingest.deletion_guard import DeletionGuard
-from ingest.embedding import Embedder
 from ingest.errors import SourceBusyError
-from ingest.history import history_of
-from ingest.horizon import within_horizon
 from ingest.index.base import IndexStore
-from ingest.lexical import LexicalEncoder
-from ingest.locks import locked
 from ingest.models import (
     Cursor,
     Page,
@@ -40,12 +33,19 @@ from ingest.models import (
     Tombstone,
 )
 from ingest.partition import WHOLE, Partition
-from ingest.privacy import PrivacyLedger, Suppression, contact_keys
-from ingest.runs import SOURCE_BUSY
 from ingest.sources.base import Source
-from ingest.staging import Stager, stage_page
-from ingest.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
-from ingest.writer import Pending, access_of, ledger_entry, write_pending
+from ingest.stages.chunking import Chunker
+from ingest.stages.deletion_guard import DeletionGuard
+from ingest.stages.embedding import Embedder
+from ingest.stages.horizon import within_horizon
+from ingest.stages.lexical import LexicalEncoder
+from ingest.stages.staging import Stager, stage_page
+from ingest.stages.writer import Pending, access_of, ledger_entry, write_pending
+from ingest.store.history import history_of
+from ingest.store.locks import locked
+from ingest.store.privacy import PrivacyLedger, Suppression, contact_keys
+from ingest.store.runs import SOURCE_BUSY
+from ingest.store.state import AuditEvent, LedgerEntry, StateStore, lock_owner, utcnow
 from policies.consent import ConsentPolicy
 from policies.models import Admit, Exclude
 from policies.redaction import Redactor
@@ -68,15 +68,15 @@ class PipelineParts:
     consent: ConsentPolicy
     chunker: Chunker
     privacy: PrivacyLedger
-    lexical: LexicalEncoder | None = None  # the sparse vector beside the dense one (ingest/lexical.py)
+    lexical: LexicalEncoder | None = None  # the sparse vector beside the dense one (ingest/stages/lexical.py)
     lock_ttl: timedelta = timedelta(hours=1)
     max_delete_share: float = 0.15
     guard_min_records: int = 20
     on_run: Callable[[RunReport], None] | None = None  # observer (metrics); never raises into a run
     stop: threading.Event | None = None  # set on shutdown: runs end after the page in flight
     page_hook: PageHook | None = None
-    future_skew: timedelta = timedelta(minutes=5)  # records dated later are held (ingest/horizon.py)
-    stager: Stager | None = None  # where redaction + embedding run (ingest/staging.py); None: here
+    future_skew: timedelta = timedelta(minutes=5)  # records dated later are held (ingest/stages/horizon.py)
+    stager: Stager | None = None  # where redaction + embedding run (ingest/stages/staging.py); None: here
 
 
 def safe_error(exc: BaseException) -> str:
@@ -318,7 +318,7 @@ class Refresher:
     ) -> None:
         """The page's records are announced on the write fence before suppressions are read and
         withdrawn only after the commit, so an erasure or revocation racing this page waits for it
-        (ingest/fence.py) or is seen by it."""
+        (ingest/store/fence.py) or is seen by it."""
         p = self._p
         refs = [r.ref for r in page.records]
         self._hook("fetched", refs)

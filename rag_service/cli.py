@@ -233,7 +233,7 @@ def cmd_optimize(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.index.fold_in import active_dir
     from ingest.index.generations import EdgeGenerations
     from ingest.index.optimize import optimize_shard
-    from ingest.state import StateStore
+    from ingest.store.state import StateStore
 
     if settings.index.backend != "edge":
         print("the Qdrant server builds its indexes itself; nothing to do", file=sys.stderr)

@@ -13,12 +13,12 @@ from rag_service.config import Settings
 from rag_service.timestamps import dumps
 
 if TYPE_CHECKING:
-    from ingest.state import StateStore
+    from ingest.store.state import StateStore
 
 
 def _existing_state(settings: Settings) -> StateStore:
     """Open the state store for reading; a SQLite file that does not exist yet is not created."""
-    from ingest.state import StateStore
+    from ingest.store.state import StateStore
 
     db = sqlite_path(settings.state.url)
     if db is not None and not db.is_file():

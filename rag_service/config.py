@@ -36,7 +36,7 @@ from ingest.config import (
     StateConfig,
     resolve_token,
 )
-from ingest.rebuild import Canary
+from ingest.jobs.rebuild import Canary
 
 Role = Literal["assistant", "admin", "auditor"]
 

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from ingest.index.base import IndexStore
 from ingest.models import RunReport
-from ingest.state import StateStore
+from ingest.store.state import StateStore
 
 OUTCOMES = (
     "fetched",

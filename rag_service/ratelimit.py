@@ -17,7 +17,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ingest.tables import rate_buckets
+from ingest.store.tables import rate_buckets
 
 
 class Limiter(Protocol):

@@ -12,27 +12,27 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from ingest.chunking import Chunker
-from ingest.embedding import Embedder, make_embedder
-from ingest.erasure import replay_suppressions
 from ingest.errors import SourceBusyError
+from ingest.governance.erasure import replay_suppressions
 from ingest.index.generations import Generations, open_generations
 from ingest.index.switchable import SwitchableIndex
-from ingest.index_check import purge_unlisted, unconfigured_sources
-from ingest.job_runner import JobRunner, JobSettings
-from ingest.lexical import LexicalEncoder, make_lexical
+from ingest.jobs.index_check import purge_unlisted, unconfigured_sources
+from ingest.jobs.rebuild import RebuildReport
+from ingest.jobs.reconcile import ReconcileReport
+from ingest.jobs.runner import JobRunner, JobSettings
+from ingest.jobs.scheduler import TickScheduler
 from ingest.models import RunReport
 from ingest.pipeline import PipelineParts, Progress, Refresher, safe_error
-from ingest.privacy import PrivacyLedger, Receipt
-from ingest.rebuild import RebuildReport
-from ingest.reconcile import ReconcileReport
-from ingest.runs import SOURCE_BUSY
-from ingest.scheduler import TickScheduler
 from ingest.sources.base import Source
 from ingest.sources.registry import build_source
-from ingest.staging import InProcessStager, Stager
-from ingest.staging_process import ChildProcessStager, StagerSpec
-from ingest.state import AuditEvent, StateStore
+from ingest.stages.chunking import Chunker
+from ingest.stages.embedding import Embedder, make_embedder
+from ingest.stages.lexical import LexicalEncoder, make_lexical
+from ingest.stages.staging import InProcessStager, Stager
+from ingest.stages.staging_process import ChildProcessStager, StagerSpec
+from ingest.store.privacy import PrivacyLedger, Receipt
+from ingest.store.runs import SOURCE_BUSY
+from ingest.store.state import AuditEvent, StateStore
 from policies.consent import ConsentPolicy
 from policies.redaction import PresidioRedactor, Redactor
 from rag_service.config import Settings
@@ -46,7 +46,7 @@ log = logging.getLogger("rag_service.services")
 @dataclass
 class Services:
     """Everything built once from the settings. Jobs (syncs, reconcile, reprocess-stale, record
-    reindex, rebuild and rollback) run through `jobs` (ingest/job_runner.py); the methods below
+    reindex, rebuild and rollback) run through `jobs` (ingest/jobs/runner.py); the methods below
     hand over to it, so the API, the CLI, `serve` and `worker` take one path."""
 
     settings: Settings

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from ingest.partition import key_like
-from ingest.state import StateStore
-from ingest.tables import job_schedules, ledger, quarantine
+from ingest.store.state import StateStore
+from ingest.store.tables import job_schedules, ledger, quarantine
 from ingest.timeutil import aware, rfc3339, utcnow
 from rag_service.cli_errors import safe_url
 from rag_service.config import Settings

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.config import EmbeddingConfig
-from ingest.embedding import Embedder, make_embedder
+from ingest.stages.embedding import Embedder, make_embedder
 from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
 from rag_service.config import Settings, load_settings

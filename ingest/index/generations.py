@@ -1,7 +1,7 @@
 """Index generations for blue/green rebuilds: the engine side.
 
 Which generation is live, which one is kept for rollback, and the ledger of each live in the state
-store (ingest/generation_state.py), never in a local file, so every process agrees on them.
+store (ingest/store/generation_state.py), never in a local file, so every process agrees on them.
 Edge (embedded): each generation is its own shard directory under `<index>/gens/<id>/` (the local
 folder holds the shards themselves, nothing else). Qdrant server: each generation is a
 collection `<name>__<id>`; the live one is the alias `<name>`, which a process that finds no state
@@ -26,10 +26,10 @@ from typing import Any, Protocol
 
 from ingest.config import IndexConfig
 from ingest.errors import LiveIndexMissingError, StoreError
-from ingest.generation_state import GenerationState, Pointer
 from ingest.index.base import IndexStore
-from ingest.locks import REBUILD_BUSY, REBUILD_LOCK, locked
-from ingest.state import StateStore
+from ingest.store.generation_state import GenerationState, Pointer
+from ingest.store.locks import REBUILD_BUSY, REBUILD_LOCK, locked
+from ingest.store.state import StateStore
 
 log = logging.getLogger("ingest.index.generations")
 

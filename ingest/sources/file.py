@@ -1,7 +1,7 @@
 """Drop-folder source: JSONL exports of CRM records (the embedded default).
 
 Each `*.jsonl` file under the folder holds one JSON object per line: a record following the
-data contract (ingest/contract.py) or a tombstone `{"record_id": ..., "deleted": true,
+data contract (ingest/stages/contract.py) or a tombstone `{"record_id": ..., "deleted": true,
 "updated_at": ...}`. Incremental by cursor (updated_at, record_id): records at the cursor's
 timestamp are re-read (ties are never lost), only the cursor's own record is skipped. Each line
 stands alone: one that cannot be read or breaks the contract is a failure, the rest go on.
@@ -19,9 +19,9 @@ from typing import ClassVar
 from pydantic import TypeAdapter, ValidationError
 
 from ingest.config import FileSourceConfig
-from ingest.contract import ContractViolation, parse_json, raw_digest, shape_problem, validate_record
 from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, RecordRef, SourceRecord, Tombstone
+from ingest.stages.contract import ContractViolation, parse_json, raw_digest, shape_problem, validate_record
 
 _aware = TypeAdapter(datetime)
 

@@ -17,10 +17,10 @@ import httpx
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from ingest.config import HttpJsonSourceConfig
-from ingest.contract import raw_digest, validate_record
 from ingest.errors import SourceError
 from ingest.models import Cursor, Page, RecordFailure, RecordRef, SourceRecord, Tombstone
 from ingest.sources.http_retry import RetryPolicy, get_json
+from ingest.stages.contract import raw_digest, validate_record
 
 _when = TypeAdapter(AwareDatetime)
 

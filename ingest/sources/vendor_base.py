@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from ingest.config import VendorSourceConfig
-from ingest.contract import validate_record
 from ingest.models import RecordFailure, SourceRecord
 from ingest.sources.http_retry import RetryPolicy, Throttle, default_throttle, request_json
+from ingest.stages.contract import validate_record
 
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
 BLOCKS = ("p", "div", "ul", "ol", "table", "blockquote", "pre")

@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from ingest.erasure import erase_contact, revoke_record
 from ingest.errors import SourceBusyError, StoreBusyError, UnknownSourceError
+from ingest.governance.erasure import erase_contact, revoke_record
+from ingest.governance.retire import NothingToRetireError, held_tenants
+from ingest.jobs.rebuild import RebuildError, RebuildReport
+from ingest.jobs.reconcile import ReconcileReport
 from ingest.models import RecordRef
 from ingest.partition import split_key
-from ingest.privacy import Receipt, subject_keys
-from ingest.rebuild import RebuildError, RebuildReport
-from ingest.reconcile import ReconcileReport
-from ingest.retire import NothingToRetireError, held_tenants
-from ingest.runs import SOURCE_BUSY
-from ingest.state import AuditEvent
+from ingest.store.privacy import Receipt, subject_keys
+from ingest.store.runs import SOURCE_BUSY
+from ingest.store.state import AuditEvent
 from rag_service.deps import UNPROCESSABLE, AdminCaller, ServicesDep, check_tenant
 from rag_service.querying import retrieval_mode
 from rag_service.schemas import (

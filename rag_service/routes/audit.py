@@ -9,9 +9,9 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, status
 
 from ingest import payload as P
-from ingest.history import read_history
 from ingest.models import RecordRef
-from ingest.privacy import Receipt
+from ingest.store.history import read_history
+from ingest.store.privacy import Receipt
 from rag_service.citation_audit import audit_citations
 from rag_service.deps import UNPROCESSABLE, AuditorCaller, ServicesDep, check_tenant
 from rag_service.schemas import ChunkProvenance, CitationAuditRequest, CitationVerdict

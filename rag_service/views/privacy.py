@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from ingest.index.base import IndexStore
 from ingest.models import RecordRef
-from ingest.privacy import Receipt
-from ingest.tables import record_history
+from ingest.store.privacy import Receipt
+from ingest.store.tables import record_history
 from ingest.timeutil import utcnow
 from rag_service.views.models import ReceiptCheck, RedactionSummary
 

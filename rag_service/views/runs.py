@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ingest.partition import key_like
-from ingest.tables import job_runs, ledger, quarantine
+from ingest.store.tables import job_runs, ledger, quarantine
 from ingest.timeutil import aware, utcnow
 from rag_service.views.models import RunProgress, RunRow
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ingest.config import FileSourceConfig, IndexConfig
-from ingest.rebuild import Canary
+from ingest.jobs.rebuild import Canary
 from rag_service.config import RebuildConfig
 from rag_service.services import Services, build_services
 from tests.conftest import make_settings

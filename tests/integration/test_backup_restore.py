@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ingest.embedding import Embedder
+from ingest.stages.embedding import Embedder
 from policies.redaction import PresidioRedactor
 from rag_service.config import load_settings
 from rag_service.services import build_services

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.audit_log import AuditEvent
-from ingest.embedding import Embedder
 from ingest.index.generations import EdgeGenerations
-from ingest.state import StateStore
+from ingest.stages.embedding import Embedder
+from ingest.store.audit_log import AuditEvent
+from ingest.store.state import StateStore
 from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
 from rag_service.cli import _empty_service, build_parser
@@ -281,7 +281,7 @@ def test_query_from_the_cli(tmp_path: Path, embedder: Embedder, redactor: Presid
 
 def test_reindex_of_one_record_takes_the_source_lock(tmp_path: Path) -> None:
     """Issue 11: `crm-rag reindex --record` went around the source lock the API path takes."""
-    from ingest.runs import lock_owner
+    from ingest.store.runs import lock_owner
 
     config = one_source_config(tmp_path)
     settings = load_settings(config)

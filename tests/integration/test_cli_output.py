@@ -20,7 +20,7 @@ EXPORT = """
 from rag_service.logs import setup_logging
 setup_logging("WARNING")
 from ingest.config import EmbeddingConfig
-from ingest.embedding import make_embedder
+from ingest.stages.embedding import make_embedder
 assert make_embedder(EmbeddingConfig()).dimension == 384
 """
 

@@ -22,7 +22,7 @@ from ingest.config import (
     SalesforceSourceConfig,
     ZendeskSourceConfig,
 )
-from ingest.jobs import JobKind
+from ingest.jobs.model import JobKind
 from ingest.models import RecordRef
 from ingest.sources.gong import GongSource
 from ingest.sources.http_retry import RetryPolicy

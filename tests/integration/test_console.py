@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from bench.live import live_server
-from ingest.embedding import Embedder
 from ingest.models import RecordRef
 from ingest.pipeline import Refresher
+from ingest.stages.embedding import Embedder
 from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
 from rag_service.services import Services, build_services

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from bench.corpus import demo_records
-from ingest.chunking import Chunker
 from ingest.config import ChunkingConfig, EmbeddingConfig, LexicalConfig
-from ingest.contract import validate_record
-from ingest.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
-from ingest.lexical import Bm25Encoder
 from ingest.models import SourceRecord
-from ingest.render import known_identifiers, render_text
-from ingest.staging import stage
-from ingest.writer import Pending
+from ingest.stages.chunking import Chunker
+from ingest.stages.contract import validate_record
+from ingest.stages.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
+from ingest.stages.lexical import Bm25Encoder
+from ingest.stages.render import known_identifiers, render_text
+from ingest.stages.staging import stage
+from ingest.stages.writer import Pending
 from policies.models import Admit, Redaction
 from policies.redaction import PresidioRedactor
 
@@ -82,7 +82,7 @@ import json, sys
 for name in ("torch", "sentence_transformers", "transformers"):
     sys.modules[name] = None  # any import of them now raises ImportError
 from ingest.config import EmbeddingConfig
-from ingest.embedding import make_embedder
+from ingest.stages.embedding import make_embedder
 print(json.dumps(make_embedder(EmbeddingConfig()).embed_query("renewal call with the CFO").tolist()))
 """
     out = subprocess.run(

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from ingest.models import RecordRef
-from ingest.privacy import phone_key
+from ingest.store.privacy import phone_key
 from rag_service.services import Services
 from tests.conftest import headers
 from tests.integration.acme import ANA_BY_ID, OTHER, ask, note, notes_a, write

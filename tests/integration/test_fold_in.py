@@ -22,7 +22,7 @@ from ingest.index import fold_in as F
 from ingest.index.base import IndexFilter, IndexPoint
 from ingest.index.edge import EdgeIndexStore
 from ingest.index.optimize import optimize_in_subprocess
-from ingest.jobs import Job, JobKind
+from ingest.jobs.model import Job, JobKind
 from ingest.models import RecordRef
 from rag_service.app import create_app
 from rag_service.services import Services, build_services
@@ -364,7 +364,7 @@ def test_scheduled_fold_in_with_a_revocation_during_the_build(
     chunks, revoked_chunks = services.index.count(), services.index.count(ref=revoked)
     assert revoked_chunks > 0
 
-    import ingest.fold_in_job as job_module
+    import ingest.jobs.fold_in as job_module
     from ingest.index.optimize import optimize_in_subprocess as real
 
     def revoking(path: Path, cancel: threading.Event, **kw: Any) -> dict[str, float | int]:

@@ -15,8 +15,8 @@ from ingest import payload as P
 from ingest.config import IndexConfig, LexicalConfig
 from ingest.index.base import IndexFilter, IndexPoint, IndexStore
 from ingest.index.factory import open_index_store
-from ingest.lexical import Bm25Encoder
 from ingest.models import RecordRef
+from ingest.stages.lexical import Bm25Encoder
 
 BACKENDS = ["edge", "qdrant-local"] + (["qdrant-server"] if os.environ.get("QDRANT_URL") else [])
 

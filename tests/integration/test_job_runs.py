@@ -13,8 +13,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ingest.runs import ABANDONED, SOURCE_BUSY
-from ingest.state import StateStore, lock_owner
+from ingest.store.runs import ABANDONED, SOURCE_BUSY
+from ingest.store.state import StateStore, lock_owner
 from rag_service.services import Services, build_services
 from tests.conftest import ROOT, headers
 from tests.integration.acme import PageGate, settings_for
@@ -77,7 +77,7 @@ def test_runs_of_a_process_that_died_are_abandoned(tmp_path: Path, embedder: Any
     services = build_services(settings, embedder=embedder, redactor=redactor)
     services.close()
     script = (
-        "import sys; from ingest.state import StateStore; "
+        "import sys; from ingest.store.state import StateStore; "
         "s = StateStore(sys.argv[1]); print(s.start_run(source='acme-notes', kind='sync', actor='t'))"
     )
     died = subprocess.run(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ingest.config import FileSourceConfig
-from ingest.embedding import Embedder
 from ingest.errors import SourceBusyError
 from ingest.partition import bucket
+from ingest.stages.embedding import Embedder
 from policies.redaction import PresidioRedactor
 from rag_service.services import build_services
 from tests.conftest import make_settings

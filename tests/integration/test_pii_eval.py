@@ -15,7 +15,7 @@ from bench.pii_data import pii_dev_root
 from bench.pii_eval import SetTally, evaluate, load, redact_texts, to_record
 from bench.pii_generated import evaluate as evaluate_generated
 from bench.pii_generated import generate
-from ingest.render import render_text
+from ingest.stages.render import render_text
 
 RECALL_FLOORS = {
     "customer chats": {

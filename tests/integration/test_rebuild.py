@@ -59,7 +59,7 @@ def test_rebuild_swaps_after_verification_and_rolls_back(services: Services) -> 
     assert services.state.list_audit(action="alias_swap")
 
     # an erasure after the swap, then a rollback: the old generation must not bring the records back
-    from ingest.erasure import erase_contact
+    from ingest.governance.erasure import erase_contact
 
     receipt = erase_contact(
         services.state,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ingest.config import FileSourceConfig
-from ingest.erasure import erase_contact, revoke_record
+from ingest.governance.erasure import erase_contact, revoke_record
 from ingest.models import RecordRef
 from rag_service.services import Services
 from tests.integration.rebuild_world import services

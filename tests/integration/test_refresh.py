@@ -140,7 +140,7 @@ def test_edit_shrink_acl_change_revoke_delete(small: tuple[Services, Path]) -> N
     r5 = services.run("acme-files", actor="t")
     assert r5.counts["deleted"] == 1
     assert services.index.count(tenant_id="acme") == 0
-    from ingest.history import read_history
+    from ingest.store.history import read_history
 
     history = read_history(services.state.engine, ref)
     actions = [(h["action"], h["version"]) for h in reversed(history)]

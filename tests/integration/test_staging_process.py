@@ -16,15 +16,15 @@ import pytest
 
 from bench.corpus import demo_records
 from ingest import payload as P
-from ingest.chunking import Chunker
 from ingest.config import ChunkingConfig, EmbeddingConfig, LexicalConfig
-from ingest.contract import validate_record
-from ingest.embedding import Embedder
-from ingest.lexical import Bm25Encoder
 from ingest.models import SourceRecord
-from ingest.staging import Components, stage
-from ingest.staging_process import ChildProcessStager, StagerSpec, StagingProcessError
-from ingest.writer import Pending
+from ingest.stages.chunking import Chunker
+from ingest.stages.contract import validate_record
+from ingest.stages.embedding import Embedder
+from ingest.stages.lexical import Bm25Encoder
+from ingest.stages.staging import Components, stage
+from ingest.stages.staging_process import ChildProcessStager, StagerSpec, StagingProcessError
+from ingest.stages.writer import Pending
 from policies.models import Admit
 from policies.redaction import PresidioRedactor
 from rag_service.services import Services, build_services

@@ -38,7 +38,7 @@ def settings_for(tmp_path: Path, folder: Path) -> Settings:
 def test_a_restored_index_does_not_serve_deleted_or_excluded_records(
     tmp_path: Path, embedder: Any, redactor: Any, monkeypatch: pytest.MonkeyPatch, direct_limit: int
 ) -> None:
-    monkeypatch.setattr("ingest.index_check.DIRECT_LIMIT", direct_limit)
+    monkeypatch.setattr("ingest.jobs.index_check.DIRECT_LIMIT", direct_limit)
     folder = tmp_path / "crm"
     folder.mkdir()
     write(folder, [rec(i) for i in range(10)])

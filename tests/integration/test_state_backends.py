@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from ingest.config import FileSourceConfig, StateConfig
-from ingest.history import HistoryEvent, read_history
 from ingest.models import Cursor, RecordFailure, RecordRef
-from ingest.privacy import PrivacyLedger
-from ingest.state import AuditEvent, LedgerEntry, StateStore
+from ingest.store.history import HistoryEvent, read_history
+from ingest.store.privacy import PrivacyLedger
+from ingest.store.state import AuditEvent, LedgerEntry, StateStore
 from ingest.timeutil import aware
 from rag_service.services import build_services
 from tests.conftest import make_settings
@@ -127,7 +127,7 @@ def _drift(state: StateStore) -> tuple[str, list[Any]]:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from ingest.tables import metadata
+    from ingest.store.tables import metadata
 
     with state.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
@@ -151,8 +151,8 @@ def test_a_store_one_migration_behind_gains_the_new_index(tmp_path: Path) -> Non
 
 def test_schema_comes_from_migrations_without_drift(url: str) -> None:
     """SQLite and PostgreSQL alike: a new database is created by the migrations, up to the newest,
-    and what they create is what ingest/tables.py defines."""
-    from ingest.migrate import head_revision
+    and what they create is what ingest/store/tables.py defines."""
+    from ingest.store.migrate import head_revision
 
     with StateStore(url) as state:
         version, drift = _drift(state)
@@ -200,8 +200,8 @@ def test_a_sqlite_file_made_by_create_all_is_adopted_and_upgraded(
 ) -> None:
     import sqlalchemy as sa
 
-    from ingest.migrate import adopt_unversioned_sqlite
-    from ingest.tables import metadata
+    from ingest.store.migrate import adopt_unversioned_sqlite
+    from ingest.store.tables import metadata
 
     legacy = sa.MetaData()
     for name in tables:
@@ -263,7 +263,7 @@ def test_stores_opened_at_once_migrate_each_file_once(tmp_path: Path) -> None:
 def test_a_sqlite_file_with_tables_no_migration_knows_is_refused(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
-    from ingest.migrate import SchemaError
+    from ingest.store.migrate import SchemaError
 
     url = f"sqlite:///{tmp_path / 'state.db'}"
     engine = sa.create_engine(url)
@@ -278,9 +278,9 @@ def test_upserts_insert_once_then_update_by_their_rules(url: str) -> None:
     """The INSERT ... ON CONFLICT statements: what an existing row keeps and what it takes."""
     import sqlalchemy as sa
 
-    from ingest.jobs import Job, JobKind, JobSchedule
-    from ingest.schedule_store import ScheduleStore
-    from ingest.tables import consent_baselines, quarantine
+    from ingest.jobs.model import Job, JobKind, JobSchedule
+    from ingest.jobs.schedules import ScheduleStore
+    from ingest.store.tables import consent_baselines, quarantine
 
     source = f"src-{uuid.uuid4().hex[:8]}"
     t0 = datetime(2000, 1, 1, tzinfo=UTC)  # long past: no other test's schedule row is due before it

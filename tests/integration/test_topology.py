@@ -22,9 +22,9 @@ import yaml
 from ingest.config import FileSourceConfig, IndexConfig, StateConfig
 from ingest.errors import LiveIndexMissingError, SourceBusyError
 from ingest.index.base import IndexFilter
-from ingest.locks import REBUILD_LOCK
 from ingest.models import RecordRef
-from ingest.runs import lock_owner
+from ingest.store.locks import REBUILD_LOCK
+from ingest.store.runs import lock_owner
 from rag_service.config import RebuildConfig, Settings
 from rag_service.services import Services, build_services
 from tests.conftest import ROOT, make_settings
@@ -252,8 +252,8 @@ def test_an_old_current_file_is_imported_once(tmp_path: Path, embedder: Any, red
     # what an install from before had on disk, and no generation rows
     root = settings.index.path
     (root / "CURRENT").write_text(pointer.model_dump_json())
-    from ingest.state import StateStore
-    from ingest.tables import generation_ledgers, index_generations, ledger
+    from ingest.store.state import StateStore
+    from ingest.store.tables import generation_ledgers, index_generations, ledger
 
     with sa.create_engine(settings.state.url).begin() as conn:
         rows = conn.execute(sa.select(generation_ledgers)).mappings().all()

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.chunking import Chunker
 from ingest.config import ChunkingConfig
 from ingest.models import Acl, RecordRef, SourceRecord, Turn
-from ingest.render import render_text
+from ingest.stages.chunking import Chunker
+from ingest.stages.render import render_text
 from policies.models import RedactedSpan, Redaction
 
 REF = RecordRef(tenant_id="t", source="s", record_id="r")

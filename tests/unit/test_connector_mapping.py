@@ -16,11 +16,11 @@ from ingest.config import (
     SalesforceSourceConfig,
     ZendeskSourceConfig,
 )
-from ingest.contract import validate_record
 from ingest.models import RecordFailure, SourceRecord
 from ingest.sources import gong, hubspot, salesforce, zendesk
 from ingest.sources.common import consent_from, weakest
 from ingest.sources.vendor_base import html_to_text
+from ingest.stages.contract import validate_record
 from policies.models import ConsentStatus
 from rag_service.config import load_settings
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from ingest.contract import ContractViolation, parse_json, validate_record
 from ingest.models import RecordFailure, SourceRecord
+from ingest.stages.contract import ContractViolation, parse_json, validate_record
 
 GOOD: dict[str, Any] = {
     "record_id": "N-1",
@@ -79,7 +79,7 @@ def test_run_errors_never_echo_record_values() -> None:
 
 
 def test_a_contact_field_the_contract_does_not_know_never_quarantines_the_record() -> None:
-    from ingest.render import known_identifiers
+    from ingest.stages.render import known_identifiers
 
     contact = {
         "contact_id": "c-1",

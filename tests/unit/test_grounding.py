@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.embedding import Embedder
+from ingest.stages.embedding import Embedder
 from rag_service.config import GroundingConfig
 from rag_service.grounding import Draft, check_support, ground, split_claims
 

