@@ -187,6 +187,13 @@ class RunCounts(BaseModel):
     def totals(self) -> dict[str, int]:
         return self.model_dump(exclude={"redacted"})
 
+    def add(self, other: RunCounts) -> None:
+        """Fold in the tally of one part of the run (a page, its write, its late purges)."""
+        for name, value in other.totals().items():
+            setattr(self, name, getattr(self, name) + value)
+        for entity, n in other.redacted.items():
+            self.redacted[entity] = self.redacted.get(entity, 0) + n
+
     def unaccounted(self) -> int:
         """fetched minus every outcome: 0 when the run's counts add up."""
         outcomes: int = sum(getattr(self, name) for name in self.OUTCOMES)

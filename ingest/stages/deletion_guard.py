@@ -3,14 +3,20 @@ deletions past the configured share of the source, until an admin confirms."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ingest.errors import IngestError
 from ingest.models import Page
+from ingest.store.ledger import LedgerStatus
 from ingest.store.state import AuditEvent
 
-if TYPE_CHECKING:
-    from ingest.pipeline import PipelineParts
+
+class GuardState(Protocol):
+    """The part of the state store the guard uses: the source's size, and the audit log."""
+
+    def ledger_count(self, source: str, status: LedgerStatus) -> int: ...
+
+    def audit(self, *events: AuditEvent) -> None: ...
 
 
 class MassDeletionError(IngestError):
@@ -20,21 +26,24 @@ class MassDeletionError(IngestError):
 class DeletionGuard:
     """Stops a run before the page that would push its deletions past max_delete_share."""
 
-    def __init__(self, parts: PipelineParts, source: str, *, allow: bool) -> None:
-        self._p = parts
+    def __init__(
+        self, *, state: GuardState, source: str, allow: bool, max_share: float, min_records: int
+    ) -> None:
+        self._state = state
         self._source = source
         self._allow = allow
-        self._base = parts.state.ledger_count(source, "indexed")
+        self._max_share = max_share
+        self._min_records = min_records
+        self._base = state.ledger_count(source, "indexed")
         self._deleted = 0
 
     def check(self, page: Page, *, actor: str, run_id: str) -> None:
         self._deleted += len(page.deletions)
-        p = self._p
-        if self._allow or self._base < p.guard_min_records:
+        if self._allow or self._base < self._min_records:
             return
         share = self._deleted / self._base
-        if share > p.max_delete_share:
-            p.state.audit(
+        if share > self._max_share:
+            self._state.audit(
                 AuditEvent(
                     actor=actor,
                     action="mass_deletion_blocked",
@@ -43,7 +52,7 @@ class DeletionGuard:
                     details={
                         "tombstones": self._deleted,
                         "share": round(share, 4),
-                        "limit": p.max_delete_share,
+                        "limit": self._max_share,
                     },
                 )
             )

@@ -31,14 +31,13 @@ from ingest.stages.render import known_identifiers, render_text
 from policies.redaction import Redactor
 
 if TYPE_CHECKING:
-    from ingest.pipeline import PipelineParts
     from ingest.stages.writer import Pending
 
 BATCH_RECORDS = 64  # per hand-over between the redaction thread and the embedder (measured best)
 
 
 class StageParts(Protocol):
-    """What staging reads (PipelineParts has them all)."""
+    """What staging reads (the pipeline's parts have them all)."""
 
     @property
     def redactor(self) -> Redactor: ...
@@ -101,11 +100,13 @@ class InProcessStager:
         return None
 
 
-def stage_page(parts: PipelineParts, pending: Sequence[Pending]) -> list[tuple[Pending, Exception]]:
-    """The pipeline's entry: through the parts' stager, in this process when there is none."""
-    if parts.stager is None:
+def stage_page(
+    *, pending: Sequence[Pending], parts: StageParts, stager: Stager | None
+) -> list[tuple[Pending, Exception]]:
+    """The pipeline's entry: through the stager, in this process when there is none."""
+    if stager is None:
         return stage(parts, pending)
-    return parts.stager.stage(parts, pending)
+    return stager.stage(parts, pending)
 
 
 def _redact_and_chunk(parts: StageParts, batch: Sequence[S]) -> Sequence[S]:

@@ -3,21 +3,38 @@ past a record's new end, and build the ledger rows and audit event that describe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ingest import payload as P
 from ingest.index.base import IndexPoint, SparseVector
-from ingest.models import Chunk, RunCounts, SourceRecord
+from ingest.models import Chunk, RecordRef, RunCounts, SourceRecord
 from ingest.store.state import AuditEvent, LedgerEntry, utcnow
 from policies.models import Admit
 
-if TYPE_CHECKING:
-    from ingest.pipeline import PipelineParts
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """The versions a record is processed under: stamped on every chunk and ledger row, and
+    hashed with its content into the fingerprint that says whether it must be processed again."""
+
+    redaction_policy: str
+    detector: str
+    model_id: str
+    chunker: str
+    lexical: str | None = None  # None: no lexical vectors, and the fingerprint names none
+
+
+class ChunkSink(Protocol):
+    """The part of an IndexStore the writer uses."""
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None: ...
+
+    def delete_chunks_from(self, ref: RecordRef, first_index: int) -> int: ...
 
 
 def access_of(record: SourceRecord, admit: Admit) -> dict[str, Any]:
@@ -40,21 +57,30 @@ class Pending:
     lexical: list[SparseVector] | None = None  # one per chunk when lexical vectors are on
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What writing a page's staged records did: their ledger rows, the audit event, the redaction
+    counts per record (for their history) and the page's tally of the write."""
+
+    entries: tuple[LedgerEntry, ...] = ()
+    event: AuditEvent | None = None
+    redacted: dict[str, dict[str, int]] = field(default_factory=dict)  # record key -> entity -> n
+    counts: RunCounts = field(default_factory=RunCounts)
+
+
 def write_pending(
-    parts: PipelineParts,
-    pending: list[Pending],
     *,
+    index: ChunkSink,
+    provenance: Provenance,
+    pending: Sequence[Pending],
     run_id: str,
-    counts: RunCounts,
-    entries: list[LedgerEntry],
-    events: list[AuditEvent],
     actor: str,
-) -> dict[str, dict[str, int]]:
-    """Upsert staged chunks; returns record key -> redaction counts of what was written."""
+) -> Written:
+    """Upsert staged chunks, then drop each record's chunks past its new end."""
     if not pending:
-        return {}
-    p = parts
+        return Written()
     now = utcnow()
+    counts = RunCounts()
     points: list[IndexPoint] = []
     for item in pending:
         access = access_of(item.record, item.admit)
@@ -73,26 +99,27 @@ def write_pending(
                         chunk=chunk,
                         access=access,
                         content_hash=item.content_hash,
-                        redaction_policy_version=p.redactor.policy_version,
-                        detector_version=p.redactor.detector_version,
-                        embedding_model=p.embedder.model_id,
-                        chunker=p.chunker.signature,
+                        redaction_policy_version=provenance.redaction_policy,
+                        detector_version=provenance.detector,
+                        embedding_model=provenance.model_id,
+                        chunker=provenance.chunker,
                         run_id=run_id,
                         indexed_at=now,
                     ),
                 )
             )
-    p.index.upsert(points)
+    index.upsert(points)
     written_ids: list[str] = []
+    entries: list[LedgerEntry] = []
     for item in pending:
         # a record that shrank (or a crash leftover) must not keep chunks past its new end
-        counts.chunks_deleted += p.index.delete_chunks_from(item.record.ref, len(item.chunks))
+        counts.chunks_deleted += index.delete_chunks_from(item.record.ref, len(item.chunks))
         counts.indexed += 1
         counts.chunks_written += len(item.chunks)
         written_ids.append(item.record.record_id)
         entries.append(
             ledger_entry(
-                parts=parts,
+                provenance=provenance,
                 record=item.record,
                 content_hash=item.content_hash,
                 fingerprint=item.fingerprint,
@@ -111,30 +138,27 @@ def write_pending(
     per_record = {
         item.record.ref.key: sum_counts(c.redaction_counts for c in item.chunks) for item in pending
     }
-    redacted = sum_counts(per_record.values())
     first = pending[0].record
-    events.append(
-        AuditEvent(
-            actor=actor,
-            action="index_write",
-            tenant_id=first.tenant_id,
-            source=first.source,
-            run_id=run_id,
-            details={
-                "record_ids": written_ids,
-                "chunks": len(points),
-                "redacted": redacted,
-                "redaction_policy": p.redactor.policy_version,
-                "model": p.embedder.model_id,
-            },
-        )
+    event = AuditEvent(
+        actor=actor,
+        action="index_write",
+        tenant_id=first.tenant_id,
+        source=first.source,
+        run_id=run_id,
+        details={
+            "record_ids": written_ids,
+            "chunks": len(points),
+            "redacted": sum_counts(per_record.values()),
+            "redaction_policy": provenance.redaction_policy,
+            "model": provenance.model_id,
+        },
     )
-    return per_record
+    return Written(entries=tuple(entries), event=event, redacted=per_record, counts=counts)
 
 
 def ledger_entry(
     *,
-    parts: PipelineParts,
+    provenance: Provenance,
     record: SourceRecord,
     content_hash: str,
     fingerprint: str,
@@ -145,7 +169,6 @@ def ledger_entry(
     consent_version: str,
     run_id: str,
 ) -> LedgerEntry:
-    p = parts
     return LedgerEntry(
         tenant_id=record.tenant_id,
         source=record.source,
@@ -159,9 +182,9 @@ def ledger_entry(
         status=status,
         reason=reason,
         chunk_count=chunk_count,
-        redaction_policy=p.redactor.policy_version,
+        redaction_policy=provenance.redaction_policy,
         consent_policy=consent_version,
-        model_id=p.embedder.model_id,
+        model_id=provenance.model_id,
         last_run_id=run_id,
     )
 

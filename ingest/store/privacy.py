@@ -197,19 +197,25 @@ class PrivacyLedger:
             )
         return int(done.rowcount or 0)
 
-    def lift(self, ref: RecordRef) -> int:
+    def lift(self, ref: RecordRef, *, read: Suppression | None = None) -> int:
         """End a revocation (never an erasure): the source's consent value changed after it, or an
-        admin lifted it. Returns how many suppressions were removed (0 or 1)."""
+        admin lifted it. Returns how many suppressions were removed (0 or 1).
+
+        `read`: only the revocation a page read and decided on (same receipt). A page lifts just
+        before its commit, so a revocation or erasure that replaced it while the page was in
+        flight must stand (the page then purges what it wrote, as for any late suppression)."""
+        where = [
+            suppressions.c.tenant_id == ref.tenant_id,
+            suppressions.c.record_key == ref.key,
+            suppressions.c.reason == "consent_revoked",
+        ]
+        if read is not None:
+            where.append(suppressions.c.receipt_id.is_not_distinct_from(read.receipt_id))
         with self._engine.begin() as conn:
-            done = conn.execute(
-                sa.delete(suppressions).where(
-                    suppressions.c.tenant_id == ref.tenant_id,
-                    suppressions.c.record_key == ref.key,
-                    suppressions.c.reason == "consent_revoked",
-                )
-            )
-            self._forget_baseline(conn, ref)
-        return int(done.rowcount or 0)
+            done = int(conn.execute(sa.delete(suppressions).where(*where)).rowcount or 0)
+            if read is None or done:
+                self._forget_baseline(conn, ref)
+        return done
 
     @staticmethod
     def _forget_baseline(conn: Connection, ref: RecordRef) -> None:

@@ -21,21 +21,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ingest", "rag_service", "policies")
 
-# Import edges (importer, imported) that lie on a cycle today and are not fixed yet: the pipeline
-# and the helpers that take its PipelineParts bag (issue 15). This list may only shrink: an edge on
-# a new cycle fails the first test, an edge no longer on a cycle fails the second (remove it).
-ALLOWED_CYCLE_EDGES = frozenset(
-    {
-        ("ingest.pipeline", "ingest.stages.deletion_guard"),
-        ("ingest.stages.deletion_guard", "ingest.pipeline"),
-        ("ingest.pipeline", "ingest.stages.staging"),
-        ("ingest.stages.staging", "ingest.pipeline"),
-        ("ingest.pipeline", "ingest.stages.writer"),
-        ("ingest.stages.writer", "ingest.pipeline"),
-        ("ingest.stages.staging", "ingest.stages.writer"),
-    }
-)
-
 
 def _modules() -> dict[str, Path]:
     found: dict[str, Path] = {}
@@ -119,7 +104,7 @@ def cycle_edges(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
 def test_the_walker_sees_imports_of_every_kind() -> None:
     graph = import_graph()
     assert "ingest.store.history" in graph["ingest.store.state"]  # module level
-    assert "ingest.pipeline" in graph["ingest.stages.writer"]  # under TYPE_CHECKING
+    assert "ingest.stages.writer" in graph["ingest.stages.staging"]  # under TYPE_CHECKING
     assert "ingest.sources.file" in graph["ingest.sources.registry"]  # inside a function
     assert {"ingest.store.state", "ingest.store.tables"} <= set(graph)
     assert cycle_edges({"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}) == {
@@ -129,14 +114,9 @@ def test_the_walker_sees_imports_of_every_kind() -> None:
     }
 
 
-def test_no_import_cycles_beyond_the_allowlist() -> None:
-    new = cycle_edges(import_graph()) - ALLOWED_CYCLE_EDGES
-    assert not new, f"imports that close a cycle: {sorted(new)}"
-
-
-def test_allowlist_only_names_cycles_that_still_exist() -> None:
-    fixed = ALLOWED_CYCLE_EDGES - cycle_edges(import_graph())
-    assert not fixed, f"no longer on a cycle, remove from ALLOWED_CYCLE_EDGES: {sorted(fixed)}"
+def test_no_import_cycles() -> None:
+    found = cycle_edges(import_graph())
+    assert not found, f"imports that close a cycle: {sorted(found)}"
 
 
 # The layers of README "What is where", top to bottom: a module imports only from its own layer or
@@ -152,14 +132,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ingest.store",),
     ("ingest",),  # the shared vocabulary: models, payload keys, config sections, errors, partitions
     ("policies",),
-)
-# Upward edges not fixed yet: the PipelineParts bag the stage helpers take (issue 15). May only shrink.
-ALLOWED_UPWARD_EDGES = frozenset(
-    {
-        ("ingest.stages.deletion_guard", "ingest.pipeline"),
-        ("ingest.stages.staging", "ingest.pipeline"),
-        ("ingest.stages.writer", "ingest.pipeline"),
-    }
 )
 
 
@@ -182,10 +154,5 @@ def test_the_layer_rule_catches_an_upward_import() -> None:
 
 
 def test_imports_point_down_the_layers() -> None:
-    new = upward_edges(import_graph()) - ALLOWED_UPWARD_EDGES
-    assert not new, f"imports from a higher layer: {sorted(new)}"
-
-
-def test_upward_allowlist_only_names_edges_that_still_exist() -> None:
-    fixed = ALLOWED_UPWARD_EDGES - upward_edges(import_graph())
-    assert not fixed, f"no longer imported, remove from ALLOWED_UPWARD_EDGES: {sorted(fixed)}"
+    found = upward_edges(import_graph())
+    assert not found, f"imports from a higher layer: {sorted(found)}"
