@@ -35,7 +35,7 @@ def fingerprint(content_hash: str, provenance: Provenance) -> str:
 # -------------------------------------------------------------- one record
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suppressed:
     """Erased ("erasure": never indexed again, whatever the source still holds) or naming an erased
     contact ("erased_subject": not indexed until an admin lifts the subject)."""
@@ -47,7 +47,7 @@ class Suppressed:
     consent_policy: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Excluded:
     """Consent does not allow it (or a revocation stands): purged from the index."""
 
@@ -60,7 +60,7 @@ class Excluded:
     lift: Suppression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Unchanged:
     """Indexed under the same fingerprint and access: nothing to write."""
 
@@ -73,7 +73,7 @@ class Unchanged:
     lift: Suppression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PayloadUpdate:
     """Same text, other ACL or consent: the chunks' payload changes, no re-embedding."""
 
@@ -87,7 +87,7 @@ class PayloadUpdate:
     lift: Suppression | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Index:
     """New, changed, processed under other versions, or forced: to be staged and written."""
 
@@ -130,9 +130,21 @@ def decide(
     the source's consent value itself changes after the revocation (`consent_changed`: the value
     first seen after it is the baseline): then the revocation is lifted and the policy decides."""
     if suppression is not None and suppression.reason == "erasure":
-        return Suppressed(record, "erasure", content_hash, fingerprint, consent.policy_version)
+        return Suppressed(
+            record=record,
+            content_hash=content_hash,
+            fingerprint=fingerprint,
+            reason="erasure",
+            consent_policy=consent.policy_version,
+        )
     if subject_erased:  # names an erased contact (id, e-mail or phone)
-        return Suppressed(record, "erased_subject", content_hash, fingerprint, consent.policy_version)
+        return Suppressed(
+            record=record,
+            content_hash=content_hash,
+            fingerprint=fingerprint,
+            reason="erased_subject",
+            consent_policy=consent.policy_version,
+        )
     lift: Suppression | None = None
     if suppression is not None:
         if consent_changed:
@@ -142,7 +154,13 @@ def decide(
     if isinstance(consent, Exclude):
         was_indexed = previous is not None and previous.status == "indexed"
         return Excluded(
-            record, consent.reason, consent.policy_version, content_hash, fingerprint, was_indexed, lift
+            record=record,
+            content_hash=content_hash,
+            fingerprint=fingerprint,
+            reason=consent.reason,
+            consent_policy=consent.policy_version,
+            was_indexed=was_indexed,
+            lift=lift,
         )
     access = access_of(record, consent)
     access_hash = sha(access)
@@ -154,17 +172,40 @@ def decide(
     ):
         if previous.access_hash != access_hash:
             return PayloadUpdate(
-                record, consent, content_hash, fingerprint, access, access_hash, previous.chunk_count, lift
+                record=record,
+                content_hash=content_hash,
+                fingerprint=fingerprint,
+                admit=consent,
+                access=access,
+                access_hash=access_hash,
+                chunks=previous.chunk_count,
+                lift=lift,
             )
-        return Unchanged(record, consent, content_hash, fingerprint, access_hash, previous.chunk_count, lift)
+        return Unchanged(
+            record=record,
+            content_hash=content_hash,
+            fingerprint=fingerprint,
+            admit=consent,
+            access_hash=access_hash,
+            chunks=previous.chunk_count,
+            lift=lift,
+        )
     chunks = previous.chunk_count if previous is not None else 0
-    return Index(record, consent, content_hash, fingerprint, access_hash, chunks, lift)
+    return Index(
+        record=record,
+        content_hash=content_hash,
+        fingerprint=fingerprint,
+        admit=consent,
+        access_hash=access_hash,
+        previous_chunks=chunks,
+        lift=lift,
+    )
 
 
 # -------------------------------------------------------------- one page
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PageRead:
     """What was read for a page before deciding, keyed by record key. `consent_changed` holds the
     revoked records whose source consent value changed since their revocation."""
@@ -176,7 +217,7 @@ class PageRead:
     consent_changed: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeleteRecord:
     """Remove a record's chunks from the index. `audit` names the event the removal owes (with
     the number of chunks it removed, known only once done)."""
@@ -197,7 +238,7 @@ class DeleteRecord:
         return AuditEvent.for_record(self.ref, self.audit, actor=actor, run_id=run_id, details=details)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetPayload:
     """Replace the access part of a record's chunk payloads (ACL, consent, links)."""
 
@@ -214,7 +255,7 @@ class SetPayload:
 IndexOp = DeleteRecord | SetPayload
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PagePlan:
     """Everything a page will do, in the order it will be done. The index operations come first
     (tombstones, then records in page order); `to_stage` are redacted, chunked, embedded and
@@ -300,7 +341,7 @@ def plan_page(
     ops: list[IndexOp] = []
     entries: list[LedgerEntry] = []
     for tomb in page.deletions:
-        ops.append(DeleteRecord(tomb.ref, audit="delete", reason="source_deleted"))
+        ops.append(DeleteRecord(ref=tomb.ref, audit="delete", reason="source_deleted"))
         prev = read.known.get(tomb.ref.key)
         if prev is not None:
             update = {
@@ -328,11 +369,11 @@ def plan_page(
         )
         outcomes.append(outcome)
         if isinstance(outcome, Suppressed):
-            ops.append(DeleteRecord(record.ref))
+            ops.append(DeleteRecord(ref=record.ref))
         elif isinstance(outcome, Excluded):
             ops.append(
                 DeleteRecord(
-                    record.ref,
+                    ref=record.ref,
                     audit="purge",
                     reason=outcome.reason,
                     consent_policy=outcome.consent_policy,
@@ -340,7 +381,7 @@ def plan_page(
                 )
             )
         elif isinstance(outcome, PayloadUpdate):
-            ops.append(SetPayload(record.ref, outcome.access, outcome.chunks))
+            ops.append(SetPayload(ref=record.ref, access=outcome.access, chunks=outcome.chunks))
         entry = _entry(outcome, provenance=provenance, run_id=run_id)
         if entry is not None:
             entries.append(entry)

@@ -3,15 +3,20 @@ or an admin lifts it; an edit at the source does not lift it (issue 19, defect 5
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from ingest.models import RecordRef
+from ingest.pipeline import Refresher
 from rag_service.services import Services
 from tests.conftest import headers
-from tests.integration.acme import ANA_BY_ID, ask, note, notes_a, write
+from tests.integration.acme import ANA_BY_ID, PageGate, ask, note, notes_a, write
 
 N1 = RecordRef(tenant_id="acme", source="acme-notes", record_id="N-1")
 REVOKE = {"tenant_id": "acme", "source": "acme-notes", "record_id": "N-1"}
@@ -79,3 +84,82 @@ def test_an_admin_lifts_a_revocation(env: tuple[Services, TestClient, Path]) -> 
     deliver(tmp, at(5), "Lidar firmware patch re-scheduled again.")
     services.run("acme-notes", actor="t")
     assert excluded(services)
+
+
+def test_a_page_lifts_only_the_revocation_it_read(env: tuple[Services, TestClient, Path]) -> None:
+    """The source's consent value changed, so the page lifts the revocation, just before its
+    commit; a new revocation arriving while the page is in flight replaces the one it read and
+    must stand (issue 15: the lift is part of the plan, not a write at decision time)."""
+    services, client, tmp = env
+    revoke(client)
+    first = services.privacy.for_refs([N1])[N1.key].receipt_id
+    deliver(tmp, at(1), "Lidar firmware patch re-scheduled.")  # the baseline: consent as before
+    services.run("acme-notes", actor="t")
+    assert excluded(services)
+    more = {"assistant_use": "granted", "sales_ai": "granted"}
+    edited = note("N-1", at(2), "Lidar firmware patch re-scheduled.", ANA_BY_ID, consent=more)
+    write(tmp / "crm" / "a", [edited, notes_a()[1]])
+    gate = PageGate("staged")  # decided to lift and re-index N-1, nothing written yet
+    original = services.refresher
+    services.refresher = Refresher(dataclasses.replace(services.parts, page_hook=gate))
+    run: dict[str, Any] = {}
+    page = threading.Thread(target=lambda: run.update(report=services.run("acme-notes", actor="t")))
+    page.start()
+    try:
+        assert gate.reached.wait(60)
+        again: dict[str, Any] = {}
+
+        def post() -> None:
+            resp = client.post("/admin/consent/revoke", headers=headers("admin"), json=REVOKE)
+            again.update(status=resp.status_code, body=resp.json())
+
+        worker = threading.Thread(target=post)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the new revocation is committed, then waits for the page
+            current = services.privacy.for_refs([N1]).get(N1.key)
+            if current is not None and current.receipt_id != first:
+                break
+            time.sleep(0.02)
+    finally:
+        gate.release.set()
+        page.join(60)
+        services.refresher = original
+    worker.join(60)
+    assert run["report"].status == "succeeded"
+    assert again["status"] == 201 and again["body"]["verified"] is True
+    standing = services.privacy.for_refs([N1]).get(N1.key)
+    assert standing is not None and standing.receipt_id == again["body"]["receipt_id"]
+    assert excluded(services)
+    services.run("acme-notes", kind="reindex", actor="t")  # nothing brings it back
+    assert excluded(services) and "N-1" not in ask(client, "lidar firmware patch re-scheduled")
+
+
+def test_a_page_that_fails_lifts_nothing(env: tuple[Services, TestClient, Path]) -> None:
+    """The lift comes with the page's commit: a page that fails before it leaves the revocation,
+    and the next run decides again."""
+    services, client, tmp = env
+    revoke(client)
+    deliver(tmp, at(1), "Lidar firmware patch re-scheduled.")
+    services.run("acme-notes", actor="t")
+    more = {"assistant_use": "granted", "sales_ai": "granted"}
+    write(
+        tmp / "crm" / "a", [note("N-1", at(2), "Lidar patch shipped.", ANA_BY_ID, consent=more), notes_a()[1]]
+    )
+
+    class Unavailable(RuntimeError):
+        pass
+
+    def fail(points: Any) -> None:
+        raise Unavailable("index unavailable")
+
+    original = services.index.upsert
+    services.index.upsert = fail  # type: ignore[method-assign]
+    try:
+        assert services.run("acme-notes", actor="t").status == "failed"
+    finally:
+        services.index.upsert = original  # type: ignore[method-assign]
+    assert services.privacy.for_refs([N1]) and excluded(services)
+    assert services.run("acme-notes", actor="t").status == "succeeded"
+    assert not services.privacy.for_refs([N1])
+    assert "N-1" in ask(client, "lidar patch shipped")

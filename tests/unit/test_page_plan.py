@@ -244,19 +244,19 @@ def test_a_page_plan_lists_its_writes_in_order(mixed: tuple[Page, PageRead]) -> 
     ]
     # tombstones first, then the records' deletes and payload updates in page order
     assert plan.index_ops == (
-        DeleteRecord(ref("tomb"), audit="delete", reason="source_deleted"),
-        DeleteRecord(ref("never-seen"), audit="delete", reason="source_deleted"),
-        SetPayload(ref("acl"), access_of(record("acl", owner="v"), ADMIT), 2),
+        DeleteRecord(ref=ref("tomb"), audit="delete", reason="source_deleted"),
+        DeleteRecord(ref=ref("never-seen"), audit="delete", reason="source_deleted"),
+        SetPayload(ref=ref("acl"), access=access_of(record("acl", owner="v"), ADMIT), chunks=2),
         DeleteRecord(
-            ref("gone-consent"),
+            ref=ref("gone-consent"),
             audit="purge",
             reason="consent_missing",
             consent_policy="p1",
             was_indexed=True,
         ),
-        DeleteRecord(ref("erased")),
-        DeleteRecord(ref("names-erased")),
-        DeleteRecord(ref("revoked"), audit="purge", reason="consent_revoked", consent_policy="p1"),
+        DeleteRecord(ref=ref("erased")),
+        DeleteRecord(ref=ref("names-erased")),
+        DeleteRecord(ref=ref("revoked"), audit="purge", reason="consent_revoked", consent_policy="p1"),
     )
     assert [i.record.record_id for i in plan.to_stage] == ["new", "lifted"]
     assert plan.lifts == (read.suppressions["t:s:lifted"],)
