@@ -38,7 +38,7 @@ def read_page(*, page: Page, state: StateStore, privacy: PrivacyLedger, consent:
     records = page.records
     known = state.ledger_get_many([r.ref for r in records] + [t.ref for t in page.deletions])
     suppressions = privacy.for_refs([r.ref for r in records])
-    subjects = erased_subjects(privacy, records)
+    subjects = erased_subjects(privacy=privacy, records=records)
     erased = frozenset(r.ref.key for r in records if subjects & set(contact_keys(r)))
     changed: set[str] = set()
     for record in records:
@@ -57,7 +57,7 @@ def read_page(*, page: Page, state: StateStore, privacy: PrivacyLedger, consent:
     )
 
 
-def erased_subjects(privacy: PrivacyLedger, records: Sequence[SourceRecord]) -> set[str]:
+def erased_subjects(*, privacy: PrivacyLedger, records: Sequence[SourceRecord]) -> set[str]:
     """The contact keys of these records that belong to an erased subject."""
     if not records:
         return set()
@@ -90,8 +90,8 @@ def apply_page(
         else _set_payload(index, op.ref, op.access)
         for op in plan.index_ops
     )
-    counts = plan.counts(removed)
-    events = plan.events(removed)
+    counts = plan.counts(removed=removed)
+    events = plan.events(removed=removed)
 
     pending = [item.pending() for item in plan.to_stage]
     unstaged = stage_page(pending=pending, parts=parts, stager=stager)
@@ -122,7 +122,7 @@ def apply_page(
     known = state.quarantine_known(failures) if failures else 0
     counts.quarantine_unchanged += known
     counts.quarantined += len(failures) - known
-    if (event := plan.quarantine_event(failures, known)) is not None:
+    if (event := plan.quarantine_event(failures=failures, known=known)) is not None:
         events.append(event)
 
     index.flush()
@@ -160,7 +160,7 @@ def undo_late_suppressions(
     indexed = {e.ref.key for e in entries if e.status == "indexed"}
     written = [r for r in records if r.ref.key in indexed]
     late = {key: s.reason for key, s in privacy.for_refs([r.ref for r in written]).items()}
-    erased = erased_subjects(privacy, written)
+    erased = erased_subjects(privacy=privacy, records=written)
     late.update({r.ref.key: "erasure" for r in written if erased & set(contact_keys(r))})
     if not late:
         return 0

@@ -24,7 +24,7 @@ def sha(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def fingerprint(content_hash: str, provenance: Provenance) -> str:
+def fingerprint(*, content_hash: str, provenance: Provenance) -> str:
     """What a record was processed under: a record whose fingerprint is unchanged need not be
     redacted, chunked or embedded again."""
     p = provenance
@@ -101,12 +101,12 @@ class Index:
 
     def pending(self) -> Pending:
         return Pending(
-            self.record,
-            self.admit,
-            self.content_hash,
-            self.fingerprint,
-            self.access_hash,
-            self.previous_chunks,
+            record=self.record,
+            admit=self.admit,
+            content_hash=self.content_hash,
+            fingerprint=self.fingerprint,
+            access_hash=self.access_hash,
+            previous_chunks=self.previous_chunks,
         )
 
 
@@ -228,7 +228,7 @@ class DeleteRecord:
     consent_policy: str = ""
     was_indexed: bool = False  # a purge of a record the ledger had indexed is audited regardless
 
-    def event(self, removed: int, *, actor: str, run_id: str) -> AuditEvent | None:
+    def event(self, *, removed: int, actor: str, run_id: str) -> AuditEvent | None:
         if self.audit == "delete":
             details: dict[str, Any] = {"reason": self.reason, "chunks": removed}
         elif self.audit == "purge" and (removed or self.was_indexed):
@@ -246,7 +246,7 @@ class SetPayload:
     access: dict[str, Any]
     chunks: int
 
-    def event(self, removed: int, *, actor: str, run_id: str) -> AuditEvent:
+    def event(self, *, removed: int, actor: str, run_id: str) -> AuditEvent:
         return AuditEvent.for_record(
             self.ref, "payload_update", actor=actor, run_id=run_id, details={"chunks": self.chunks}
         )
@@ -278,15 +278,15 @@ class PagePlan:
     fetched: int
     deleted: int
 
-    def events(self, removed: Sequence[int]) -> list[AuditEvent]:
+    def events(self, *, removed: Sequence[int]) -> list[AuditEvent]:
         """The audit events of the index operations, given what each removed (in `index_ops` order)."""
         events = (
-            op.event(n, actor=self.actor, run_id=self.run_id)
+            op.event(removed=n, actor=self.actor, run_id=self.run_id)
             for op, n in zip(self.index_ops, removed, strict=True)
         )
         return [e for e in events if e is not None]
 
-    def counts(self, removed: Sequence[int]) -> RunCounts:
+    def counts(self, *, removed: Sequence[int]) -> RunCounts:
         """The page's tally before staging: outcomes, and what the index operations removed."""
         purged = sum(
             1
@@ -306,7 +306,7 @@ class PagePlan:
             chunks_deleted=sum(removed),
         )
 
-    def quarantine_event(self, failures: Sequence[RecordFailure], known: int) -> AuditEvent | None:
+    def quarantine_event(self, *, failures: Sequence[RecordFailure], known: int) -> AuditEvent | None:
         """The audit event of a page's failures; none when the quarantine already holds them all."""
         if not failures or known == len(failures):
             return None
@@ -364,7 +364,7 @@ def plan_page(
             consent=read.consent[key],
             consent_changed=key in read.consent_changed,
             content_hash=content_hash,
-            fingerprint=fingerprint(content_hash, provenance),
+            fingerprint=fingerprint(content_hash=content_hash, provenance=provenance),
             force=force,
         )
         outcomes.append(outcome)

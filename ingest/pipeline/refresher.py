@@ -56,7 +56,7 @@ class Refresher:
         self._p = parts
 
     def fingerprint(self, content_hash: str) -> str:
-        return fingerprint(content_hash, self._p.provenance)
+        return fingerprint(content_hash=content_hash, provenance=self._p.provenance)
 
     # -------------------------------------------------------------- runs
 

@@ -67,7 +67,7 @@ def indexed(rec: SourceRecord, *, chunks: int = 2, access: Admit = ADMIT, **chan
         version=rec.version,
         source_updated_at=rec.updated_at,
         content_hash=content_hash,
-        fingerprint=fingerprint(content_hash, PROVENANCE),
+        fingerprint=fingerprint(content_hash=content_hash, provenance=PROVENANCE),
         access_hash=sha(access_of(rec, access)),
         status="indexed",
         chunk_count=chunks,
@@ -101,7 +101,7 @@ def decided(
         consent=consent,
         consent_changed=consent_changed,
         content_hash=content_hash,
-        fingerprint=fingerprint(content_hash, PROVENANCE),
+        fingerprint=fingerprint(content_hash=content_hash, provenance=PROVENANCE),
         force=force,
     )
 
@@ -280,7 +280,7 @@ def test_the_audit_events_and_counts_follow_what_the_index_removed(mixed: tuple[
     page, read = mixed
     plan = plan_of(page, read)
     removed = (4, 0, 0, 3, 1, 0, 0)  # per index op; the revoked record had nothing left
-    events = plan.events(removed)
+    events = plan.events(removed=removed)
     assert [(e.action, e.record_id, e.details.get("chunks")) for e in events] == [
         ("delete", "tomb", 4),
         ("delete", "never-seen", 0),
@@ -288,7 +288,7 @@ def test_the_audit_events_and_counts_follow_what_the_index_removed(mixed: tuple[
         ("purge", "gone-consent", 3),
     ]
     assert all(e.actor == "tester" and e.run_id == "run-1" for e in events)
-    counts = plan.counts(removed)
+    counts = plan.counts(removed=removed)
     assert counts.model_dump(exclude={"redacted"}) | {"redacted": counts.redacted} == {
         "fetched": 11,
         "pages": 1,
@@ -314,10 +314,10 @@ def test_a_purge_of_a_record_the_ledger_had_indexed_is_audited_even_with_nothing
     rec = record("A")
     read = PageRead(known={"t:s:A": indexed(rec)}, consent={"t:s:A": MISSING})
     plan = plan_of(Page(records=(rec,), next_cursor=Cursor()), read)
-    assert [(e.action, e.details["chunks"]) for e in plan.events((0,))] == [("purge", 0)]
-    assert plan.counts((0,)).purged == 1
+    assert [(e.action, e.details["chunks"]) for e in plan.events(removed=(0,))] == [("purge", 0)]
+    assert plan.counts(removed=(0,)).purged == 1
     never = plan_of(Page(records=(rec,), next_cursor=Cursor()), PageRead(consent={"t:s:A": MISSING}))
-    assert never.events((0,)) == [] and never.counts((0,)).purged == 0
+    assert never.events(removed=(0,)) == [] and never.counts(removed=(0,)).purged == 0
 
 
 def test_the_quarantine_event_names_only_new_failures() -> None:
@@ -326,13 +326,16 @@ def test_the_quarantine_event_names_only_new_failures() -> None:
         RecordFailure(source="s", locator=f"line {i}", record_id=None, reason="x", raw_sha256="h")
         for i in range(3)
     ]
-    assert plan.quarantine_event(fails, 3) is None and plan.quarantine_event([], 0) is None
-    event = plan.quarantine_event(fails, 1)
+    assert (
+        plan.quarantine_event(failures=fails, known=3) is None
+        and plan.quarantine_event(failures=[], known=0) is None
+    )
+    event = plan.quarantine_event(failures=fails, known=1)
     assert event is not None and event.details["count"] == 3 and event.details["new"] == 2
     assert event.tenant_id == "t" and event.source == "s"
 
 
 def test_the_fingerprint_names_the_lexical_encoder_only_when_there_is_one() -> None:
     plain = Provenance(redaction_policy="r1", detector="d1", model_id="m1", chunker="c1")
-    assert fingerprint("h", plain) == sha(["h", "r1", "d1", "m1", "c1"])
-    assert fingerprint("h", PROVENANCE) == sha(["h", "r1", "d1", "m1", "c1", "bm25"])
+    assert fingerprint(content_hash="h", provenance=plain) == sha(["h", "r1", "d1", "m1", "c1"])
+    assert fingerprint(content_hash="h", provenance=PROVENANCE) == sha(["h", "r1", "d1", "m1", "c1", "bm25"])
