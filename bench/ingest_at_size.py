@@ -36,7 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import ingest.pipeline
+import ingest.pipeline.apply
 from bench.corpus import touch_one_percent, write_corpus
 from bench.prefill import BENCH_SOURCE, Template, clones, templates
 from bench.scale import write_config
@@ -95,7 +95,7 @@ def timed_calls(services: Services) -> Iterator[Timers]:
     for name in PRIVACY_CALLS:
         undo.append(timers.wrap(services.privacy, name, f"privacy.{name}"))
     undo.append(timers.wrap(services.privacy.fence, "hold", "fence.hold"))
-    undo.append(timers.wrap(ingest.pipeline, "stage", STAGE))
+    undo.append(timers.wrap(ingest.pipeline.apply, "stage_page", STAGE))
     undo.append(timers.wrap(services.embedder, "embed_documents", "embed"))
     undo.append(timers.wrap(services.redactor, "redact_many", "redact (helper thread)"))
     try:
