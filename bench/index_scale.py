@@ -107,7 +107,11 @@ def load_templates(cache: Path | None, records: int) -> list[Template]:
     base = templates(records)
     if cache is not None:
         rows = [
-            {"vector": t.vector, "lexical": t.lexical.model_dump() if t.lexical else None, "payload": t.payload}
+            {
+                "vector": t.vector,
+                "lexical": t.lexical.model_dump() if t.lexical else None,
+                "payload": t.payload,
+            }
             for t in base
         ]
         cache.write_text(json.dumps(rows))
@@ -172,7 +176,9 @@ def embed_questions(texts: list[str], cache: Path | None) -> list[tuple[list[flo
     """The shipped embedder's and BM25 encoder's query vectors (cached beside the templates)."""
     if cache is not None and cache.exists():
         rows = json.loads(cache.read_text())
-        return [(r["vector"], SparseVector.model_validate(r["lexical"]) if r["lexical"] else None) for r in rows]
+        return [
+            (r["vector"], SparseVector.model_validate(r["lexical"]) if r["lexical"] else None) for r in rows
+        ]
     from bench.scale import write_config
     from rag_service.config import load_settings
     from rag_service.services import build_services
@@ -224,7 +230,9 @@ def upsert_all(store: EdgeIndexStore, base: Sequence[Template], n: int) -> list[
         spent += time.perf_counter() - t0
         done += len(batch)
         if done - mark >= step or done == n:
-            rows.append({"points": done, "rate_per_s": round((done - mark) / spent, 1), "seconds": round(spent, 1)})
+            rows.append(
+                {"points": done, "rate_per_s": round((done - mark) / spent, 1), "seconds": round(spent, 1)}
+            )
             print(json.dumps({"upsert": rows[-1]}), flush=True)
             spent, mark = 0.0, done
     t0 = time.perf_counter()
@@ -352,7 +360,9 @@ def fold_in(store: EdgeIndexStore) -> dict[str, Any]:
     return report.model_dump(mode="json", exclude={"finished_at", "shard"})
 
 
-def one_config(args: argparse.Namespace, name: str, base: Sequence[Template], queries: list[Query]) -> dict[str, Any]:
+def one_config(
+    args: argparse.Namespace, name: str, base: Sequence[Template], queries: list[Query]
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="crm-index-scale-", dir=args.workdir))
     out: dict[str, Any] = {"config": name, "points": args.points}
 
@@ -404,38 +414,42 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"{f1['segments']} | (+{f2['folded_points']:,}) {f2['build_seconds']} / {f2['total_seconds']} / "
             f"{f2['segments']} | {r['recall_1']['recall_at_10']} / {r['recall_2']['recall_at_10']} |"
         )
-    lines += ["", "| config | upserts meanwhile | clients | p50 | p95 | p99 | requests/s |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| config | upserts meanwhile | clients | p50 | p95 | p99 | requests/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(label: str, writes: str, q: dict[str, Any]) -> str:
+        cells = [label, writes, q["clients"], q["p50_ms"], q["p95_ms"], q["p99_ms"], q["requests_per_s"]]
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
     for r in results:
         if "plain_1_client" in r:
-            q = r["plain_1_client"]
-            lines.append(
-                f"| {r['config']} (plain segments) | no | 1 | {q['p50_ms']} | {q['p95_ms']} | {q['p99_ms']} | "
-                f"{q['requests_per_s']} |"
-            )
-        for q in r["query"]:
-            lines.append(
-                f"| {r['config']} | no | {q['clients']} | {q['p50_ms']} | {q['p95_ms']} | {q['p99_ms']} | "
-                f"{q['requests_per_s']} |"
-            )
-        for q in r["query_with_upserts"]:
-            w = q["writer"]
-            lines.append(
-                f"| {r['config']} | {w['points_per_s']} pts/s | {q['clients']} | {q['p50_ms']} | {q['p95_ms']} | "
-                f"{q['p99_ms']} | {q['requests_per_s']} |"
-            )
+            lines.append(row(f"{r['config']} (plain segments)", "no", r["plain_1_client"]))
+        lines += [row(r["config"], "no", q) for q in r["query"]]
+        lines += [
+            row(r["config"], f"{q['writer']['points_per_s']} pts/s", q) for q in r["query_with_upserts"]
+        ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--configs", default="current,recommended", help="comma-separated: current, recommended")
+    parser.add_argument(
+        "--configs", default="current,recommended", help="comma-separated: current, recommended"
+    )
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=20.0, help="per load phase")
-    parser.add_argument("--plain-seconds", type=float, default=10.0, help="1 client on plain segments; 0: skip")
+    parser.add_argument(
+        "--plain-seconds", type=float, default=10.0, help="1 client on plain segments; 0: skip"
+    )
     parser.add_argument("--upsert-rate", type=float, default=500.0, help="points/s of the concurrent writer")
     parser.add_argument("--queries", type=int, default=96, help="(question, filter) pairs")
-    parser.add_argument("--template-records", type=int, default=300, help="demo records the templates come from")
+    parser.add_argument(
+        "--template-records", type=int, default=300, help="demo records the templates come from"
+    )
     parser.add_argument("--cache", default=None, help="a directory to keep templates and query vectors in")
     parser.add_argument("--workdir", default=None, help="where the shards go (default: the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the shards")
@@ -444,10 +458,14 @@ def main() -> None:
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    base = load_templates(cache / f"templates-{args.template_records}.json" if cache else None, args.template_records)
+    base = load_templates(
+        cache / f"templates-{args.template_records}.json" if cache else None, args.template_records
+    )
     texts = questions()
     queries = make_queries(embed_questions(texts, cache / "queries.json" if cache else None), args.queries)
-    print(json.dumps({"templates": len(base), "questions": len(texts), "s": round(time.perf_counter() - t0, 1)}))
+    print(
+        json.dumps({"templates": len(base), "questions": len(texts), "s": round(time.perf_counter() - t0, 1)})
+    )
     results = [one_config(args, name.strip(), base, queries) for name in args.configs.split(",")]
     print(markdown(results))
     print(json.dumps({"points": args.points, "results": results}, indent=1))

@@ -70,14 +70,24 @@ MAX_SEGMENT_KB = 200_000
 FULL_SCAN_KB = 10_000
 
 
-def shard_config(dimension: int) -> Any:
+def shard_config(
+    dimension: int,
+    *,
+    segments: int = SEGMENTS,
+    max_segment_kb: int = MAX_SEGMENT_KB,
+    indexing_threshold_kb: int | None = None,  # None: the engine's (10 MB of vectors); tests lower it
+) -> Any:
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine),
         sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         hnsw_config=qe.HnswIndexConfig(
             m=16, ef_construct=100, full_scan_threshold=FULL_SCAN_KB, max_indexing_threads=1, payload_m=0
         ),
-        optimizers=qe.EdgeOptimizersConfig(default_segment_number=SEGMENTS, max_segment_size=MAX_SEGMENT_KB),
+        optimizers=qe.EdgeOptimizersConfig(
+            default_segment_number=segments,
+            max_segment_size=max_segment_kb,
+            indexing_threshold=indexing_threshold_kb,
+        ),
     )
 
 
