@@ -202,7 +202,11 @@ def embed_questions(texts: list[str], cache: Path | None) -> list[tuple[list[flo
     return out
 
 
-def make_queries(embedded: list[tuple[list[float], SparseVector | None]], count: int) -> list[Query]:
+def make_queries(
+    embedded: list[tuple[list[float], SparseVector | None]], count: int, acl_teams: str = "one"
+) -> list[Query]:
+    """`acl_teams` "one": the user is in one team (six in turn); "all": in all six (bench.scale's
+    user), so the ACL narrows next to nothing and the filter is the tenant and purpose."""
     out: list[Query] = []
     for i in range(count):
         vector, lexical = embedded[i % len(embedded)]
@@ -210,7 +214,7 @@ def make_queries(embedded: list[tuple[list[float], SparseVector | None]], count:
             tenant_id=QUERY_TENANTS[i % len(QUERY_TENANTS)],
             purpose=("sales_assistant", "support_assistant")[(i // len(QUERY_TENANTS)) % 2],
             acl_user="u-nobody",
-            acl_teams=(TEAMS[i % len(TEAMS)],),
+            acl_teams=tuple(TEAMS) if acl_teams == "all" else (TEAMS[i % len(TEAMS)],),
         )
         out.append(Query(np.asarray(vector, dtype=np.float32), lexical, where))
     return out
@@ -370,19 +374,22 @@ def one_config(
         out[key] = value
         print(json.dumps({"config": name, key: value}), flush=True)
 
-    store = BenchStore(tmp / "shard", DIM, name)
+    store = BenchStore(Path(args.open) if args.open else tmp / "shard", DIM, name)
     try:
-        t0 = time.perf_counter()
-        out["upsert"] = upsert_all(store, base, args.points)
-        note("upsert_total_s", round(time.perf_counter() - t0, 1))
-        if args.plain_seconds:
-            note("plain_1_client", drive(store, queries, 1, args.plain_seconds))
-        note("fold_in_1", fold_in(store))
+        if args.open:  # a shard a run before kept (--keep): its points are S-0 .. S-(count-1)
+            note("opened", {"points": store.count(), "segments": store.segment_count()})
+        else:
+            t0 = time.perf_counter()
+            out["upsert"] = upsert_all(store, base, args.points)
+            note("upsert_total_s", round(time.perf_counter() - t0, 1))
+            if args.plain_seconds:
+                note("plain_1_client", drive(store, queries, 1, args.plain_seconds))
+            note("fold_in_1", fold_in(store))
         note("recall_1", recall(store, queries))
         clients = [int(c) for c in args.clients.split(",")]
         note("query", [drive(store, queries, c, args.seconds) for c in clients])
         with_writes = []
-        start = args.points
+        start = store.count()
         for c in clients:
             with Writer(store, base, start, args.upsert_rate) as writer:
                 load = drive(store, queries, c, args.seconds)
@@ -392,7 +399,7 @@ def one_config(
         note("fold_in_2", fold_in(store))
         note("recall_2", recall(store, queries))
         note("query_after_fold_in_2", drive(store, queries, 1, args.seconds))
-        note("disk_mb", round(sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 1e6))
+        note("disk_mb", round(sum(f.stat().st_size for f in store.shard_dir.rglob("*") if f.is_file()) / 1e6))
     finally:
         store.close()
         if not args.keep:
@@ -407,11 +414,13 @@ def markdown(results: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
-        rates = " ".join(str(int(u["rate_per_s"])) for u in r["upsert"] if "rate_per_s" in u)
-        f1, f2 = r["fold_in_1"], r["fold_in_2"]
+        rates = " ".join(str(int(u["rate_per_s"])) for u in r.get("upsert", []) if "rate_per_s" in u)
+        f1, f2 = r.get("fold_in_1", {}), r["fold_in_2"]
+        added = sum(q["writer"]["points_written"] for q in r["query_with_upserts"])
         lines.append(
-            f"| {r['config']} | {r['points']:,} | {rates} | {f1['build_seconds']} / {f1['total_seconds']} / "
-            f"{f1['segments']} | (+{f2['folded_points']:,}) {f2['build_seconds']} / {f2['total_seconds']} / "
+            f"| {r['config']} | {r['points']:,} | {rates} | {f1.get('build_seconds')} / "
+            f"{f1.get('total_seconds')} / {f1.get('segments')} | (+{added:,}) "
+            f"{f2['build_seconds']} / {f2['total_seconds']} / "
             f"{f2['segments']} | {r['recall_1']['recall_at_10']} / {r['recall_2']['recall_at_10']} |"
         )
     lines += [
@@ -453,6 +462,10 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="a directory to keep templates and query vectors in")
     parser.add_argument("--workdir", default=None, help="where the shards go (default: the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the shards")
+    parser.add_argument(
+        "--acl-teams", choices=("one", "all"), default="one", help="the querying user's teams"
+    )
+    parser.add_argument("--open", default=None, help="a kept shard slot: skip the upsert and first fold-in")
     args = parser.parse_args()
     cache = Path(args.cache) if args.cache else None
     if cache is not None:
@@ -462,7 +475,9 @@ def main() -> None:
         cache / f"templates-{args.template_records}.json" if cache else None, args.template_records
     )
     texts = questions()
-    queries = make_queries(embed_questions(texts, cache / "queries.json" if cache else None), args.queries)
+    queries = make_queries(
+        embed_questions(texts, cache / "queries.json" if cache else None), args.queries, args.acl_teams
+    )
     print(
         json.dumps({"templates": len(base), "questions": len(texts), "s": round(time.perf_counter() - t0, 1)})
     )

@@ -316,6 +316,10 @@ class EdgeIndexStore:
     def location(self) -> str:
         return f"edge:{self._path.name}"
 
+    def segment_count(self) -> int:
+        with self._readers.reading() as shard:
+            return int(shard.info().segments_count)
+
     def indexed_fields(self) -> list[str]:
         with self._readers.reading() as shard:
             return sorted(shard.info().payload_schema)
