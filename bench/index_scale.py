@@ -77,7 +77,12 @@ def current_config(dimension: int) -> Any:
     )
 
 
-CONFIGS = {"current": current_config, "recommended": shard_config}
+def payload_m16_config(dimension: int) -> Any:
+    """The recommended segments and threads, with the engine's default payload_m (16)."""
+    return shard_config(dimension, payload_m=16)
+
+
+CONFIGS = {"current": current_config, "recommended": shard_config, "payload-m16": payload_m16_config}
 
 
 class BenchStore(EdgeIndexStore):
@@ -334,8 +339,9 @@ class Writer:
 
 def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict[str, Any]:
     """Dense leg recall@k against exact search under the same filter; ms of each."""
-    hits, total = 0, 0
+    hits, acorn_hits, total = 0, 0, 0
     approx_ms: list[float] = []
+    acorn_ms: list[float] = []
     exact_ms: list[float] = []
     worst = 1.0
     for q in queries:
@@ -343,17 +349,23 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         got = store.search(q.vector, where=q.where, limit=k)
         approx_ms.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
+        acorn = store.search(q.vector, where=q.where, limit=k, acorn=True)
+        acorn_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
         truth = store.search(q.vector, where=q.where, limit=k, exact=True)
         exact_ms.append((time.perf_counter() - t0) * 1000)
         if not truth:
             continue
         found = len({h.id for h in got} & {h.id for h in truth})
         hits, total = hits + found, total + len(truth)
+        acorn_hits += len({h.id for h in acorn} & {h.id for h in truth})
         worst = min(worst, found / len(truth))
     return {
         "queries": len(queries),
         f"recall_at_{k}": round(hits / total, 4) if total else None,
         "worst_query": round(worst, 2),
+        f"acorn_recall_at_{k}": round(acorn_hits / total, 4) if total else None,
+        "acorn_p50_ms": round(pct(acorn_ms, 0.5), 1),
         "hnsw_p50_ms": round(pct(approx_ms, 0.5), 1),
         "exact_p50_ms": round(pct(exact_ms, 0.5), 1),
     }

@@ -76,12 +76,17 @@ def shard_config(
     segments: int = SEGMENTS,
     max_segment_kb: int = MAX_SEGMENT_KB,
     indexing_threshold_kb: int | None = None,  # None: the engine's (10 MB of vectors); tests lower it
+    payload_m: int = 0,
 ) -> Any:
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine),
         sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         hnsw_config=qe.HnswIndexConfig(
-            m=16, ef_construct=100, full_scan_threshold=FULL_SCAN_KB, max_indexing_threads=1, payload_m=0
+            m=16,
+            ef_construct=100,
+            full_scan_threshold=FULL_SCAN_KB,
+            max_indexing_threads=1,
+            payload_m=payload_m,
         ),
         optimizers=qe.EdgeOptimizersConfig(
             default_segment_number=segments,
@@ -379,14 +384,26 @@ class EdgeIndexStore:
             return int(self._apply(op))
 
     def search(
-        self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int, exact: bool = False
+        self,
+        vector: NDArray[np.float32],
+        *,
+        where: IndexFilter,
+        limit: int,
+        exact: bool = False,
+        acorn: bool = False,
     ) -> list[Hit]:
-        """The dense leg alone; `exact` skips the HNSW index (full scan: the recall reference)."""
+        """The dense leg alone; `exact` skips the HNSW index (full scan: the recall reference),
+        `acorn` walks it with the engine's ACORN filtered search (bench/index_scale.py)."""
+        params = None
+        if exact:
+            params = qe.SearchParams(exact=True)
+        elif acorn:
+            params = qe.SearchParams(acorn=qe.AcornSearchParams(enable=True))
         request = qe.SearchRequest(
             query=qe.Query.Nearest([float(x) for x in vector]),
             limit=limit,
             filter=to_edge_filter(search_spec(where)),
-            params=qe.SearchParams(exact=True) if exact else None,
+            params=params,
             with_payload=True,
             with_vector=False,
         )
