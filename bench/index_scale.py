@@ -344,6 +344,7 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
     acorn_ms: list[float] = []
     exact_ms: list[float] = []
     worst = 1.0
+    misses: list[dict[str, Any]] = []
     for q in queries:
         t0 = time.perf_counter()
         got = store.search(q.vector, where=q.where, limit=k)
@@ -360,6 +361,15 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         hits, total = hits + found, total + len(truth)
         acorn_hits += len({h.id for h in acorn} & {h.id for h in truth})
         worst = min(worst, found / len(truth))
+        if found < len(truth) / 2:
+            misses.append(
+                {
+                    "tenant": q.where.tenant_id,
+                    "teams": len(q.where.acl_teams),
+                    "got": len(got),
+                    "found": found,
+                }
+            )
     return {
         "queries": len(queries),
         f"recall_at_{k}": round(hits / total, 4) if total else None,
@@ -367,6 +377,7 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         f"acorn_recall_at_{k}": round(acorn_hits / total, 4) if total else None,
         "acorn_p50_ms": round(pct(acorn_ms, 0.5), 1),
         "hnsw_p50_ms": round(pct(approx_ms, 0.5), 1),
+        "under_half": misses,
         "exact_p50_ms": round(pct(exact_ms, 0.5), 1),
     }
 
