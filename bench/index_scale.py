@@ -1,7 +1,7 @@
 """The index layer at size (issue 13): upserts, fold-ins and filtered queries on an edge shard.
 
-    .venv/bin/python -m bench.index_scale --points 1000000 --configs recommended
-    .venv/bin/python -m bench.index_scale --points 100000 --configs current,recommended
+    .venv/bin/python -m bench.index_scale --points 1000000 --configs shipped
+    .venv/bin/python -m bench.index_scale --points 100000 --configs current,payload-m0,shipped
 
 No HTTP, no embedding at query time: the bench drives `EdgeIndexStore` (ingest/index/edge.py)
 directly, with the calls /query makes (`search_legs`: the dense and the lexical leg under the
@@ -18,10 +18,12 @@ lexical vectors and full provenance payloads. Point k here is template k mod T, 
 Queries: real questions (bench.scale and the demo canaries), embedded once with the shipped
 embedder and BM25 encoder, each under a filter as /query builds it: tenant t00/t01/t03/t07 in turn,
 purpose sales/support in turn, a user whose owner id matches nothing and one team (six teams in
-turn): from about 65k down to about 1k matching points at 1M.
+turn): from about 54k down to about 2k matching points at 1M (11k median), a tenth of that at
+100k; `--acl-teams all`: the user is in all six teams (the filter is then tenant and purpose).
 
 Per shard config (`--configs`; "current" is the engine's default optimizer and HNSW settings,
-"recommended" is `ingest.index.edge.shard_config`), one after the other:
+"shipped" is `ingest.index.edge.shard_config`, "payload-m0" the same with payload_m 0), one after
+the other:
 1. upsert N points in batches of 512 (the rate per tenth of N as it grows), flush;
 2. /query's index call from 1 client on the plain segments (`--plain-seconds`, 0 to skip);
 3. fold-in (copy, niced child `optimize()`, swap: what the service runs), its report;
@@ -77,12 +79,13 @@ def current_config(dimension: int) -> Any:
     )
 
 
-def payload_m16_config(dimension: int) -> Any:
-    """The recommended segments and threads, with the engine's default payload_m (16)."""
-    return shard_config(dimension, payload_m=16)
+def payload_m0_config(dimension: int) -> Any:
+    """The shipped segments and threads with payload_m 0 (no payload-aware graph links)."""
+    return shard_config(dimension, payload_m=0)
 
 
-CONFIGS = {"current": current_config, "recommended": shard_config, "payload-m16": payload_m16_config}
+# the runs in bench/README.md called payload-m0 "recommended" and shipped "payload-m16"
+CONFIGS = {"current": current_config, "payload-m0": payload_m0_config, "shipped": shard_config}
 
 
 class BenchStore(EdgeIndexStore):
@@ -470,7 +473,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument(
-        "--configs", default="current,recommended", help="comma-separated: current, recommended"
+        "--configs", default="current,shipped", help="comma-separated: current, payload-m0, shipped"
     )
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=20.0, help="per load phase")

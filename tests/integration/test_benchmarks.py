@@ -47,7 +47,7 @@ def test_index_scale_bench_runs_both_configs() -> None:
         *("--points", "3000", "--seconds", "0.5", "--plain-seconds", "0.5", "--clients", "1,4"),
         *("--upsert-rate", "400", "--queries", "24", "--template-records", "30"),
     )
-    assert [r["config"] for r in out["results"]] == ["current", "recommended"]
+    assert [r["config"] for r in out["results"]] == ["current", "shipped"]
     for r in out["results"]:
         assert r["upsert"][-2]["points"] == 3000 and all(u["rate_per_s"] > 0 for u in r["upsert"][:-1])
         assert r["fold_in_1"]["points"] == 3000
