@@ -6,19 +6,33 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import qdrant_edge as qe
 
+from ingest import payload as P
 from ingest.index.base import IndexPoint
 from ingest.index.edge import SEGMENTS, EdgeIndexStore, shard_config
 from ingest.index.optimize import optimize_in_subprocess
-from tests.integration.test_fold_in import DIM, point
+from ingest.models import RecordRef
+
+DIM = 8
 
 
 def points(n: int) -> list[IndexPoint]:
     rng = random.Random(3)
-    return [point(k, rng) for k in range(n)]
+    out: list[IndexPoint] = []
+    for k in range(n):
+        ref = RecordRef(tenant_id="t1", source="s", record_id=f"R-{k:05d}")
+        v = np.asarray([rng.gauss(0, 1) for _ in range(DIM)], dtype=np.float32)
+        payload: dict[str, Any] = {P.TENANT_ID: ref.tenant_id, P.SOURCE: ref.source}
+        payload[P.RECORD_ID] = ref.record_id
+        payload |= {P.RECORD_KEY: ref.key, P.CHUNK_INDEX: 0, P.PURPOSES: ["sales_assistant"]}
+        out.append(
+            IndexPoint(id=P.point_id(ref, 0), vector=(v / np.linalg.norm(v)).tolist(), payload=payload)
+        )
+    return out
 
 
 def stored_config(directory: Path) -> dict[str, object]:
