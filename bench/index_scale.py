@@ -422,9 +422,10 @@ def one_config(
             start = writer.next
             with_writes.append({**load, "writer": writer.report()})
         note("query_with_upserts", with_writes)
-        note("fold_in_2", fold_in(store))
-        note("recall_2", recall(store, queries))
-        note("query_after_fold_in_2", drive(store, queries, 1, args.seconds))
+        if not args.no_second_fold_in:
+            note("fold_in_2", fold_in(store))
+            note("recall_2", recall(store, queries))
+            note("query_after_fold_in_2", drive(store, queries, 1, args.seconds))
         note("disk_mb", round(sum(f.stat().st_size for f in store.shard_dir.rglob("*") if f.is_file()) / 1e6))
     finally:
         store.close()
@@ -441,13 +442,14 @@ def markdown(results: list[dict[str, Any]]) -> str:
     ]
     for r in results:
         rates = " ".join(str(int(u["rate_per_s"])) for u in r.get("upsert", []) if "rate_per_s" in u)
-        f1, f2 = r.get("fold_in_1", {}), r["fold_in_2"]
+        f1, f2 = r.get("fold_in_1", {}), r.get("fold_in_2", {})
         added = sum(q["writer"]["points_written"] for q in r["query_with_upserts"])
         lines.append(
             f"| {r['config']} | {r['points']:,} | {rates} | {f1.get('build_seconds')} / "
             f"{f1.get('total_seconds')} / {f1.get('segments')} | (+{added:,}) "
-            f"{f2['build_seconds']} / {f2['total_seconds']} / "
-            f"{f2['segments']} | {r['recall_1']['recall_at_10']} / {r['recall_2']['recall_at_10']} |"
+            f"{f2.get('build_seconds')} / {f2.get('total_seconds')} / "
+            f"{f2.get('segments')} | {r['recall_1']['recall_at_10']} / "
+            f"{r.get('recall_2', {}).get('recall_at_10')} |"
         )
     lines += [
         "",
@@ -491,6 +493,7 @@ def main() -> None:
     parser.add_argument(
         "--acl-teams", choices=("one", "all"), default="one", help="the querying user's teams"
     )
+    parser.add_argument("--no-second-fold-in", action="store_true", help="stop after the load phases")
     parser.add_argument("--open", default=None, help="a kept shard slot: skip the upsert and first fold-in")
     args = parser.parse_args()
     cache = Path(args.cache) if args.cache else None
