@@ -348,6 +348,7 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
     exact_ms: list[float] = []
     worst = 1.0
     misses: list[dict[str, Any]] = []
+    gaps: list[float] = []  # mean cosine of the exact top k minus that of the HNSW top k
     for q in queries:
         t0 = time.perf_counter()
         got = store.search(q.vector, where=q.where, limit=k)
@@ -361,6 +362,7 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         if not truth:
             continue
         found = len({h.id for h in got} & {h.id for h in truth})
+        gaps.append(float(np.mean([h.score for h in truth]) - np.mean([h.score for h in got] or [0.0])))
         hits, total = hits + found, total + len(truth)
         acorn_hits += len({h.id for h in acorn} & {h.id for h in truth})
         worst = min(worst, found / len(truth))
@@ -377,6 +379,8 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         "queries": len(queries),
         f"recall_at_{k}": round(hits / total, 4) if total else None,
         "worst_query": round(worst, 2),
+        "mean_score_gap": round(float(np.mean(gaps)), 4) if gaps else None,
+        "max_score_gap": round(max(gaps), 4) if gaps else None,
         f"acorn_recall_at_{k}": round(acorn_hits / total, 4) if total else None,
         "acorn_p50_ms": round(pct(acorn_ms, 0.5), 1),
         "hnsw_p50_ms": round(pct(approx_ms, 0.5), 1),
