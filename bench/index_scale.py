@@ -22,8 +22,8 @@ turn): from about 54k down to about 2k matching points at 1M (11k median), a ten
 100k; `--acl-teams all`: the user is in all six teams (the filter is then tenant and purpose).
 
 Per shard config (`--configs`; "current" is the engine's default optimizer and HNSW settings,
-"shipped" is `ingest.index.edge.shard_config`, "payload-m0" the same with payload_m 0), one after
-the other:
+"shipped" is `ingest.index.edge.shard_config`, "one-thread" the same with one indexing thread,
+"payload-m0" that with payload_m 0), one after the other:
 1. upsert N points in batches of 512 (the rate per tenth of N as it grows), flush;
 2. /query's index call from 1 client on the plain segments (`--plain-seconds`, 0 to skip);
 3. fold-in (copy, niced child `optimize()`, swap: what the service runs), its report;
@@ -80,12 +80,22 @@ def current_config(dimension: int) -> Any:
 
 
 def payload_m0_config(dimension: int) -> Any:
-    """The shipped segments and threads with payload_m 0 (no payload-aware graph links)."""
-    return shard_config(dimension, payload_m=0)
+    """Shipped segments, payload_m 0 and one indexing thread (an earlier recommendation)."""
+    return shard_config(dimension, payload_m=0, threads=1)
 
 
-# the runs in bench/README.md called payload-m0 "recommended" and shipped "payload-m16"
-CONFIGS = {"current": current_config, "payload-m0": payload_m0_config, "shipped": shard_config}
+def one_thread_config(dimension: int) -> Any:
+    """Shipped segments and payload_m 16, one indexing thread."""
+    return shard_config(dimension, threads=1)
+
+
+# bench/README.md's runs called payload-m0 "recommended" and one-thread "payload-m16"
+CONFIGS = {
+    "current": current_config,
+    "payload-m0": payload_m0_config,
+    "one-thread": one_thread_config,
+    "shipped": shard_config,
+}
 
 
 class BenchStore(EdgeIndexStore):
@@ -479,7 +489,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument(
-        "--configs", default="current,shipped", help="comma-separated: current, payload-m0, shipped"
+        "--configs",
+        default="current,shipped",
+        help="comma-separated: current, payload-m0, one-thread, shipped",
     )
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=20.0, help="per load phase")

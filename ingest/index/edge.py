@@ -60,11 +60,12 @@ Optimizer = Callable[[Path, threading.Event], dict[str, float | int]]
 # defaults keep as few segments as there are cores and merge new points into them, so every
 # optimize() rebuilt the whole HNSW graph. These keep up to SEGMENTS segments: a fold-in indexes its
 # new points as a segment of their own, and past SEGMENTS the engine's merge optimizer joins the
-# smallest (up to MAX_SEGMENT_KB of vectors, ~130k 384-d points). One indexing thread: the
-# fold-in's child leaves the other core to queries. payload_m stays the engine's 16 (extra graph
-# links per tenant and indexed payload value): payload_m 0 halved the build but lost filtered
-# recall@10 (0.958-0.969 against 1.000 at 100k, single queries at 0). Filters matching fewer than
-# FULL_SCAN_KB of vectors (~6.6k 384-d points) in a segment are answered exactly.
+# smallest (up to MAX_SEGMENT_KB of vectors, ~130k 384-d points). The HNSW settings are the
+# engine's, spelled out: payload_m 0 halved the build but lost filtered recall@10 (0.96 at 100k,
+# 0.05-0.28 at 1M), and one indexing thread (max_indexing_threads 1) cut recall under broad
+# filters (a tenant: 0.07-0.21 against 0.53-0.55 at 100k), so the build uses every core (the
+# fold-in's child is niced). Filters matching fewer than FULL_SCAN_KB of vectors (~6.6k 384-d
+# points) in a segment are answered exactly from the payload index.
 # Shards created before keep the config they were created with (edge_config.json in the shard).
 SEGMENTS = 16
 MAX_SEGMENT_KB = 200_000
@@ -78,6 +79,7 @@ def shard_config(
     max_segment_kb: int = MAX_SEGMENT_KB,
     indexing_threshold_kb: int | None = None,  # None: the engine's (10 MB of vectors); tests lower it
     payload_m: int = 16,
+    threads: int = 0,  # 0: every core
 ) -> Any:
     return qe.EdgeConfig(
         vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine),
@@ -86,7 +88,7 @@ def shard_config(
             m=16,
             ef_construct=100,
             full_scan_threshold=FULL_SCAN_KB,
-            max_indexing_threads=1,
+            max_indexing_threads=threads,
             payload_m=payload_m,
         ),
         optimizers=qe.EdgeOptimizersConfig(

@@ -48,7 +48,7 @@ def test_new_shards_get_the_config_and_fold_ins_keep_it(tmp_path: Path) -> None:
             "m": 16,
             "ef_construct": 100,
             "full_scan_threshold": 10_000,
-            "max_indexing_threads": 1,
+            "max_indexing_threads": 0,
             "payload_m": 16,
         }
         assert config["optimizers"]["default_segment_number"] == SEGMENTS  # type: ignore[index]
