@@ -62,10 +62,10 @@ Optimizer = Callable[[Path, threading.Event], dict[str, float | int]]
 # new points as a segment of their own, and past SEGMENTS the engine's merge optimizer joins the
 # smallest (up to MAX_SEGMENT_KB of vectors, ~130k 384-d points). The HNSW settings are the
 # engine's, spelled out: payload_m 0 halved the build but lost filtered recall@10 (0.96 at 100k,
-# 0.05-0.28 at 1M), and one indexing thread (max_indexing_threads 1) cut recall under broad
-# filters (a tenant: 0.07-0.21 against 0.53-0.55 at 100k), so the build uses every core (the
-# fold-in's child is niced). Filters matching fewer than FULL_SCAN_KB of vectors (~6.6k 384-d
-# points) in a segment are answered exactly from the payload index.
+# 0.05-0.28 at 1M), and one indexing thread gave the two lowest recalls under broad filters
+# (0.07, 0.21 against 0.23-0.55), so the build uses every core (the fold-in's child is niced).
+# Filters matching fewer than FULL_SCAN_KB of vectors (~6.6k 384-d points) in a segment are
+# answered exactly from the payload index.
 # Shards created before keep the config they were created with (edge_config.json in the shard).
 SEGMENTS = 16
 MAX_SEGMENT_KB = 200_000
