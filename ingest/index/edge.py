@@ -56,6 +56,49 @@ Op = Callable[[Any], Any]  # one write, applied to a shard (the live one, then a
 Optimizer = Callable[[Path, threading.Event], dict[str, float | int]]
 
 
+# Shard config for new shards (issue 13; bench/README.md "Index layer at 1M chunks"). The engine's
+# defaults keep as few segments as there are cores and merge new points into them, so every
+# optimize() rebuilt the whole HNSW graph. These keep up to SEGMENTS segments: a fold-in indexes its
+# new points as a segment of their own, and past SEGMENTS the engine's merge optimizer joins the
+# smallest (up to MAX_SEGMENT_KB of vectors, ~130k 384-d points). The HNSW settings are the
+# engine's, spelled out: payload_m 0 halved the build but lost filtered recall@10 (0.96 at 100k,
+# 0.05-0.28 at 1M), and one indexing thread gave the two lowest recalls under broad filters
+# (0.07, 0.21 against 0.23-0.55), so the build uses every core (the fold-in's child is niced).
+# Filters matching fewer than FULL_SCAN_KB of vectors (~6.6k 384-d points) in a segment are
+# answered exactly from the payload index.
+# Shards created before keep the config they were created with (edge_config.json in the shard).
+SEGMENTS = 16
+MAX_SEGMENT_KB = 200_000
+FULL_SCAN_KB = 10_000
+
+
+def shard_config(
+    dimension: int,
+    *,
+    segments: int = SEGMENTS,
+    max_segment_kb: int = MAX_SEGMENT_KB,
+    indexing_threshold_kb: int | None = None,  # None: the engine's (10 MB of vectors); tests lower it
+    payload_m: int = 16,
+    threads: int = 0,  # 0: every core
+) -> Any:
+    return qe.EdgeConfig(
+        vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine),
+        sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        hnsw_config=qe.HnswIndexConfig(
+            m=16,
+            ef_construct=100,
+            full_scan_threshold=FULL_SCAN_KB,
+            max_indexing_threads=threads,
+            payload_m=payload_m,
+        ),
+        optimizers=qe.EdgeOptimizersConfig(
+            default_segment_number=segments,
+            max_segment_size=max_segment_kb,
+            indexing_threshold=indexing_threshold_kb,
+        ),
+    )
+
+
 def _condition(cond: Condition) -> Any:
     if isinstance(cond, Match):
         return qe.FieldCondition(key=cond.key, match=qe.MatchValue(cond.value))
@@ -246,10 +289,7 @@ class EdgeIndexStore:
             current.engine = self._open(current.directory)
 
     def _config(self) -> Any:
-        return qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=self._dimension, distance=qe.Distance.Cosine),
-            sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-        )
+        return shard_config(self._dimension)
 
     @staticmethod
     def _probe_lexical(shard: Any) -> bool:
@@ -283,6 +323,10 @@ class EdgeIndexStore:
     @property
     def location(self) -> str:
         return f"edge:{self._path.name}"
+
+    def segment_count(self) -> int:
+        with self._readers.reading() as shard:
+            return int(shard.info().segments_count)
 
     def indexed_fields(self) -> list[str]:
         with self._readers.reading() as shard:
@@ -342,11 +386,27 @@ class EdgeIndexStore:
         with self._write_lock:
             return int(self._apply(op))
 
-    def search(self, vector: NDArray[np.float32], *, where: IndexFilter, limit: int) -> list[Hit]:
+    def search(
+        self,
+        vector: NDArray[np.float32],
+        *,
+        where: IndexFilter,
+        limit: int,
+        exact: bool = False,
+        acorn: bool = False,
+    ) -> list[Hit]:
+        """The dense leg alone; `exact` skips the HNSW index (full scan: the recall reference),
+        `acorn` walks it with the engine's ACORN filtered search (bench/index_scale.py)."""
+        params = None
+        if exact:
+            params = qe.SearchParams(exact=True)
+        elif acorn:
+            params = qe.SearchParams(acorn=qe.AcornSearchParams(enable=True))
         request = qe.SearchRequest(
             query=qe.Query.Nearest([float(x) for x in vector]),
             limit=limit,
             filter=to_edge_filter(search_spec(where)),
+            params=params,
             with_payload=True,
             with_vector=False,
         )

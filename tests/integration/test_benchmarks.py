@@ -39,3 +39,23 @@ def test_scale_bench_runs_ingest_and_concurrent_queries() -> None:
         assert [q["clients"] for q in out[phase]] == [1, 4, 16]
         assert all(q["failed_or_empty"] == 0 and q["p50_ms"] > 0 for q in out[phase])
     assert out["optimize"]["points"] == out["ingest"]["chunks"]
+
+
+def test_index_scale_bench_runs_both_configs() -> None:
+    out = run_bench(
+        "bench.index_scale",
+        *("--points", "3000", "--seconds", "0.5", "--plain-seconds", "0.5", "--clients", "1,4"),
+        *("--upsert-rate", "400", "--queries", "24", "--template-records", "30"),
+    )
+    assert [r["config"] for r in out["results"]] == ["current", "shipped"]
+    for r in out["results"]:
+        assert r["upsert"][-2]["points"] == 3000 and all(u["rate_per_s"] > 0 for u in r["upsert"][:-1])
+        assert r["fold_in_1"]["points"] == 3000
+        # the second fold-in folds what the writer upserted during the load phases
+        written = sum(q["writer"]["points_written"] for q in r["query_with_upserts"])
+        assert written > 0 and r["fold_in_2"]["points"] == 3000 + written
+        for phase in ("query", "query_with_upserts"):
+            assert [q["clients"] for q in r[phase]] == [1, 4]
+            assert all(q["requests"] >= q["clients"] and q["empty"] < q["requests"] for q in r[phase])
+        # a few thousand points: every filter is under the full-scan threshold, so exact
+        assert r["recall_1"]["recall_at_10"] >= 0.95 and r["recall_2"]["recall_at_10"] >= 0.95
