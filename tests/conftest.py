@@ -43,15 +43,22 @@ MULTIPROCESS_MODULES = {
 SLOW_MODULES = {"test_retrieval_dev_floor", "test_pii_eval", "test_benchmarks", "test_crash", "test_workers"}
 
 
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        module = _module(item)
         if "pg_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
         if module in MULTIPROCESS_MODULES:
             item.add_marker(pytest.mark.multiprocess)
         if module in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    # the longest modules first (otherwise in collection order): the two xdist workers take whole
+    # modules in this order, so neither is left with a long one at the end
+    items.sort(key=lambda i: (_module(i) not in SLOW_MODULES, _module(i) not in MULTIPROCESS_MODULES))
 
 
 DEMO = ROOT / "demo"
