@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import yaml
 
 from ingest.partition import bucket
+from ingest.store.state import StateStore
 from tests.conftest import ROOT
 from tests.integration.helpers import wait_for
 
@@ -200,3 +201,11 @@ def test_two_workers_split_work_without_double_firing(workers_ran: sa.Engine) ->
         span = (mine[-1]["started_at"] - mine[0]["started_at"]).total_seconds()
         assert len(mine) <= span / INTERVAL + 2, "each due run fires once, not once per worker"
     assert all(isinstance(r["started_at"], datetime) for r in runs)
+
+
+def test_the_audit_chain_holds_across_both_workers(workers_ran: sa.Engine) -> None:
+    """Both processes appended to the hash-chained audit log at the same time; it still verifies
+    (each append chains onto the last one under a lock, not onto what it read before the other's)."""
+    with StateStore(workers_ran.url.render_as_string(hide_password=False)) as state:
+        ok, checked, bad = state.verify_audit_chain()
+    assert ok and bad is None and checked > 0, (ok, checked, bad)
