@@ -12,4 +12,5 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy .
+# two pytest-xdist workers (addopts in pyproject.toml: -n 2 --dist loadfile); `-n 0` for one process
 .venv/bin/python -m pytest "$@"

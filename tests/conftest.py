@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingest.config import EmbeddingConfig
+from ingest.models import RunReport
 from ingest.stages.embedding import Embedder, make_embedder
 from policies.redaction import PresidioRedactor
 from rag_service.app import create_app
@@ -41,15 +43,22 @@ MULTIPROCESS_MODULES = {
 SLOW_MODULES = {"test_retrieval_dev_floor", "test_pii_eval", "test_benchmarks", "test_crash", "test_workers"}
 
 
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        module = item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+        module = _module(item)
         if "pg_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
         if module in MULTIPROCESS_MODULES:
             item.add_marker(pytest.mark.multiprocess)
         if module in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    # the longest modules first (otherwise in collection order): the two xdist workers take whole
+    # modules in this order, so neither is left with a long one at the end
+    items.sort(key=lambda i: (_module(i) not in SLOW_MODULES, _module(i) not in MULTIPROCESS_MODULES))
 
 
 DEMO = ROOT / "demo"
@@ -92,20 +101,34 @@ def make_settings(base: Path, data_copy: Path, **extra: Any) -> Settings:
     )
 
 
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary folder: under pytest-xdist the workers' own folders are inside it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def demo_snapshot(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, redactor: PresidioRedactor
-) -> tuple[Path, list[Any]]:
-    """The demo set ingested once, closed: a folder (CRM data + data dir) that fixtures copy, and
-    the initial run reports."""
-    base = tmp_path_factory.mktemp("demo-snapshot")
-    shutil.copytree(DEMO / "crm", base / "crm")
-    services = build_services(make_settings(base / "var", base / "crm"), embedder=embedder, redactor=redactor)
-    try:
-        reports = [services.run(cfg.name, actor="test") for cfg in services.settings.sources]
-    finally:
-        services.close()
-    return base, reports
+) -> tuple[Path, list[RunReport]]:
+    """The demo set ingested once per run, closed: a folder (CRM data + data dir) that fixtures
+    copy, and the initial run reports. Under pytest-xdist the first worker that needs it builds it
+    (a file lock), the others wait and read it."""
+    root = run_dir(tmp_path_factory)
+    base, done = root / "demo-snapshot", root / "demo-snapshot.reports.jsonl"
+    with (root / "demo-snapshot.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(base, ignore_errors=True)
+            shutil.copytree(DEMO / "crm", base / "crm")
+            settings = make_settings(base / "var", base / "crm")
+            services = build_services(settings, embedder=embedder, redactor=redactor)
+            try:
+                built = [services.run(cfg.name, actor="test") for cfg in services.settings.sources]
+            finally:
+                services.close()
+            done.write_text("".join(r.model_dump_json() + "\n" for r in built))
+    return base, [RunReport.model_validate_json(line) for line in done.read_text().splitlines()]
 
 
 def open_demo_copy(

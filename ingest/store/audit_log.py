@@ -20,6 +20,7 @@ from ingest.timeutil import aware as _aware
 from ingest.timeutil import utcnow
 
 GENESIS = "0" * 64
+AUDIT_CHAIN_LOCK = 727274002  # PostgreSQL advisory lock key (727274001: migrations)
 
 
 class AuditEvent(BaseModel):
@@ -69,6 +70,10 @@ class AuditLog:
     def _append_audit(conn: Connection, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
+        if conn.dialect.name == "postgresql":
+            # processes sharing the database (workers, API replicas) append one at a time: each
+            # reads the last hash and chains onto it under this lock, held until its commit
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({AUDIT_CHAIN_LOCK})")
         last = conn.execute(
             sa.select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
         ).first()

@@ -6,6 +6,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,3 +84,15 @@ def wait_for(engine: sa.Engine, sql: str, done: Callable[[list[Any]], bool], tim
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for: {sql}")
+
+
+def demo_subset(demo_crm: Path, into: Path, per_file: int) -> Path:
+    """The first `per_file` records of each demo file (and every malformed line), one folder per
+    tenant as in the demo: for tests whose assertions do not depend on the size of the data."""
+    for tenant in sorted(demo_crm.iterdir()):
+        (into / tenant.name).mkdir(parents=True)
+        for f in tenant.glob("*.jsonl"):
+            lines = f.read_text().splitlines(keepends=True)
+            keep = lines if f.name == "malformed.jsonl" else lines[:per_file]
+            (into / tenant.name / f.name).write_text("".join(keep))
+    return into

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,6 +27,7 @@ from rag_service.cli import _empty_service, build_parser
 from rag_service.config import Settings, load_settings
 from rag_service.services import Services, build_services
 from rag_service.timestamps import PATTERN
+from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CRM = ROOT / "demo" / "crm"
@@ -257,13 +260,21 @@ def test_check_config(tmp_path: Path) -> None:
     assert "Traceback" not in invalid.stderr
 
 
-def test_query_from_the_cli(tmp_path: Path, embedder: Embedder, redactor: PresidioRedactor) -> None:
-    config = one_source_config(tmp_path)
-    services = build_services(load_settings(config), embedder=embedder, redactor=redactor)
-    try:
-        assert services.run("nw", actor="test").status == "succeeded"
-    finally:
-        services.close()
+def test_query_from_the_cli(tmp_path: Path, demo_snapshot: tuple[Path, list[Any]]) -> None:
+    """On a copy of the ingested demo set."""
+    shutil.copytree(demo_snapshot[0], tmp_path / "demo", ignore=shutil.ignore_patterns("*.lock"))
+    settings = make_settings(tmp_path / "demo" / "var", tmp_path / "demo" / "crm")
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "data_dir": str(settings.data_dir),
+                "state": {"url": settings.state.url},
+                "index": {"path": str(settings.index.path)},
+                "sources": [s.model_dump(mode="json") for s in settings.sources],
+            }
+        )
+    )
     ask = ["query", "Which customer asked for SAML single sign-on with Okta?", "--config", str(config)]
     ask += ["--tenant", "northwind", "--purpose", "support_assistant", "--user", "u-no-03"]
     ask += ["--team", "team-northwind-sales"]
@@ -274,7 +285,7 @@ def test_query_from_the_cli(tmp_path: Path, embedder: Embedder, redactor: Presid
     tickets = json.loads(cli(*ask, "--record-type", "ticket", "--top-k", "3").stdout)
     assert tickets["sources"] and {s["record_type"] for s in tickets["sources"]} == {"ticket"}
     unknown = cli(*[a if a != "northwind" else "initech" for a in ask])
-    assert_clean_failure(unknown, 2, "no such tenant", "configured tenants: northwind")
+    assert_clean_failure(unknown, 2, "no such tenant", "configured tenants: contoso, globex, northwind")
     wrong = cli(*ask, "--record-type", "tickets")
     assert_clean_failure(wrong, 2, "invalid query", "filters.record_types.0")
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from bench.live import free_port
 from tests.conftest import KEYS, ROOT
+from tests.integration.helpers import demo_subset
 
 TENANTS = ("northwind", "contoso", "globex")
 
@@ -33,14 +34,12 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def test_api_replicas_and_worker_share_postgres(pg_url: str, tmp_path: Path) -> None:
-    sources = [
-        {"kind": "file", "name": f"{t}-files", "tenant_id": t, "path": str(ROOT / "demo" / "crm" / t)}
-        for t in TENANTS
-    ]
+    crm = demo_subset(ROOT / "demo" / "crm", tmp_path / "crm", 8)  # what is shared is the state, not the data
+    sources = [{"kind": "file", "name": f"{t}-files", "tenant_id": t, "path": str(crm / t)} for t in TENANTS]
     base = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "CRM_RAG_"))}
     base |= {
         "CRM_RAG_STATE__URL": pg_url,
-        "CRM_RAG_SOURCES": json.dumps(sources),  # the demo folders of this checkout, not /app/demo
+        "CRM_RAG_SOURCES": json.dumps(sources),  # demo records of this checkout, not /app/demo
         "CRM_RAG_API__RATE_LIMIT_BURST": "4",
         "CRM_RAG_API__RATE_LIMIT_PER_MINUTE": "1",
         "PYTHONPATH": str(ROOT),

@@ -23,6 +23,7 @@ from rag_service.app import create_app
 from rag_service.services import Services, build_services
 from tests.browser.cdp import Page, browser, ink, region_pixels
 from tests.conftest import DEMO, KEYS, make_settings
+from tests.integration.helpers import demo_subset
 
 RECORDS_PER_FILE = 8
 ERASED_EMAIL = "maria.oconnor@bluewater.example"  # the contact of N-nor-0001
@@ -34,13 +35,7 @@ def small(
 ) -> Iterator[Services]:
     """The demo's first records of each file (and its malformed lines); globex in 2 partitions."""
     base = tmp_path_factory.mktemp("console")
-    data = base / "crm"
-    for tenant in sorted((DEMO / "crm").iterdir()):
-        (data / tenant.name).mkdir(parents=True)
-        for f in tenant.glob("*.jsonl"):
-            lines = f.read_text().splitlines(keepends=True)
-            keep = lines if f.name == "malformed.jsonl" else lines[:RECORDS_PER_FILE]
-            (data / tenant.name / f.name).write_text("".join(keep))
+    data = demo_subset(DEMO / "crm", base / "crm", RECORDS_PER_FILE)
     settings = make_settings(base / "var", data)
     sources = tuple(
         s.model_copy(update={"partitions": 2}) if s.tenant_id == "globex" else s for s in settings.sources

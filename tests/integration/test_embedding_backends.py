@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from bench.corpus import demo_records
 from ingest.config import ChunkingConfig, EmbeddingConfig, LexicalConfig
@@ -46,11 +47,18 @@ def reference() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(EmbeddingConfig(backend="torch"))
 
 
+@pytest.fixture(scope="module")
+def reference_vectors(
+    records: list[SourceRecord], reference: SentenceTransformerEmbedder
+) -> NDArray[np.float32]:
+    return reference.embed_documents([render_text(r) for r in records])
+
+
 def test_onnx_fp32_reproduces_torch_vectors(
-    records: list[SourceRecord], reference: SentenceTransformerEmbedder, embedder: Embedder
+    records: list[SourceRecord], reference_vectors: NDArray[np.float32], embedder: Embedder
 ) -> None:
     texts = [render_text(r) for r in records]
-    ref = reference.embed_documents(texts)
+    ref = reference_vectors
     got = embedder.embed_documents(texts)
     assert embedder.model_id.endswith("+onnx") and embedder.dimension == 384
     cosine = (ref * got).sum(axis=1)
@@ -60,15 +68,13 @@ def test_onnx_fp32_reproduces_torch_vectors(
 
 
 def test_onnx_int8_stays_close_to_fp32(
-    records: list[SourceRecord], reference: SentenceTransformerEmbedder
+    records: list[SourceRecord], reference_vectors: NDArray[np.float32]
 ) -> None:
     int8 = make_embedder(EmbeddingConfig(backend="onnx-int8"))
-    texts = [render_text(r) for r in records]
-    cosine = (reference.embed_documents(texts) * int8.embed_documents(texts)).sum(axis=1)
+    ref, q = reference_vectors, int8.embed_documents([render_text(r) for r in records])
+    cosine = (ref * q).sum(axis=1)
     assert cosine.mean() > 0.98 and cosine.min() > 0.95, (cosine.mean(), cosine.min())
     # retrieval agreement: the nearest record for each text is the same under both models
-    ref = reference.embed_documents(texts)
-    q = int8.embed_documents(texts)
     assert ((q @ q.T).argmax(axis=1) == (ref @ ref.T).argmax(axis=1)).mean() == 1.0
 
 

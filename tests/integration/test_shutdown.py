@@ -20,9 +20,12 @@ from rag_service.config import load_settings
 from rag_service.services import build_services
 from tests.conftest import ROOT
 
+PAGE = 5
+RECORDS = 12 * PAGE  # SIGTERM as soon as the first page is committed; the one in flight finishes
+
 
 def test_sigterm_during_a_sync(tmp_path: Path, embedder: Any, redactor: Any) -> None:
-    write_corpus(tmp_path / "crm", 400)
+    write_corpus(tmp_path / "crm", RECORDS)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -39,7 +42,7 @@ def test_sigterm_during_a_sync(tmp_path: Path, embedder: Any, redactor: Any) -> 
                         "name": "big",
                         "tenant_id": "bench",
                         "path": str(tmp_path / "crm"),
-                        "page_size": 10,
+                        "page_size": PAGE,
                         "interval_seconds": 3600,
                     }
                 ],
@@ -96,7 +99,7 @@ def test_sigterm_during_a_sync(tmp_path: Path, embedder: Any, redactor: Any) -> 
         assert run["status"] == "failed"
         assert run["error"].startswith("interrupted: the service is shutting down")
         indexed = {e.record_id: e.chunk_count for e in services.state.ledger_for_source("big", "indexed")}
-        assert 0 < len(indexed) < 390, "the run should have stopped part way"
+        assert 0 < len(indexed) < RECORDS - PAGE, "the run should have stopped part way"
         assert services.index.record_chunk_counts("bench", "big") == indexed  # nothing half-written
         assert services.run("big", actor="t").status == "succeeded"
         done = {e.record_id: e.chunk_count for e in services.state.ledger_for_source("big", "indexed")}
