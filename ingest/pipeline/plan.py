@@ -228,14 +228,17 @@ class DeleteRecord:
     consent_policy: str = ""
     was_indexed: bool = False  # a purge of a record the ledger had indexed is audited regardless
 
+    def purged(self, removed: int) -> bool:
+        """A consent purge that took something out: chunks now, or a record the ledger had indexed."""
+        return self.audit == "purge" and (removed > 0 or self.was_indexed)
+
     def event(self, *, removed: int, actor: str, run_id: str) -> AuditEvent | None:
-        if self.audit == "delete":
-            details: dict[str, Any] = {"reason": self.reason, "chunks": removed}
-        elif self.audit == "purge" and (removed or self.was_indexed):
-            details = {"reason": self.reason, "chunks": removed, "consent_policy": self.consent_policy}
-        else:
+        details: dict[str, Any] = {"reason": self.reason, "chunks": removed}
+        if self.purged(removed):
+            details["consent_policy"] = self.consent_policy
+        elif self.audit != "delete":
             return None
-        return AuditEvent.for_record(self.ref, self.audit, actor=actor, run_id=run_id, details=details)
+        return AuditEvent.for_record(self.ref, str(self.audit), actor=actor, run_id=run_id, details=details)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,7 +294,7 @@ class PagePlan:
         purged = sum(
             1
             for op, n in zip(self.index_ops, removed, strict=True)
-            if isinstance(op, DeleteRecord) and op.audit == "purge" and (n or op.was_indexed)
+            if isinstance(op, DeleteRecord) and op.purged(n)
         )
         kinds = [type(o) for o in self.outcomes]
         return RunCounts(

@@ -131,13 +131,11 @@ def write_pending(
                 run_id=run_id,
             )
         )
-    for item in pending:
-        for chunk in item.chunks:
-            for entity, n in chunk.redaction_counts.items():
-                counts.redacted[entity] = counts.redacted.get(entity, 0) + n
     per_record = {
         item.record.ref.key: sum_counts(c.redaction_counts for c in item.chunks) for item in pending
     }
+    redacted = sum_counts(per_record.values())
+    counts.redacted.update(redacted)
     first = pending[0].record
     event = AuditEvent(
         actor=actor,
@@ -148,7 +146,7 @@ def write_pending(
         details={
             "record_ids": written_ids,
             "chunks": len(points),
-            "redacted": sum_counts(per_record.values()),
+            "redacted": redacted,
             "redaction_policy": provenance.redaction_policy,
             "model": provenance.model_id,
         },
