@@ -18,16 +18,12 @@ import httpx
 
 from bench.corpus import touch_one_percent
 from bench.live import bench_settings, live_server
+from bench.load import pct
 from ingest.governance.erasure import revoke_record
 from rag_service.app import create_app
 from rag_service.services import build_services
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def query_load(url: str, n: int) -> tuple[list[float], list[float]]:

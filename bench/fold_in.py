@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from bench.corpus import write_corpus
-from bench.demo_bench import pct
+from bench.load import fan_out, latency_row
 from bench.prefill import clones, templates
 from bench.scale import QUESTIONS, TEAMS, serve, write_config
 from rag_service.config import load_settings
@@ -55,11 +55,10 @@ def drive(
     url: str, clients: int, *, until: threading.Event | None = None, per_client: int = 200
 ) -> dict[str, Any]:
     """`clients` threads querying: `per_client` requests each, or until `until` is set."""
-    latencies: list[float] = []
     failed: list[int] = []
     lock = threading.Lock()
 
-    def client(k: int) -> None:
+    def client(k: int) -> list[float]:
         mine: list[float] = []
         with httpx.Client(base_url=url, headers={"X-API-Key": "demo-assistant-key"}, timeout=60) as http:
             i = 0
@@ -78,25 +77,14 @@ def drive(
                     with lock:
                         failed.append(resp.status_code)
                 i += 1
-        with lock:
-            latencies.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    latencies, wall = fan_out(clients, client)
     return {
         "clients": clients,
         "requests": len(latencies),
         "failed_or_empty": len(failed),
-        "p50_ms": round(pct(latencies, 0.50), 1),
-        "p95_ms": round(pct(latencies, 0.95), 1),
-        "p99_ms": round(pct(latencies, 0.99), 1),
-        "max_ms": round(max(latencies), 1) if latencies else None,
-        "requests_per_s": round(len(latencies) / wall, 1),
+        **latency_row(latencies, wall),
     }
 
 

@@ -51,7 +51,7 @@ import numpy as np
 import qdrant_edge as qe
 from numpy.typing import NDArray
 
-from bench.demo_bench import pct
+from bench.load import fan_out, latency_row, pct
 from bench.prefill import Template, templates
 from bench.scale import QUESTIONS
 from ingest import payload as P
@@ -267,12 +267,11 @@ def drive(
     store: EdgeIndexStore, queries: Sequence[Query], clients: int, seconds: float, min_requests: int = 5
 ) -> dict[str, Any]:
     """`clients` threads making /query's index call for `seconds` (at least min_requests each)."""
-    latencies: list[float] = []
     empty = [0]
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
-    def client(k: int) -> None:
+    def client(k: int) -> list[float]:
         mine: list[float] = []
         nothing = 0
         i = k * 7
@@ -284,25 +283,15 @@ def drive(
             nothing += not legs.dense
             i += 1
         with lock:
-            latencies.extend(mine)
             empty[0] += nothing
+        return mine
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    latencies, wall = fan_out(clients, client)
     return {
         "clients": clients,
         "requests": len(latencies),
         "empty": empty[0],
-        "p50_ms": round(pct(latencies, 0.50), 1),
-        "p95_ms": round(pct(latencies, 0.95), 1),
-        "p99_ms": round(pct(latencies, 0.99), 1),
-        "max_ms": round(max(latencies), 1),
-        "requests_per_s": round(len(latencies) / wall, 1),
+        **latency_row(latencies, wall),
     }
 
 

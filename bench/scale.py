@@ -34,8 +34,8 @@ import httpx
 import yaml
 
 from bench.corpus import write_corpus
-from bench.demo_bench import pct
 from bench.live import free_port
+from bench.load import fan_out, latency_row
 from ingest.config import EmbeddingConfig
 from ingest.stages.embedding import SentenceTransformerEmbedder
 from ingest.stages.render import known_identifiers, render_text
@@ -158,11 +158,10 @@ def serve(config: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def load(url: str, clients: int, per_client: int) -> dict[str, Any]:
-    latencies: list[float] = []
     errors: list[int] = []
     lock = threading.Lock()
 
-    def client(k: int) -> None:
+    def client(k: int) -> list[float]:
         mine: list[float] = []
         with httpx.Client(base_url=url, headers={"X-API-Key": "demo-assistant-key"}, timeout=30) as http:
             for i in range(per_client):
@@ -179,24 +178,14 @@ def load(url: str, clients: int, per_client: int) -> dict[str, Any]:
                 if resp.status_code != 200 or not resp.json()["sources"]:
                     with lock:
                         errors.append(resp.status_code)
-        with lock:
-            latencies.extend(mine)
+        return mine
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
+    latencies, wall = fan_out(clients, client)
     return {
         "clients": clients,
         "requests": len(latencies),
         "failed_or_empty": len(errors),
-        "p50_ms": round(pct(latencies, 0.50), 1),
-        "p95_ms": round(pct(latencies, 0.95), 1),
-        "p99_ms": round(pct(latencies, 0.99), 1),
-        "requests_per_s": round(len(latencies) / wall, 1),
+        **latency_row(latencies, wall, with_max=False),
     }
 
 
