@@ -37,7 +37,9 @@ Prints one JSON line per step, markdown tables, then the whole result as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -45,7 +47,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import qdrant_edge as qe
@@ -136,18 +138,77 @@ def load_templates(cache: Path | None, records: int) -> list[Template]:
     return base
 
 
-def points(base: Sequence[Template], n: int, *, start: int = 0, seed: int = 13) -> Iterator[list[IndexPoint]]:
-    """Points start .. start+n-1 in batches (module docstring); the same seed and start, the same points."""
+def real_text_pieces(min_chars: int = 60, max_chars: int = 240) -> list[str]:
+    """Passages of real public text (../shared/data/retrieval-dev: a phone manual and StackExchange
+    FAQ answers), cut at line and sentence ends into pieces of at most `max_chars`: a few thousand
+    distinct texts to embed as the dense side of the points. The sets' questions are left out:
+    they are the queries (`real_questions`)."""
+    from bench.retrieval_dev import LOADERS, data_root, source_texts
+
+    pieces: list[str] = []
+    for load in LOADERS.values():
+        bench = load(data_root())
+        for text in source_texts(bench).values():
+            piece = ""
+            for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+                if piece and len(piece) + len(sentence) > max_chars:
+                    pieces.append(piece)
+                    piece = ""
+                piece = f"{piece} {sentence}".strip()
+            pieces.append(piece)
+    return sorted({p for p in pieces if len(p) >= min_chars})
+
+
+def real_questions(count: int = 48) -> list[str]:
+    """Questions of the same sets, taken evenly from each."""
+    from bench.retrieval_dev import LOADERS, data_root
+
+    per_set = [load(data_root()).queries for load in LOADERS.values()]
+    each = count // len(per_set)
+    return [q.text for queries in per_set for q in queries[:: max(1, len(queries) // each)][:each]]
+
+
+def real_vectors(cache: Path | None) -> NDArray[np.float32]:
+    """The shipped embedder's vectors of `real_text_pieces()` (cached)."""
+    if cache is not None and cache.exists():
+        loaded: NDArray[np.float32] = np.load(cache)
+        return loaded
+    from bench.scale import write_config
+    from rag_service.config import load_settings
+    from rag_service.services import build_services
+
+    with tempfile.TemporaryDirectory(prefix="crm-index-scale-") as work:
+        services = build_services(load_settings(write_config(Path(work), "onnx")))
+        try:
+            vectors = np.asarray(services.embedder.embed_documents(real_text_pieces()), dtype=np.float32)
+        finally:
+            services.close()
+    if cache is not None:
+        np.save(cache, vectors)
+    return vectors
+
+
+def points(
+    base: Sequence[Template],
+    n: int,
+    *,
+    start: int = 0,
+    seed: int = 13,
+    dense: NDArray[np.float32] | None = None,
+) -> Iterator[list[IndexPoint]]:
+    """Points start .. start+n-1 in batches (module docstring); the same seed and start, the same
+    points. `dense`: base vectors to draw the dense side from instead of the templates' own."""
     rng = np.random.default_rng(seed * 1_000_003 + start)
-    vectors = np.asarray([t.vector for t in base], dtype=np.float32)
+    vectors = np.asarray([t.vector for t in base], dtype=np.float32) if dense is None else dense
     weights = np.asarray([1.0 / (k + 1) for k in range(len(TENANTS))])
     weights /= weights.sum()
     for lo in range(start, start + n, BATCH):
         hi = min(start + n, lo + BATCH)
         m = hi - lo
         own = np.arange(lo, hi) % len(base)
-        other = rng.integers(0, len(base), m)
-        v = vectors[own] + 0.35 * vectors[other] + rng.normal(0.0, 0.03, (m, DIM)).astype(np.float32)
+        near = np.arange(lo, hi) % len(vectors)
+        other = rng.integers(0, len(vectors), m)
+        v = vectors[near] + 0.35 * vectors[other] + rng.normal(0.0, 0.03, (m, DIM)).astype(np.float32)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         tenant = rng.choice(len(TENANTS), size=m, p=weights)
         source = rng.integers(0, len(SOURCES), m)
@@ -177,9 +238,36 @@ def points(base: Sequence[Template], n: int, *, start: int = 0, seed: int = 13) 
 
 @dataclass(frozen=True)
 class Query:
+    text: str
     vector: NDArray[np.float32]
     lexical: SparseVector | None
     where: IndexFilter
+
+
+class QueryEncoder(Protocol):
+    """What /query does to the question before the index call (`--live-embedding`)."""
+
+    def __call__(self, text: str) -> tuple[NDArray[np.float32], SparseVector | None]: ...
+
+
+@contextlib.contextmanager
+def live_encoder() -> Iterator[QueryEncoder]:
+    """The shipped query embedder and BM25 encoder, as `crm-rag serve` builds them."""
+    from bench.scale import write_config
+    from rag_service.config import load_settings
+    from rag_service.services import build_services
+
+    with tempfile.TemporaryDirectory(prefix="crm-index-scale-") as work:
+        services = build_services(load_settings(write_config(Path(work), "onnx")))
+        try:
+
+            def encode(text: str) -> tuple[NDArray[np.float32], SparseVector | None]:
+                vector = np.asarray(services.embedder.embed_query(text), dtype=np.float32)
+                return vector, services.lexical.embed_query(text) if services.lexical else None
+
+            yield encode
+        finally:
+            services.close()
 
 
 def questions() -> list[str]:
@@ -221,12 +309,16 @@ def embed_questions(texts: list[str], cache: Path | None) -> list[tuple[list[flo
 
 
 def make_queries(
-    embedded: list[tuple[list[float], SparseVector | None]], count: int, acl_teams: str = "one"
+    texts: list[str],
+    embedded: list[tuple[list[float], SparseVector | None]],
+    count: int,
+    acl_teams: str = "one",
 ) -> list[Query]:
     """`acl_teams` "one": the user is in one team (six in turn); "all": in all six (bench.scale's
     user), so the ACL narrows next to nothing and the filter is the tenant and purpose."""
     out: list[Query] = []
     for i in range(count):
+        text = texts[i % len(texts)]
         vector, lexical = embedded[i % len(embedded)]
         where = IndexFilter(
             tenant_id=QUERY_TENANTS[i % len(QUERY_TENANTS)],
@@ -234,19 +326,21 @@ def make_queries(
             acl_user="u-nobody",
             acl_teams=tuple(TEAMS) if acl_teams == "all" else (TEAMS[i % len(TEAMS)],),
         )
-        out.append(Query(np.asarray(vector, dtype=np.float32), lexical, where))
+        out.append(Query(text, np.asarray(vector, dtype=np.float32), lexical, where))
     return out
 
 
 # ---------------------------------------------------------------- steps
 
 
-def upsert_all(store: EdgeIndexStore, base: Sequence[Template], n: int) -> list[dict[str, Any]]:
+def upsert_all(
+    store: EdgeIndexStore, base: Sequence[Template], n: int, dense: NDArray[np.float32] | None = None
+) -> list[dict[str, Any]]:
     """Upsert n points; the rate of each tenth as the shard grows (generation time excluded)."""
     step = max(BATCH, n // 10)
     rows: list[dict[str, Any]] = []
     spent, done, mark = 0.0, 0, 0
-    for batch in points(base, n):
+    for batch in points(base, n, dense=dense):
         t0 = time.perf_counter()
         store.upsert(batch)
         spent += time.perf_counter() - t0
@@ -264,9 +358,15 @@ def upsert_all(store: EdgeIndexStore, base: Sequence[Template], n: int) -> list[
 
 
 def drive(
-    store: EdgeIndexStore, queries: Sequence[Query], clients: int, seconds: float, min_requests: int = 5
+    store: EdgeIndexStore,
+    queries: Sequence[Query],
+    clients: int,
+    seconds: float,
+    min_requests: int = 5,
+    encoder: QueryEncoder | None = None,
 ) -> dict[str, Any]:
-    """`clients` threads making /query's index call for `seconds` (at least min_requests each)."""
+    """`clients` threads making /query's index call for `seconds` (at least min_requests each);
+    with `encoder`, each request embeds its question first and the time includes that."""
     empty = [0]
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
@@ -278,7 +378,8 @@ def drive(
         while len(mine) < min_requests or time.perf_counter() < stop_at:
             q = queries[i % len(queries)]
             t0 = time.perf_counter()
-            legs = store.search_legs(q.vector, q.lexical, where=q.where, limit=LIMIT)
+            vector, lexical = encoder(q.text) if encoder is not None else (q.vector, q.lexical)
+            legs = store.search_legs(vector, lexical, where=q.where, limit=LIMIT)
             mine.append((time.perf_counter() - t0) * 1000)
             nothing += not legs.dense
             i += 1
@@ -298,8 +399,15 @@ def drive(
 class Writer:
     """A thread upserting new points at `rate` points/s (batches of 100) until stopped."""
 
-    def __init__(self, store: EdgeIndexStore, base: Sequence[Template], start: int, rate: float) -> None:
-        self.store, self.base, self.next, self.rate = store, base, start, rate
+    def __init__(
+        self,
+        store: EdgeIndexStore,
+        base: Sequence[Template],
+        start: int,
+        rate: float,
+        dense: NDArray[np.float32] | None = None,
+    ) -> None:
+        self.store, self.base, self.next, self.rate, self.dense = store, base, start, rate, dense
         self.written = 0
         self.calls: list[float] = []
         self._stop = threading.Event()
@@ -313,7 +421,7 @@ class Writer:
             due = self._t0 + self.written / self.rate
             if self._stop.wait(max(0.0, due - time.perf_counter())):
                 break
-            for batch in points(self.base, size, start=self.next, seed=29):
+            for batch in points(self.base, size, start=self.next, seed=29, dense=self.dense):
                 t0 = time.perf_counter()
                 self.store.upsert(batch)
                 self.calls.append((time.perf_counter() - t0) * 1000)
@@ -394,7 +502,12 @@ def fold_in(store: EdgeIndexStore) -> dict[str, Any]:
 
 
 def one_config(
-    args: argparse.Namespace, name: str, base: Sequence[Template], queries: list[Query]
+    args: argparse.Namespace,
+    name: str,
+    base: Sequence[Template],
+    queries: list[Query],
+    encoder: QueryEncoder | None,
+    dense: NDArray[np.float32] | None,
 ) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="crm-index-scale-", dir=args.workdir))
     out: dict[str, Any] = {"config": name, "points": args.points}
@@ -409,26 +522,26 @@ def one_config(
             note("opened", {"points": store.count(), "segments": store.segment_count()})
         else:
             t0 = time.perf_counter()
-            out["upsert"] = upsert_all(store, base, args.points)
+            out["upsert"] = upsert_all(store, base, args.points, dense)
             note("upsert_total_s", round(time.perf_counter() - t0, 1))
             if args.plain_seconds:
-                note("plain_1_client", drive(store, queries, 1, args.plain_seconds))
+                note("plain_1_client", drive(store, queries, 1, args.plain_seconds, encoder=encoder))
             note("fold_in_1", fold_in(store))
         note("recall_1", recall(store, queries))
         clients = [int(c) for c in args.clients.split(",")]
-        note("query", [drive(store, queries, c, args.seconds) for c in clients])
+        note("query", [drive(store, queries, c, args.seconds, encoder=encoder) for c in clients])
         with_writes = []
         start = store.count()
         for c in clients:
-            with Writer(store, base, start, args.upsert_rate) as writer:
-                load = drive(store, queries, c, args.seconds)
+            with Writer(store, base, start, args.upsert_rate, dense) as writer:
+                load = drive(store, queries, c, args.seconds, encoder=encoder)
             start = writer.next
             with_writes.append({**load, "writer": writer.report()})
         note("query_with_upserts", with_writes)
         if not args.no_second_fold_in:
             note("fold_in_2", fold_in(store))
             note("recall_2", recall(store, queries))
-            note("query_after_fold_in_2", drive(store, queries, 1, args.seconds))
+            note("query_after_fold_in_2", drive(store, queries, 1, args.seconds, encoder=encoder))
         note("disk_mb", round(sum(f.stat().st_size for f in store.shard_dir.rglob("*") if f.is_file()) / 1e6))
     finally:
         store.close()
@@ -500,6 +613,17 @@ def main() -> None:
     )
     parser.add_argument("--no-second-fold-in", action="store_true", help="stop after the load phases")
     parser.add_argument("--open", default=None, help="a kept shard slot: skip the upsert and first fold-in")
+    parser.add_argument(
+        "--vectors",
+        choices=("templates", "real-text"),
+        default="templates",
+        help="the dense side: the templates' own vectors, or real public text passages' (real_vectors)",
+    )
+    parser.add_argument(
+        "--live-embedding",
+        action="store_true",
+        help="load phases embed each question (shipped ONNX embedder + BM25) before the index call",
+    )
     args = parser.parse_args()
     cache = Path(args.cache) if args.cache else None
     if cache is not None:
@@ -508,14 +632,26 @@ def main() -> None:
     base = load_templates(
         cache / f"templates-{args.template_records}.json" if cache else None, args.template_records
     )
-    texts = questions()
-    queries = make_queries(
-        embed_questions(texts, cache / "queries.json" if cache else None), args.queries, args.acl_teams
-    )
+    dense = None
+    if args.vectors == "real-text":
+        dense = real_vectors(cache / "real-text-vectors.npy" if cache else None)
+    texts = questions() if dense is None else real_questions()
+    embedded = embed_questions(texts, cache / f"queries-{args.vectors}.json" if cache else None)
+    queries = make_queries(texts, embedded, args.queries, args.acl_teams)
     print(
-        json.dumps({"templates": len(base), "questions": len(texts), "s": round(time.perf_counter() - t0, 1)})
+        json.dumps(
+            {
+                "templates": len(base),
+                "dense_bases": len(base) if dense is None else len(dense),
+                "questions": len(texts),
+                "s": round(time.perf_counter() - t0, 1),
+            }
+        )
     )
-    results = [one_config(args, name.strip(), base, queries) for name in args.configs.split(",")]
+    with live_encoder() if args.live_embedding else contextlib.nullcontext() as encoder:
+        results = [
+            one_config(args, name.strip(), base, queries, encoder, dense) for name in args.configs.split(",")
+        ]
     print(markdown(results))
     print(json.dumps({"points": args.points, "results": results}, indent=1))
 

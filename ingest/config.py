@@ -264,6 +264,9 @@ class IndexConfig(Section):
     qdrant_url: str | None = None  # qdrant: server URL, or ":memory:" for the local engine
     qdrant_api_key: SecretStr | None = None
     collection: str = Field(default="crm_chunks", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    # /query's dense leg walks the HNSW graph with ACORN under selective filters (tenant, purpose,
+    # ACL): more of the exact top 10 at a few ms more (bench/README, "Index layer at 1M chunks")
+    acorn: bool = True
     fold_in: FoldInConfig = FoldInConfig()
 
 

@@ -15,10 +15,10 @@ def open_index_store(config: IndexConfig, dimension: int) -> IndexStore:
     if config.backend == "edge":
         from ingest.index.edge import EdgeIndexStore
 
-        return EdgeIndexStore(config.path, dimension)
+        return EdgeIndexStore(config.path, dimension, acorn=config.acorn)
     from ingest.index.qdrant_server import QdrantIndexStore
 
-    return QdrantIndexStore(qdrant_client_for(config), config.collection, dimension)
+    return QdrantIndexStore(qdrant_client_for(config), config.collection, dimension, acorn=config.acorn)
 
 
 def qdrant_client_for(config: IndexConfig) -> QdrantClient:

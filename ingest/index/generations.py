@@ -133,11 +133,19 @@ class _StateBacked:
 
 class EdgeGenerations(_StateBacked):
     def __init__(
-        self, root: Path, dimension: int, store: StateStore, *, index_name: str, lock_ttl: timedelta
+        self,
+        root: Path,
+        dimension: int,
+        store: StateStore,
+        *,
+        index_name: str,
+        lock_ttl: timedelta,
+        acorn: bool = True,
     ) -> None:
         super().__init__(store, index_name, root, lock_ttl)
         self._root = root
         self._dimension = dimension
+        self._acorn = acorn
 
     def _dir(self, generation: str) -> Path:
         return self._root / "gens" / generation
@@ -149,7 +157,7 @@ class EdgeGenerations(_StateBacked):
         from ingest.index.edge import EdgeIndexStore
 
         self._dir(generation).mkdir(parents=True, exist_ok=True)
-        return EdgeIndexStore(self.shard_slot(generation), self._dimension)
+        return EdgeIndexStore(self.shard_slot(generation), self._dimension, acorn=self._acorn)
 
     def create(self) -> tuple[str, IndexStore]:
         generation = new_generation_id()
@@ -192,11 +200,20 @@ class QdrantGenerations(_StateBacked):
         *,
         legacy_root: Path,
         lock_ttl: timedelta,
+        acorn: bool = True,
     ) -> None:
         super().__init__(store, collection, legacy_root, lock_ttl)
         self._client = client
         self._alias = collection
         self._dimension = dimension
+        self._acorn = acorn
+
+    def _index_store(self, collection: str) -> IndexStore:
+        from ingest.index.qdrant_server import QdrantIndexStore
+
+        return QdrantIndexStore(
+            self._client, collection, self._dimension, owns_client=False, acorn=self._acorn
+        )
 
     def _physical(self, generation: str) -> str:
         return f"{self._alias}__{generation}"
@@ -239,9 +256,8 @@ class QdrantGenerations(_StateBacked):
         self._client.update_collection_aliases(change_aliases_operations=ops)
 
     def open(self, generation: str) -> IndexStore:
-        from ingest.index.qdrant_server import QdrantIndexStore
 
-        return QdrantIndexStore(self._client, self._physical(generation), self._dimension, owns_client=False)
+        return self._index_store(self._physical(generation))
 
     def create(self) -> tuple[str, IndexStore]:
         generation = new_generation_id()
@@ -255,7 +271,6 @@ class QdrantGenerations(_StateBacked):
     def open_live(self) -> IndexStore:
         """Through the alias, so every replica sees a swap at once. The alias is read, never
         re-created here: a recorded generation without its alias means the server lost data."""
-        from ingest.index.qdrant_server import QdrantIndexStore
 
         live = self.pointer().live
         target = self._alias_target()
@@ -269,13 +284,12 @@ class QdrantGenerations(_StateBacked):
                 "the Qdrant alias and the state store name different live generations",
                 extra={"alias_target": target, "state_live": live},
             )
-        return QdrantIndexStore(self._client, self._alias, self._dimension, owns_client=False)
+        return self._index_store(self._alias)
 
     def live_store_after_switch(self, built: IndexStore) -> IndexStore:
-        from ingest.index.qdrant_server import QdrantIndexStore
 
         built.close()
-        return QdrantIndexStore(self._client, self._alias, self._dimension, owns_client=False)
+        return self._index_store(self._alias)
 
     def optimized(self, generation: str, store: IndexStore) -> IndexStore:
         return store  # the Qdrant server builds its indexes itself, off the request path
@@ -293,7 +307,9 @@ def open_generations(
     """`legacy_root`: where an install from before kept the Qdrant pointer file (edge kept it in the
     index directory). `client`: a qdrant-client to share (several services in one process)."""
     if config.backend == "edge":
-        return EdgeGenerations(config.path, dimension, store, index_name=config.collection, lock_ttl=lock_ttl)
+        return EdgeGenerations(
+            config.path, dimension, store, index_name=config.collection, lock_ttl=lock_ttl, acorn=config.acorn
+        )
     from ingest.index.factory import qdrant_client_for
 
     return QdrantGenerations(
@@ -303,4 +319,5 @@ def open_generations(
         store,
         legacy_root=legacy_root,
         lock_ttl=lock_ttl,
+        acorn=config.acorn,
     )

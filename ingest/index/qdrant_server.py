@@ -54,9 +54,17 @@ class QdrantIndexStore:
     backend = "qdrant"
 
     def __init__(
-        self, client: QdrantClient, collection: str, dimension: int, *, owns_client: bool = True
+        self,
+        client: QdrantClient,
+        collection: str,
+        dimension: int,
+        *,
+        owns_client: bool = True,
+        acorn: bool = True,
     ) -> None:
         self._client = client
+        # the dense leg under /query's filter: ACORN, as on the embedded engine (edge.py)
+        self._dense_params = qm.SearchParams(acorn=qm.AcornSearchParams(enable=True)) if acorn else None
         self._collection = collection
         self._owns_client = owns_client
         try:
@@ -144,6 +152,7 @@ class QdrantIndexStore:
             self._collection,
             query=[float(x) for x in vector],
             query_filter=to_qdrant_filter(search_spec(where)),
+            search_params=self._dense_params,
             limit=limit,
             with_payload=True,
         )
@@ -153,7 +162,13 @@ class QdrantIndexStore:
         self, vector: NDArray[np.float32], lexical: SparseVector | None, *, where: IndexFilter, limit: int
     ) -> Legs:
         flt = to_qdrant_filter(search_spec(where))
-        dense = qm.QueryRequest(query=[float(x) for x in vector], filter=flt, limit=limit, with_payload=True)
+        dense = qm.QueryRequest(
+            query=[float(x) for x in vector],
+            filter=flt,
+            limit=limit,
+            params=self._dense_params,
+            with_payload=True,
+        )
         if lexical is None or not self._has_lexical or not lexical.indices:
             hits = self.search(vector, where=where, limit=limit)
             return Legs(dense=tuple(h.model_copy(update={"cosine": h.score}) for h in hits))
