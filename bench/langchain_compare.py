@@ -124,21 +124,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--skip-plain", action="store_true", help="only LangChain + Presidio")
-    parser.add_argument("--backend", default="onnx", choices=["onnx", "onnx-int8", "torch"], help="ours")
+    parser.add_argument(
+        "--backend", default="onnx", help="ours: comma-separated, each its own stack (onnx, onnx-int8, torch)"
+    )
     args = parser.parse_args()
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    unknown = set(backends) - {"onnx", "onnx-int8", "torch"}
+    if unknown or not backends:
+        parser.error(f"unknown backends {sorted(unknown)}")
     tmp = Path(tempfile.mkdtemp(prefix="crm-lc-"))
     results: dict[str, Any] = {"records": args.records, "our_backend": args.backend}
     try:
         write_corpus(tmp / "crm", args.records)
-        base = bench_settings(
-            tmp / "var",
-            [FileSourceConfig(name="bench-files", tenant_id="bench", path=tmp / "crm", page_size=500)],
-        )
-        settings = base.model_copy(
-            update={"embedding": base.embedding.model_copy(update={"backend": args.backend})}
-        )
-        services = build_services(settings)
-        stacks: dict[str, Callable[[], Any]] = {"ours": lambda: services.run("bench-files", actor="bench")}
+        ours: dict[str, Services] = {}
+        for backend in backends:
+            base = bench_settings(
+                tmp / f"var-{backend}",
+                [FileSourceConfig(name="bench-files", tenant_id="bench", path=tmp / "crm", page_size=500)],
+            )
+            ours["ours" if len(backends) == 1 else f"ours_{backend}"] = build_services(
+                base.model_copy(update={"embedding": base.embedding.model_copy(update={"backend": backend})})
+            )
+        stacks: dict[str, Callable[[], Any]] = {
+            name: functools.partial(s.run, "bench-files", actor="bench") for name, s in ours.items()
+        }
+        services = next(iter(ours.values()))
         lc = {"langchain_presidio": LangChainStack(tmp / "lc-redact", services, redact=True)}
         if not args.skip_plain:
             lc["langchain_plain"] = LangChainStack(tmp / "lc-plain", services, redact=False)
@@ -150,19 +160,22 @@ def main() -> None:
                 results["changed_records"] = touch_one_percent(tmp / "crm")
             for name, run in stacks.items():
                 seconds, out = timed(run)
-                detail = out.counts if name == "ours" else out
+                detail = out.counts if name in ours else out
                 results[f"{name}_{phase}_s"] = round(seconds, 2)
                 results[f"{name}_{phase}_detail"] = {
                     k: v for k, v in dict(detail).items() if isinstance(v, int) and v
                 }
                 print(f"{name} {phase}: {seconds:.2f}s", flush=True)
-        for name in lc:
-            for phase in ("initial", "resync_1pct"):
-                ratio = results[f"{name}_{phase}_s"] / results[f"ours_{phase}_s"]
-                results[f"speedup_vs_{name}_{phase}"] = round(ratio, 2)
+        for mine in ours:
+            suffix = mine.removeprefix("ours")
+            for name in lc:
+                for phase in ("initial", "resync_1pct"):
+                    ratio = results[f"{name}_{phase}_s"] / results[f"{mine}_{phase}_s"]
+                    results[f"speedup{suffix}_vs_{name}_{phase}"] = round(ratio, 2)
         for stack in lc.values():
             stack.close()
-        services.close()
+        for s in ours.values():
+            s.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(results, indent=1))

@@ -305,7 +305,9 @@ def drop_sources(sets: Sequence[BenchSet], root: Path) -> list[FileSourceConfig]
     return sources
 
 
-def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[str, Result]:
+def run_config(
+    redactor: Redactor, sets: Sequence[BenchSet], tmp: Path, backend: str | None = None
+) -> dict[str, Result]:
     """Index every set through the real pipeline into a private data dir and ask /query."""
     from fastapi.testclient import TestClient
 
@@ -315,6 +317,10 @@ def run_config(redactor: Redactor, sets: Sequence[BenchSet], tmp: Path) -> dict[
     from rag_service.services import build_services
 
     settings = bench_settings(tmp / "var", drop_sources(sets, tmp / "drop"))
+    if backend is not None:
+        settings = settings.model_copy(
+            update={"embedding": settings.embedding.model_copy(update={"backend": backend})}
+        )
     services = build_services(settings, redactor=redactor)
     results: dict[str, Result] = {}
     try:
@@ -440,6 +446,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--limit-queries", type=int, default=None, help="queries per set (default: all)")
     parser.add_argument("--sets", default=",".join(LOADERS), help="comma-separated: emanual,stackfaq")
+    parser.add_argument(
+        "--backend", default=None, choices=["onnx", "onnx-int8", "torch"], help="embedding backend"
+    )
+    parser.add_argument("--no-off", action="store_true", help="skip the redaction-off run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -456,15 +466,14 @@ def main() -> None:
         sets.append(BenchSet(bench.name, bench.records, spread(bench.queries, args.limit_queries)))
     fingerprint = policies_fingerprint()
     shipped = PresidioRedactor.from_file()
-    configs: list[tuple[str, Redactor]] = [
-        (f"shipped ({shipped.policy_version})", shipped),
-        ("off", IdentityRedactor(shipped.policy_version, shipped.detector_version)),
-    ]
+    configs: list[tuple[str, Redactor]] = [(f"shipped ({shipped.policy_version})", shipped)]
+    if not args.no_off:
+        configs.append(("off", IdentityRedactor(shipped.policy_version, shipped.detector_version)))
     results: dict[str, dict[str, Result]] = {}
     for label, redactor in configs:
         tmp = Path(tempfile.mkdtemp(prefix="crm-retrieval-dev-"))
         try:
-            results[label] = run_config(redactor, sets, tmp)
+            results[label] = run_config(redactor, sets, tmp, args.backend)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         print(f"{label}: done after {time.perf_counter() - started:.0f} s", flush=True)

@@ -43,6 +43,10 @@ def _model_id(config: EmbeddingConfig, backend: str) -> str:
         base = f"local:{Path(config.model_path).name}"
     # torch and fp32 ONNX give the same vectors; the id still names the backend so a switch is
     # visible in provenance and re-embeds stale records like any model change.
+    if backend == "onnx-int8":
+        from ingest.stages.onnx_embedding import INT8_RECIPE
+
+        return f"{base}+{backend}:{INT8_RECIPE}"
     return base if backend == "torch" else f"{base}+{backend}"
 
 

@@ -22,6 +22,7 @@ from ingest.stages.chunking import Chunker
 from ingest.stages.contract import validate_record
 from ingest.stages.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from ingest.stages.lexical import Bm25Encoder
+from ingest.stages.onnx_embedding import INT8_RECIPE
 from ingest.stages.render import known_identifiers, render_text
 from ingest.stages.staging import stage
 from ingest.stages.writer import Pending
@@ -71,6 +72,7 @@ def test_onnx_int8_stays_close_to_fp32(
     records: list[SourceRecord], reference_vectors: NDArray[np.float32]
 ) -> None:
     int8 = make_embedder(EmbeddingConfig(backend="onnx-int8"))
+    assert int8.model_id.endswith(f"+onnx-int8:{INT8_RECIPE}")  # a new recipe re-embeds
     ref, q = reference_vectors, int8.embed_documents([render_text(r) for r in records])
     cosine = (ref * q).sum(axis=1)
     assert cosine.mean() > 0.98 and cosine.min() > 0.95, (cosine.mean(), cosine.min())

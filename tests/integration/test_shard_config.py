@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import qdrant_edge as qe
 
 from ingest import payload as P
-from ingest.index.base import IndexPoint
+from ingest.index.base import IndexFilter, IndexPoint
 from ingest.index.edge import SEGMENTS, EdgeIndexStore, shard_config
 from ingest.index.optimize import optimize_in_subprocess
 from ingest.models import RecordRef
@@ -106,3 +107,26 @@ def test_segments_stay_bounded_as_each_optimize_adds_one(tmp_path: Path) -> None
         shard.close()
     # without merges: 12 indexed segments and the appendable one; 12,000 x 128 B / 400 KB ~ 4 full
     assert max(counts) <= 6, counts
+
+
+@pytest.mark.parametrize("acorn", [True, False])
+def test_the_filtered_dense_leg_finds_the_exact_top_10_with_and_without_acorn(
+    tmp_path: Path, acorn: bool
+) -> None:
+    """`index.acorn` (default on) adds ACORN to /query's dense leg; either way the leg under a
+    tenant filter returns the exact nearest points of that tenant, before and after a fold-in."""
+    pts = points(1500)
+    for k, p in enumerate(pts):
+        p.payload[P.TENANT_ID] = f"t{k % 5}"
+    store = EdgeIndexStore(tmp_path / "idx", DIM, acorn=acorn)
+    try:
+        store.upsert(pts)
+        where = IndexFilter(tenant_id="t3", purpose="sales_assistant", enforce_acl=False)
+        query = np.asarray(pts[7].vector, dtype=np.float32)
+        want = [h.id for h in store.search(query, where=where, limit=10, exact=True)]
+        assert len(want) == 10
+        assert [h.id for h in store.search_legs(query, None, where=where, limit=10).dense] == want
+        store.fold_in(optimize_in_subprocess)
+        assert [h.id for h in store.search_legs(query, None, where=where, limit=10).dense] == want
+    finally:
+        store.close()
