@@ -210,7 +210,11 @@ class OnnxSentenceEncoder:
         self.path = exported_model(model_dir, cache_dir, precision)
         self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self._wanted = {i.name for i in self._session.get_inputs()}
-        self._batch_size = batch_size
+        # int8 quantises activations with one scale per tensor, so in a batch a text's vector
+        # would depend on its batch-mates and their padding (cosine 0.98-0.99 to the same text
+        # alone): int8 embeds each text alone, as the query path does, at the same speed on CPU
+        # (no padding; bench/README "Embedding backends")
+        self._batch_size = 1 if precision == "int8" else batch_size
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:

@@ -56,8 +56,9 @@ def reference_vectors(
 
 
 def test_onnx_fp32_reproduces_torch_vectors(
-    records: list[SourceRecord], reference_vectors: NDArray[np.float32], embedder: Embedder
+    records: list[SourceRecord], reference_vectors: NDArray[np.float32]
 ) -> None:
+    embedder = make_embedder(EmbeddingConfig(backend="onnx"))
     texts = [render_text(r) for r in records]
     ref = reference_vectors
     got = embedder.embed_documents(texts)
@@ -78,6 +79,12 @@ def test_onnx_int8_stays_close_to_fp32(
     assert cosine.mean() > 0.98 and cosine.min() > 0.95, (cosine.mean(), cosine.min())
     # retrieval agreement: the nearest record for each text is the same under both models
     assert ((q @ q.T).argmax(axis=1) == (ref @ ref.T).argmax(axis=1)).mean() == 1.0
+    # a text's vector does not depend on what it is embedded with (activation scales are per
+    # tensor, so int8 embeds each text alone): in a batch, alone, and as a query, the same
+    texts = [render_text(r) for r in records[:8]]
+    alone = np.stack([int8.embed_documents([t])[0] for t in texts])
+    assert np.allclose(int8.embed_documents(texts), alone, atol=1e-6)
+    assert np.allclose(int8.embed_query(texts[3]), alone[3], atol=1e-6)
 
 
 def test_the_default_backend_needs_no_torch_once_its_graph_is_exported(embedder: Embedder) -> None:
