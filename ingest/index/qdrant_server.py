@@ -63,8 +63,11 @@ class QdrantIndexStore:
         acorn: bool = True,
     ) -> None:
         self._client = client
-        # the dense leg under /query's filter: ACORN, as on the embedded engine (edge.py)
-        self._dense_params = qm.SearchParams(acorn=qm.AcornSearchParams(enable=True)) if acorn else None
+        # the dense leg under /query's filter: ACORN, as on the embedded engine (edge.py); the
+        # client's local mode (":memory:", tests) searches exactly and warns about any params
+        local = type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
+        use_acorn = acorn and not local
+        self._dense_params = qm.SearchParams(acorn=qm.AcornSearchParams(enable=True)) if use_acorn else None
         self._collection = collection
         self._owns_client = owns_client
         try:

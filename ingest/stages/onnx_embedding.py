@@ -112,6 +112,15 @@ def _quiet() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self._prefix)
+
+
 def _export(model_dir: Path, target: Path, precision: Precision) -> None:
     log.warning(
         "exporting the embedding model to ONNX once; later starts reuse the file",
@@ -159,13 +168,20 @@ def _export_graph(model_dir: Path, target: Path, precision: Precision) -> None:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         staged = target.with_name(target.stem + ".int8.tmp.onnx")
-        quantize_dynamic(
-            str(fp32),
-            str(staged),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-        )
+        # the quantiser logs a generic hint through the root logger on every call; the export's
+        # own line says what happens (tests/integration/test_cli_output.py)
+        hint = _DropMessage("Please consider to run pre-processing before quantization")
+        logging.getLogger().addFilter(hint)
+        try:
+            quantize_dynamic(
+                str(fp32),
+                str(staged),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
+        finally:
+            logging.getLogger().removeFilter(hint)
         fp32.unlink()
     else:
         staged = fp32
