@@ -15,6 +15,12 @@ lexical vectors and full provenance payloads. Point k here is template k mod T, 
 - tenant drawn from 20 tenants with Zipf sizes (t00 about 28% of the points, t07 3.5%), one of three
   sources, the template's ACL (owner and one team), and purposes: both for 60% of the points,
   sales only for 25%, support only for 15%; a new record id and key.
+`--vectors real-text`: the dense side comes instead from ~2,450 passages of real public text
+(`real_text_pieces`: ../shared/data/retrieval-dev's phone manual and StackExchange answers, cut at
+sentence ends, embedded once with the shipped embedder), point k drawing on passage k mod 2,450 by
+the same formula (~400 near-copies per passage at 1M rather than ~3,400 per template); payloads
+and lexical vectors stay the templates'; the queries are then 48 questions of the same sets.
+
 Queries: real questions (bench.scale and the demo canaries), embedded once with the shipped
 embedder and BM25 encoder, each under a filter as /query builds it: tenant t00/t01/t03/t07 in turn,
 purpose sales/support in turn, a user whose owner id matches nothing and one team (six teams in
@@ -27,9 +33,13 @@ Per shard config (`--configs`; "current" is the engine's default optimizer and H
 1. upsert N points in batches of 512 (the rate per tenth of N as it grows), flush;
 2. /query's index call from 1 client on the plain segments (`--plain-seconds`, 0 to skip);
 3. fold-in (copy, niced child `optimize()`, swap: what the service runs), its report;
-4. recall@10 of the dense leg against exact search (`SearchParams(exact=True)`) under each filter;
+4. recall@10 of the dense leg against exact search (`SearchParams(exact=True)`) under each filter,
+   walking the graph plainly and with ACORN (what /query does since `index.acorn`);
 5. the index call from 1, 4 and 16 client threads (`--seconds` each), then the same with a writer
-   thread upserting new points at `--upsert-rate` points/s meanwhile;
+   thread upserting new points at `--upsert-rate` points/s meanwhile; the index call is
+   `search_legs`, with ACORN on the dense leg as shipped (`index.acorn`); `--live-embedding`: each
+   request first embeds its question with the shipped ONNX embedder and BM25 encoder, as /query
+   does (then only HTTP, auth and the answer are missing from /query's time);
 6. a second fold-in, of what that writer added: the incremental maintenance; recall again.
 Prints one JSON line per step, markdown tables, then the whole result as JSON.
 """
@@ -57,6 +67,7 @@ from bench.load import fan_out, latency_row, pct
 from bench.prefill import Template, templates
 from bench.scale import QUESTIONS
 from ingest import payload as P
+from ingest.config import DENSE_DEFAULT, DenseSearchConfig
 from ingest.index.base import LEXICAL_VECTOR, IndexFilter, IndexPoint, SparseVector
 from ingest.index.edge import EdgeIndexStore, shard_config
 from ingest.index.optimize import optimize_in_subprocess
@@ -103,9 +114,11 @@ CONFIGS = {
 class BenchStore(EdgeIndexStore):
     """The store with a chosen config for the shards it creates (the store has no option for it)."""
 
-    def __init__(self, path: Path, dimension: int, config: str) -> None:
+    def __init__(
+        self, path: Path, dimension: int, config: str, dense: DenseSearchConfig = DENSE_DEFAULT
+    ) -> None:
         self._config_name = config
-        super().__init__(path, dimension)
+        super().__init__(path, dimension, dense=dense)
 
     def _config(self) -> Any:
         return CONFIGS[self._config_name](self._dimension)
@@ -252,13 +265,15 @@ class QueryEncoder(Protocol):
 
 @contextlib.contextmanager
 def live_encoder() -> Iterator[QueryEncoder]:
-    """The shipped query embedder and BM25 encoder, as `crm-rag serve` builds them."""
+    """The shipped query embedder (the default backend) and BM25 encoder, as `crm-rag serve`
+    builds them."""
     from bench.scale import write_config
+    from ingest.config import EmbeddingConfig
     from rag_service.config import load_settings
     from rag_service.services import build_services
 
     with tempfile.TemporaryDirectory(prefix="crm-index-scale-") as work:
-        services = build_services(load_settings(write_config(Path(work), "onnx")))
+        services = build_services(load_settings(write_config(Path(work), EmbeddingConfig().backend)))
         try:
 
             def encode(text: str) -> tuple[NDArray[np.float32], SparseVector | None]:
@@ -449,7 +464,7 @@ class Writer:
 
 def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict[str, Any]:
     """Dense leg recall@k against exact search under the same filter; ms of each."""
-    hits, acorn_hits, total = 0, 0, 0
+    hits, acorn_hits, shipped_hits, total = 0, 0, 0, 0
     approx_ms: list[float] = []
     acorn_ms: list[float] = []
     exact_ms: list[float] = []
@@ -472,6 +487,9 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         gaps.append(float(np.mean([h.score for h in truth]) - np.mean([h.score for h in got] or [0.0])))
         hits, total = hits + found, total + len(truth)
         acorn_hits += len({h.id for h in acorn} & {h.id for h in truth})
+        # what /query's dense leg returns (the store's index.dense_search settings)
+        shipped = store.search_legs(q.vector, None, where=q.where, limit=k).dense
+        shipped_hits += len({h.id for h in shipped} & {h.id for h in truth})
         worst = min(worst, found / len(truth))
         if found < len(truth) / 2:
             misses.append(
@@ -489,6 +507,7 @@ def recall(store: EdgeIndexStore, queries: Sequence[Query], k: int = 10) -> dict
         "mean_score_gap": round(float(np.mean(gaps)), 4) if gaps else None,
         "max_score_gap": round(max(gaps), 4) if gaps else None,
         f"acorn_recall_at_{k}": round(acorn_hits / total, 4) if total else None,
+        f"dense_leg_recall_at_{k}": round(shipped_hits / total, 4) if total else None,
         "acorn_p50_ms": round(pct(acorn_ms, 0.5), 1),
         "hnsw_p50_ms": round(pct(approx_ms, 0.5), 1),
         "under_half": misses,
@@ -516,7 +535,8 @@ def one_config(
         out[key] = value
         print(json.dumps({"config": name, key: value}), flush=True)
 
-    store = BenchStore(Path(args.open) if args.open else tmp / "shard", DIM, name)
+    search = DenseSearchConfig(hnsw_ef=args.hnsw_ef or None, acorn=args.acorn)
+    store = BenchStore(Path(args.open) if args.open else tmp / "shard", DIM, name, search)
     try:
         if args.open:  # a shard a run before kept (--keep): its points are S-0 .. S-(count-1)
             note("opened", {"points": store.count(), "segments": store.segment_count()})
@@ -613,6 +633,10 @@ def main() -> None:
     )
     parser.add_argument("--no-second-fold-in", action="store_true", help="stop after the load phases")
     parser.add_argument("--open", default=None, help="a kept shard slot: skip the upsert and first fold-in")
+    parser.add_argument(
+        "--hnsw-ef", type=int, default=DENSE_DEFAULT.hnsw_ef or 0, help="dense leg's ef (0: engine's)"
+    )
+    parser.add_argument("--acorn", action="store_true", help="ACORN on the dense leg (index.dense_search)")
     parser.add_argument(
         "--vectors",
         choices=("templates", "real-text"),

@@ -32,6 +32,7 @@ import qdrant_edge as qe
 from numpy.typing import NDArray
 
 from ingest import payload as P
+from ingest.config import DENSE_DEFAULT, DenseSearchConfig
 from ingest.errors import StoreBusyError, StoreError, StoreLockedError
 from ingest.index import fold_in as F
 from ingest.index.base import LEXICAL_VECTOR, Hit, IndexFilter, IndexPoint, Legs, SparseVector, stored_cosine
@@ -192,13 +193,12 @@ class _Readers:
 class EdgeIndexStore:
     backend = "edge"
 
-    def __init__(self, path: Path, dimension: int, *, acorn: bool = True) -> None:
+    def __init__(self, path: Path, dimension: int, *, dense: DenseSearchConfig = DENSE_DEFAULT) -> None:
         self._path = path  # the slot (see the module docstring)
         self._dimension = dimension
-        # /query's dense leg walks the graph with ACORN under its filter: at 300k points the plain
-        # walk found 0.77 of the exact top 10 under narrow tenant x team filters, ACORN 0.95
-        # (bench/README, "Index layer at 1M chunks"); the engine uses it only for selective filters
-        self._dense_params = qe.SearchParams(acorn=qe.AcornSearchParams(enable=True)) if acorn else None
+        self._dense_params = qe.SearchParams(
+            hnsw_ef=dense.hnsw_ef, acorn=qe.AcornSearchParams(enable=True) if dense.acorn else None
+        )
         self._write_lock = threading.Lock()
         self._write_error: str | None = None
         self._closed = False

@@ -15,10 +15,11 @@ def open_index_store(config: IndexConfig, dimension: int) -> IndexStore:
     if config.backend == "edge":
         from ingest.index.edge import EdgeIndexStore
 
-        return EdgeIndexStore(config.path, dimension, acorn=config.acorn)
+        return EdgeIndexStore(config.path, dimension, dense=config.dense_search)
     from ingest.index.qdrant_server import QdrantIndexStore
 
-    return QdrantIndexStore(qdrant_client_for(config), config.collection, dimension, acorn=config.acorn)
+    client = qdrant_client_for(config)
+    return QdrantIndexStore(client, config.collection, dimension, dense=config.dense_search)
 
 
 def qdrant_client_for(config: IndexConfig) -> QdrantClient:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.config import IndexConfig
+from ingest.config import DENSE_DEFAULT, DenseSearchConfig, IndexConfig
 from ingest.errors import LiveIndexMissingError, StoreError
 from ingest.index.base import IndexStore
 from ingest.store.generation_state import GenerationState, Pointer
@@ -140,12 +140,12 @@ class EdgeGenerations(_StateBacked):
         *,
         index_name: str,
         lock_ttl: timedelta,
-        acorn: bool = True,
+        dense: DenseSearchConfig = DENSE_DEFAULT,
     ) -> None:
         super().__init__(store, index_name, root, lock_ttl)
         self._root = root
         self._dimension = dimension
-        self._acorn = acorn
+        self._dense = dense
 
     def _dir(self, generation: str) -> Path:
         return self._root / "gens" / generation
@@ -157,7 +157,7 @@ class EdgeGenerations(_StateBacked):
         from ingest.index.edge import EdgeIndexStore
 
         self._dir(generation).mkdir(parents=True, exist_ok=True)
-        return EdgeIndexStore(self.shard_slot(generation), self._dimension, acorn=self._acorn)
+        return EdgeIndexStore(self.shard_slot(generation), self._dimension, dense=self._dense)
 
     def create(self) -> tuple[str, IndexStore]:
         generation = new_generation_id()
@@ -200,19 +200,19 @@ class QdrantGenerations(_StateBacked):
         *,
         legacy_root: Path,
         lock_ttl: timedelta,
-        acorn: bool = True,
+        dense: DenseSearchConfig = DENSE_DEFAULT,
     ) -> None:
         super().__init__(store, collection, legacy_root, lock_ttl)
         self._client = client
         self._alias = collection
         self._dimension = dimension
-        self._acorn = acorn
+        self._dense = dense
 
     def _index_store(self, collection: str) -> IndexStore:
         from ingest.index.qdrant_server import QdrantIndexStore
 
         return QdrantIndexStore(
-            self._client, collection, self._dimension, owns_client=False, acorn=self._acorn
+            self._client, collection, self._dimension, owns_client=False, dense=self._dense
         )
 
     def _physical(self, generation: str) -> str:
@@ -308,7 +308,12 @@ def open_generations(
     index directory). `client`: a qdrant-client to share (several services in one process)."""
     if config.backend == "edge":
         return EdgeGenerations(
-            config.path, dimension, store, index_name=config.collection, lock_ttl=lock_ttl, acorn=config.acorn
+            config.path,
+            dimension,
+            store,
+            index_name=config.collection,
+            lock_ttl=lock_ttl,
+            dense=config.dense_search,
         )
     from ingest.index.factory import qdrant_client_for
 
@@ -319,5 +324,5 @@ def open_generations(
         store,
         legacy_root=legacy_root,
         lock_ttl=lock_ttl,
-        acorn=config.acorn,
+        dense=config.dense_search,
     )

@@ -12,6 +12,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from ingest import payload as P
+from ingest.config import DENSE_DEFAULT, DenseSearchConfig
 from ingest.errors import StoreError
 from ingest.index.base import LEXICAL_VECTOR, Hit, IndexFilter, IndexPoint, Legs, SparseVector, stored_cosine
 from ingest.index.filters import (
@@ -60,14 +61,19 @@ class QdrantIndexStore:
         dimension: int,
         *,
         owns_client: bool = True,
-        acorn: bool = True,
+        dense: DenseSearchConfig = DENSE_DEFAULT,
     ) -> None:
         self._client = client
-        # the dense leg under /query's filter: ACORN, as on the embedded engine (edge.py); the
-        # client's local mode (":memory:", tests) searches exactly and warns about any params
+        # the dense leg under /query's filter (config.DenseSearchConfig); the client's local mode
+        # (":memory:", tests) searches exactly and warns about any params
         local = type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
-        use_acorn = acorn and not local
-        self._dense_params = qm.SearchParams(acorn=qm.AcornSearchParams(enable=True)) if use_acorn else None
+        self._dense_params = (
+            None
+            if local
+            else qm.SearchParams(
+                hnsw_ef=dense.hnsw_ef, acorn=qm.AcornSearchParams(enable=True) if dense.acorn else None
+            )
+        )
         self._collection = collection
         self._owns_client = owns_client
         try:

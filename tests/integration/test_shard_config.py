@@ -13,6 +13,7 @@ import pytest
 import qdrant_edge as qe
 
 from ingest import payload as P
+from ingest.config import DenseSearchConfig
 from ingest.index.base import IndexFilter, IndexPoint
 from ingest.index.edge import SEGMENTS, EdgeIndexStore, shard_config
 from ingest.index.optimize import optimize_in_subprocess
@@ -109,16 +110,19 @@ def test_segments_stay_bounded_as_each_optimize_adds_one(tmp_path: Path) -> None
     assert max(counts) <= 6, counts
 
 
-@pytest.mark.parametrize("acorn", [True, False])
-def test_the_filtered_dense_leg_finds_the_exact_top_10_with_and_without_acorn(
-    tmp_path: Path, acorn: bool
+@pytest.mark.parametrize(
+    "dense", [DenseSearchConfig(), DenseSearchConfig(hnsw_ef=None), DenseSearchConfig(acorn=True)]
+)
+def test_the_filtered_dense_leg_finds_the_exact_top_10_under_each_search_setting(
+    tmp_path: Path, dense: DenseSearchConfig
 ) -> None:
-    """`index.acorn` (default on) adds ACORN to /query's dense leg; either way the leg under a
-    tenant filter returns the exact nearest points of that tenant, before and after a fold-in."""
+    """`index.dense_search` (hnsw_ef 256 by default, ACORN optional) goes with /query's dense leg;
+    under each, the leg under a tenant filter returns the exact nearest points of that tenant,
+    before and after a fold-in."""
     pts = points(1500)
     for k, p in enumerate(pts):
         p.payload[P.TENANT_ID] = f"t{k % 5}"
-    store = EdgeIndexStore(tmp_path / "idx", DIM, acorn=acorn)
+    store = EdgeIndexStore(tmp_path / "idx", DIM, dense=dense)
     try:
         store.upsert(pts)
         where = IndexFilter(tenant_id="t3", purpose="sales_assistant", enforce_acl=False)
