@@ -57,7 +57,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import qdrant_edge as qe
@@ -72,6 +72,9 @@ from ingest.index.base import LEXICAL_VECTOR, IndexFilter, IndexPoint, SparseVec
 from ingest.index.edge import EdgeIndexStore, shard_config
 from ingest.index.optimize import optimize_in_subprocess
 from ingest.models import RecordRef
+
+if TYPE_CHECKING:
+    from rag_service.services import Services
 
 ROOT = Path(__file__).resolve().parents[1]
 DIM = 384
@@ -186,16 +189,8 @@ def real_vectors(cache: Path | None) -> NDArray[np.float32]:
     if cache is not None and cache.exists():
         loaded: NDArray[np.float32] = np.load(cache)
         return loaded
-    from bench.scale import write_config
-    from rag_service.config import load_settings
-    from rag_service.services import build_services
-
-    with tempfile.TemporaryDirectory(prefix="crm-index-scale-") as work:
-        services = build_services(load_settings(write_config(Path(work), "onnx")))
-        try:
-            vectors = np.asarray(services.embedder.embed_documents(real_text_pieces()), dtype=np.float32)
-        finally:
-            services.close()
+    with scratch_services("onnx") as services:
+        vectors = np.asarray(services.embedder.embed_documents(real_text_pieces()), dtype=np.float32)
     if cache is not None:
         np.save(cache, vectors)
     return vectors
@@ -264,25 +259,34 @@ class QueryEncoder(Protocol):
 
 
 @contextlib.contextmanager
-def live_encoder() -> Iterator[QueryEncoder]:
-    """The shipped query embedder (the default backend) and BM25 encoder, as `crm-rag serve`
-    builds them."""
+def scratch_services(backend: str) -> Iterator[Services]:
+    """The services `crm-rag serve` builds (bench.scale's config, `backend` embedding) on a
+    scratch data directory, closed on exit."""
     from bench.scale import write_config
-    from ingest.config import EmbeddingConfig
     from rag_service.config import load_settings
     from rag_service.services import build_services
 
     with tempfile.TemporaryDirectory(prefix="crm-index-scale-") as work:
-        services = build_services(load_settings(write_config(Path(work), EmbeddingConfig().backend)))
+        services = build_services(load_settings(write_config(Path(work), backend)))
         try:
-
-            def encode(text: str) -> tuple[NDArray[np.float32], SparseVector | None]:
-                vector = np.asarray(services.embedder.embed_query(text), dtype=np.float32)
-                return vector, services.lexical.embed_query(text) if services.lexical else None
-
-            yield encode
+            yield services
         finally:
             services.close()
+
+
+@contextlib.contextmanager
+def live_encoder(backend: str | None = None) -> Iterator[QueryEncoder]:
+    """The query embedder (default: the shipped default backend) and BM25 encoder, as
+    `crm-rag serve` builds them."""
+    from ingest.config import EmbeddingConfig
+
+    with scratch_services(backend or EmbeddingConfig().backend) as services:
+
+        def encode(text: str) -> tuple[NDArray[np.float32], SparseVector | None]:
+            vector = np.asarray(services.embedder.embed_query(text), dtype=np.float32)
+            return vector, services.lexical.embed_query(text) if services.lexical else None
+
+        yield encode
 
 
 def questions() -> list[str]:
@@ -300,22 +304,8 @@ def embed_questions(texts: list[str], cache: Path | None) -> list[tuple[list[flo
         return [
             (r["vector"], SparseVector.model_validate(r["lexical"]) if r["lexical"] else None) for r in rows
         ]
-    from bench.scale import write_config
-    from rag_service.config import load_settings
-    from rag_service.services import build_services
-
-    with tempfile.TemporaryDirectory(prefix="crm-index-scale-") as work:
-        services = build_services(load_settings(write_config(Path(work), "onnx")))
-        try:
-            out = [
-                (
-                    [float(x) for x in services.embedder.embed_query(t)],
-                    services.lexical.embed_query(t) if services.lexical else None,
-                )
-                for t in texts
-            ]
-        finally:
-            services.close()
+    with live_encoder("onnx") as encode:
+        out = [(vector.tolist(), lexical) for vector, lexical in map(encode, texts)]
     if cache is not None:
         cache.write_text(
             json.dumps([{"vector": v, "lexical": s.model_dump() if s else None} for v, s in out])
